@@ -1,0 +1,1 @@
+"""News out: watchlists → matcher → alerts → outbox → channels."""

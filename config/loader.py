@@ -1,0 +1,303 @@
+"""Load YAML into validated config models, with `${ENV}` secrets and errors that name file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from config.checks import config_problems, watchlist_problems
+from config.errors import ConfigError, Problem
+from config.models import Config
+from config.watchlist import WatchlistConfig
+
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DEFAULT_PATH = "wirewatch.yaml"
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A validated main config with its file, folder and the watchlists it names."""
+
+    config: Config
+    path: Path
+    watchlists: list[tuple[Path, WatchlistConfig]] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config resolve against."""
+        return self.path.parent
+
+
+def default_config_path(explicit: str | None = None) -> Path:
+    """The config path: `--config`, else `$WIREWATCH_CONFIG`, else `./wirewatch.yaml`."""
+    return Path(explicit or os.environ.get("WIREWATCH_CONFIG") or DEFAULT_PATH)
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int], list[Problem]]:
+    """Parse a YAML file into data plus a map from field path to line number."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, None, "", f"cannot read the file: {exc}")]) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError([Problem(name, line, "", f"YAML syntax error: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(name, None, "", f"YAML error: {exc}")]) from None
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+    if node is not None:
+        _index(node, (), lines, problems, name)
+    data, env_problems = _substitute(data, (), lines, name)
+    return data, lines, problems + env_problems
+
+
+def _index(node: yaml.Node, path: Loc, lines: dict[Loc, int], problems: list[Problem], name: str) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                problems.append(
+                    Problem(name, key_node.start_mark.line + 1, _dotted(path + (key,)), "key appears twice")
+                )
+            seen.add(key)
+            _index(value_node, path + (key,), lines, problems, name)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _index(child, path + (i,), lines, problems, name)
+
+
+def _substitute(data: Any, path: Loc, lines: dict[Loc, int], name: str) -> tuple[Any, list[Problem]]:
+    """Replace `${VAR}` and `${VAR:-default}` in every string; `$$` is a literal `$`."""
+    problems: list[Problem] = []
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key], sub = _substitute(value, path + (str(key),), lines, name)
+            problems += sub
+        return out, problems
+    if isinstance(data, list):
+        items = []
+        for i, value in enumerate(data):
+            new, sub = _substitute(value, path + (i,), lines, name)
+            items.append(new)
+            problems += sub
+        return items, problems
+    if isinstance(data, str) and "$" in data:
+
+        def replace(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            var, default = m.group(1), m.group(2)
+            value = os.environ.get(var)
+            if value is None or (value == "" and default is not None):
+                if default is None:
+                    problems.append(
+                        Problem(name, lines.get(path), _dotted(path),
+                                f"environment variable {var} is not set (write ${{{var}:-default}} for a default)")
+                    )
+                    return ""
+                return default
+            return value
+
+        return _ENV.sub(replace, data), problems
+    return data, problems
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> tuple[int | None, Loc]:
+    """Best line for a pydantic error location, skipping union tags that are not in the YAML."""
+    path: Loc = ()
+    line = lines.get(())
+    for part in loc:
+        candidate = path + (part,)
+        if candidate in lines:
+            path = candidate
+            line = lines[candidate]
+    return line, path
+
+
+def _validate(model: type[M], data: Any, lines: dict[Loc, int], name: str) -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(name, lines.get(()), "", "expected a mapping of keys at the top level")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line, path = _line_for(loc, lines)
+            message = _message(model, err, loc)
+            problems.append(Problem(name, line, _dotted(path if err["type"] != "missing" else loc), message))
+        raise ConfigError(problems) from None
+
+
+def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        hint = ""
+        if allowed:
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(sorted(allowed))}"
+        return f"unknown key {loc[-1]!r}{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg
+
+
+def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Keys of the model found at `loc`, for did-you-mean hints (best effort)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in _keys(current):
+            # a dict key (channel name) or a union tag: look for a model under the tag
+            current = _union_member(current, str(part))
+            continue
+        current = _model_of(fields[_field_name(current, str(part))].annotation)
+    return _keys(current) if current is not None and hasattr(current, "model_fields") else []
+
+
+def _keys(model: Any) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _field_name(model: Any, key: str) -> str:
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return str(name)
+    return key
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        inner = _model_of(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _union_member(current: Any, tag: str) -> Any:
+    from config import models
+
+    for cls in (models.WebhookChannel, models.EmailChannel, models.AppriseChannel, models.ConsoleChannel):
+        if tag == cls.model_fields["type"].annotation.__args__[0]:
+            return cls
+    return current
+
+
+def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistConfig:
+    """Load and validate one watchlist file; `channels` (if given) are the names it may route to."""
+    data, lines, problems = _read_yaml(path)
+    try:
+        watchlist = _validate(WatchlistConfig, data, lines, str(path))
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    checks = [Problem(str(path), _line_for(loc, lines)[0], _dotted(loc), msg)
+              for loc, msg in watchlist_problems(watchlist, channels)]
+    if checks:
+        raise ConfigError(checks)
+    return watchlist
+
+
+def resolve_watchlist_paths(patterns: list[str], base: Path, name: str, lines: dict[Loc, int]) -> list[Path]:
+    """Expand the `watchlists:` globs relative to the config folder; a plain path must exist."""
+    paths: list[Path] = []
+    problems: list[Problem] = []
+    for i, pattern in enumerate(patterns):
+        full = pattern if os.path.isabs(pattern) else str(base / pattern)
+        if glob.has_magic(full):
+            paths += [Path(p) for p in sorted(glob.glob(full))]
+        elif os.path.exists(full):
+            paths.append(Path(full))
+        else:
+            problems.append(Problem(name, lines.get(("watchlists", i)), f"watchlists[{i}]",
+                                    f"no such watchlist file: {full}"))
+    if problems:
+        raise ConfigError(problems)
+    return paths
+
+
+def resolve_database_url(url: str, base: Path) -> str:
+    """Make a relative SQLite path absolute against the config folder; other URLs pass through."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+def load_config(path: Path | str | None = None) -> Loaded:
+    """Load the main config and every watchlist it names; raise ConfigError listing all problems."""
+    cfg_path = default_config_path(str(path) if path is not None else None)
+    name = str(cfg_path)
+    data, lines, problems = _read_yaml(cfg_path)
+    try:
+        config = _validate(Config, data, lines, name)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    checks = [Problem(name, _line_for(loc, lines)[0], _dotted(loc), msg) for loc, msg in config_problems(config)]
+    if checks:
+        raise ConfigError(checks)
+    base = cfg_path.resolve().parent
+    config.database = resolve_database_url(config.database, base)
+    loaded = Loaded(config=config, path=cfg_path.resolve())
+    errors: list[Problem] = []
+    names: dict[str, Path] = {}
+    for wl_path in resolve_watchlist_paths(config.watchlists, base, name, lines):
+        try:
+            watchlist = load_watchlist(wl_path, set(config.channels))
+        except ConfigError as exc:
+            errors += exc.problems
+            continue
+        if watchlist.watchlist in names:
+            errors.append(Problem(str(wl_path), 1, "watchlist",
+                                  f"watchlist name {watchlist.watchlist!r} is also used by {names[watchlist.watchlist]}"))
+        names[watchlist.watchlist] = wl_path
+        loaded.watchlists.append((wl_path, watchlist))
+    if errors:
+        raise ConfigError(errors)
+    return loaded

@@ -1,0 +1,1 @@
+"""News in: fetch → parse → clean → dedupe → store, one module per step."""

@@ -1,0 +1,48 @@
+"""Exceptions raised by the ingest side.
+
+    IngestError
+    ├── FetchError            a feed could not be fetched (network, HTTP status, limits)
+    │   ├── HTTPStatusError   the server answered with a non-success status
+    │   ├── BodyTooLargeError the body (or its decompressed form) passed the cap
+    │   └── UnsafeURLError    a URL or redirect points at a refused scheme or address
+    ├── ParseError            the bytes are not a feed we can read, or hold no entries
+    └── StoreError            the database refused or failed an operation
+
+Errors are values recorded on the feed (`last_error`, `consecutive_errors`), never
+reasons for the daemon to stop.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error raised by `ingest`."""
+
+
+class FetchError(IngestError):
+    """A feed or page could not be fetched."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status that is not a success."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BodyTooLargeError(FetchError):
+    """The body passed the configured size cap (raw or decompressed)."""
+
+
+class UnsafeURLError(FetchError, ValueError):
+    """A URL or redirect target uses a refused scheme or network address."""
+
+
+class ParseError(IngestError, ValueError):
+    """The document is not a feed, or a feed without any usable entry."""
+
+
+class StoreError(IngestError):
+    """The store failed an operation."""

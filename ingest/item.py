@@ -1,0 +1,71 @@
+"""The types that travel down the ingest pipeline: one entry as parsed, one item as stored.
+
+`Entry` is what `parse` yields (raw fields exactly as the feed gave them). `Item` is what
+`clean`, `dedupe` and `store` fill in and what `alerts` reads. Both are plain dataclasses so
+every pure step can be tested as input → expected output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class Entry:
+    """One entry of a feed, raw, as the parser found it."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    author: str | None = None
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    """A parsed feed document: its format, title, entries and any tolerated problem."""
+
+    format: str
+    title: str
+    entries: list[Entry]
+    warning: str | None = None
+
+
+@dataclass(slots=True)
+class Removal:
+    """One piece of text that cleaning removed, and the rule that removed it."""
+
+    rule: str
+    text: str
+
+
+@dataclass(slots=True)
+class Cleaned:
+    """The result of cleaning one item: the article alone, its outlet, and what was removed."""
+
+    text: str
+    source: str | None = None
+    removed: list[Removal] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Item:
+    """One news item as it moves from parse to store, and as alerts see it."""
+
+    feed: str
+    identity: str
+    guid: str | None
+    url: str
+    title: str
+    raw_summary: str
+    raw_content: str
+    published_at: datetime
+    fetched_at: datetime
+    text: str = ""
+    source: str | None = None
+    content_hash: str = ""
+    id: int | None = None
+    story_id: int | None = None

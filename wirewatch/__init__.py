@@ -1,0 +1,8 @@
+"""wirewatch: the composition root (CLI, daemon, database, metrics) over `ingest` and `alerts`."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("wirewatch")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+local"
