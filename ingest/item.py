@@ -69,3 +69,15 @@ class Item:
     content_hash: str = ""
     id: int | None = None
     story_id: int | None = None
+
+
+@dataclass(slots=True)
+class StoryRef:
+    """What alerts need to know about the story an item joined."""
+
+    id: int
+    first_seen: datetime
+    sources: list[str]
+    items: int
+    created: bool = False
+    updated: bool = False
