@@ -4,7 +4,12 @@
     ├── FetchError            a feed could not be fetched (network, HTTP status, limits)
     │   ├── HTTPStatusError   the server answered with a non-success status
     │   ├── BodyTooLargeError the body (or its decompressed form) passed the cap
-    │   └── UnsafeURLError    a URL or redirect points at a refused scheme or address
+    │   ├── UnsafeURLError    a URL or redirect points at a refused scheme or address
+    │   ├── FetchTimeoutError connect or read timeout, or the per-fetch deadline passed
+    │   ├── RedirectError     a redirect loop, too many hops, or a redirect without a target
+    │   ├── IncompleteBodyError  the body ended early, overran its Content-Length, the
+    │   │                     connection was reset mid-body, or it would not decompress
+    │   └── ConnectError      the server could not be reached (DNS, refused, TLS)
     ├── ParseError            the bytes are not a feed we can read, or hold no entries
     └── StoreError            the database refused or failed an operation
 
@@ -38,6 +43,22 @@ class BodyTooLargeError(FetchError):
 
 class UnsafeURLError(FetchError, ValueError):
     """A URL or redirect target uses a refused scheme or network address."""
+
+
+class FetchTimeoutError(FetchError, TimeoutError):
+    """Connecting or reading timed out, or the whole fetch passed its deadline."""
+
+
+class RedirectError(FetchError):
+    """A redirect loop, more redirects than allowed, or a redirect without a usable target."""
+
+
+class IncompleteBodyError(FetchError):
+    """The body did not arrive as announced: cut short, longer than Content-Length, reset, or corrupt."""
+
+
+class ConnectError(FetchError, ConnectionError):
+    """The server could not be reached: name resolution, refused connection or TLS failure."""
 
 
 class ParseError(IngestError, ValueError):

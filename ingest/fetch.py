@@ -1,0 +1,370 @@
+"""Fetch step: one conditional GET of a feed, hardened against hostile servers.
+
+`Fetcher` owns one `httpx.AsyncClient`. Every fetch is bounded: a global and a per-host
+concurrency cap, connect/read timeouts, a total deadline across all redirect hops, at most
+`max_redirects` hops (followed here, so each hop's scheme and address are checked), and a
+body cap enforced while streaming, on the decompressed bytes too (a gzip bomb stops at the
+cap). Hosts that resolve to loopback, private, link-local, multicast, reserved or
+unspecified addresses are refused unless `allow_private_networks` is set.
+
+Outcomes: a `FetchResult` for 2xx and 304 (`not_modified`), or a `FetchError` subclass
+(`ingest.errors`): `HTTPStatusError` (with `retry_after` for 429/503), `BodyTooLargeError`,
+`UnsafeURLError`, `FetchTimeoutError`, `RedirectError`, `IncompleteBodyError`, `ConnectError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from config.models import FetchConfig
+from ingest.errors import (
+    BodyTooLargeError,
+    ConnectError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    IncompleteBodyError,
+    RedirectError,
+    UnsafeURLError,
+)
+
+__all__ = ["FetchResult", "Fetcher", "default_user_agent", "parse_retry_after"]
+
+PROJECT_URL = "https://github.com/wirewatch/wirewatch"  # placeholder until the project has a home
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRY_STATUSES = frozenset({429, 503})
+_CROSS_ORIGIN_DROP = ("authorization", "cookie", "proxy-authorization")
+_CHUNK = 64 * 1024
+
+
+def default_user_agent() -> str:
+    """`wirewatch/<version> (+<project url>)`."""
+    from wirewatch import __version__
+
+    return f"wirewatch/{__version__} (+{PROJECT_URL})"
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What one fetch produced: the final URL, status, body (decompressed) and caching validators."""
+
+    url: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    retry_after: float | None
+    bytes_read: int
+    elapsed: float
+    redirects: tuple[str, ...] = ()
+    permanent_redirect: str | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date); None when absent or invalid."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _address_refused(address: str) -> bool:
+    """True for addresses a feed URL must not reach (anything not globally routable, or multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+async def check_url(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, hosts resolving to non-public addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURLError(f"refused {url!r}: only http:// and https:// URLs are fetched")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURLError(f"refused {url!r}: no host")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise ConnectError(f"cannot resolve {host!r} for {url}: {exc}") from exc
+    for info in infos:
+        address = str(info[4][0])
+        if _address_refused(address):
+            raise UnsafeURLError(
+                f"refused {url}: {host} resolves to non-public address {address} "
+                "(set fetch.allow_private_networks: true to allow)"
+            )
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder that never produces more than the cap."""
+
+    def __init__(self, encoding: str, cap: int, url: str) -> None:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._zlib: Any = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            raise IncompleteBodyError(f"{url}: unsupported Content-Encoding {encoding!r}")
+        self._encoding = encoding
+        self._cap = cap
+        self._url = url
+        self._first = True
+        self.size = 0
+
+    def _too_large(self) -> BodyTooLargeError:
+        return BodyTooLargeError(f"{self._url}: body passed the {self._cap}-byte cap (fetch.max_bytes)")
+
+    def feed(self, data: bytes) -> bytes:
+        """Decode one raw chunk; raise once the decoded size passes the cap."""
+        if self._zlib is None:
+            out = data
+        else:
+            out = self._inflate(data)
+        self.size += len(out)
+        if self.size > self._cap:
+            raise self._too_large()
+        return out
+
+    def _inflate(self, data: bytes) -> bytes:
+        if self._first and self._encoding == "deflate" and data and (data[0] & 0x0F) != 8:
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+        self._first = False
+        parts: list[bytes] = []
+        budget = self._cap - self.size + 1
+        try:
+            while data and budget > 0:
+                chunk = self._zlib.decompress(data, budget)
+                parts.append(chunk)
+                budget -= len(chunk)
+                data = self._zlib.unconsumed_tail
+                if self._zlib.eof:
+                    break
+        except zlib.error as exc:
+            raise IncompleteBodyError(f"{self._url}: corrupt {self._encoding} body: {exc}") from exc
+        if budget <= 0:
+            raise self._too_large()
+        return b"".join(parts)
+
+
+def _trailing_bytes(response: httpx.Response) -> bool:
+    """Best effort: True when the server sent bytes past the declared Content-Length."""
+    try:
+        stream: Any = response.stream
+        connection = stream._httpcore_stream._stream._connection
+        data, _closed = connection._h11_state.trailing_data
+    except AttributeError:
+        return False
+    return bool(data)
+
+
+async def _discard_connection(response: httpx.Response) -> None:
+    """Close the connection under `response` so a poisoned keep-alive socket is never reused."""
+    try:
+        stream: Any = response.stream
+        await stream._httpcore_stream._stream._connection.aclose()
+    except AttributeError:
+        return
+
+
+class Fetcher:
+    """Fetches feeds with limits; use as `async with Fetcher(config) as fetcher:`."""
+
+    def __init__(self, config: FetchConfig, user_agent: str | None = None) -> None:
+        self.config = config
+        self.user_agent = user_agent or config.user_agent or default_user_agent()
+        self._global = asyncio.Semaphore(config.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        timeout = httpx.Timeout(config.timeout, connect=config.connect_timeout, pool=config.deadline)
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+            headers={
+                "User-Agent": self.user_agent,
+                "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
+                "application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+                "Accept-Encoding": "gzip, deflate",
+            },
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self._client.aclose()
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        parts = urlsplit(url)
+        key = f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+        slot = self._hosts.get(key)
+        if slot is None:
+            slot = self._hosts[key] = asyncio.Semaphore(self.config.per_host)
+        return slot
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> FetchResult:
+        """GET `url` (conditionally when `etag`/`last_modified` are given), following redirects safely."""
+        request_headers = {k.lower(): v for k, v in (headers or {}).items()}
+        if etag:
+            request_headers["if-none-match"] = etag
+        if last_modified:
+            request_headers["if-modified-since"] = last_modified
+        started = time.monotonic()
+        budget = self.config.deadline
+        seen = [url]
+        all_permanent = True
+        current = url
+        while True:
+            await check_url(current, self.config.allow_private_networks)
+            hop_started = time.monotonic()
+            async with self._host_slot(current), self._global:
+                result = await self._get_within(current, request_headers, budget)
+            budget -= time.monotonic() - hop_started
+            if isinstance(result, FetchResult):
+                result.elapsed = time.monotonic() - started
+                result.redirects = tuple(seen[1:])
+                result.permanent_redirect = current if len(seen) > 1 and all_permanent else None
+                return result
+            status, target = result
+            nxt = self._next_hop(current, target, seen)
+            all_permanent = all_permanent and status in (301, 308)
+            if urlsplit(nxt).netloc.lower() != urlsplit(current).netloc.lower():
+                for name in _CROSS_ORIGIN_DROP:
+                    request_headers.pop(name, None)
+            seen.append(nxt)
+            current = nxt
+
+    def _next_hop(self, current: str, location: str, seen: list[str]) -> str:
+        """Resolve a Location header, refusing loops, too many hops and non-http(s) targets."""
+        if not location.strip():
+            raise RedirectError(f"{current}: redirect without a Location header")
+        target = urljoin(current, location.strip()).split("#", 1)[0]
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise UnsafeURLError(f"{current}: refused redirect to {target!r} (only http and https)")
+        if target in seen:
+            raise RedirectError(f"{seen[0]}: redirect loop ({' -> '.join([*seen, target])})")
+        if len(seen) > self.config.max_redirects:
+            raise RedirectError(f"{seen[0]}: more than {self.config.max_redirects} redirects (fetch.max_redirects)")
+        return target
+
+    async def _get_within(
+        self, url: str, headers: dict[str, str], budget: float
+    ) -> FetchResult | tuple[int, str]:
+        """One hop under the remaining deadline, with httpx errors mapped to FetchError subclasses."""
+        try:
+            async with asyncio.timeout(max(budget, 0.0)):
+                return await self._get(url, headers)
+        except TimeoutError as exc:
+            if isinstance(exc, FetchError):
+                raise
+            raise FetchTimeoutError(f"{url}: passed the {self.config.deadline:g}s deadline (fetch.deadline)") from exc
+        except httpx.TimeoutException as exc:
+            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+            raise FetchTimeoutError(f"{url}: {kind} timed out ({exc!r})") from exc
+        except httpx.ConnectError as exc:
+            raise ConnectError(f"{url}: cannot connect: {exc}") from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise IncompleteBodyError(f"{url}: connection broke mid-response: {exc or type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult | tuple[int, str]:
+        """Send one request; return a result, or (status, location) for a redirect."""
+        async with self._client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status in _REDIRECTS:
+                return status, response.headers.get("location", "")
+            lower = {k.lower(): v for k, v in response.headers.items()}
+            retry_after = parse_retry_after(lower.get("retry-after"))
+            if status == 304:
+                return self._result(url, status, b"", lower, retry_after, 0)
+            if not 200 <= status < 300:
+                reason = response.reason_phrase or "error"
+                hint = f"; retry after {retry_after:g}s" if retry_after is not None else ""
+                raise HTTPStatusError(
+                    status,
+                    f"{url}: HTTP {status} {reason}{hint}",
+                    retry_after=retry_after if status in _RETRY_STATUSES else None,
+                )
+            body, raw = await self._read_body(url, response, lower)
+            return self._result(url, status, body, lower, retry_after, raw)
+
+    async def _read_body(self, url: str, response: httpx.Response, lower: dict[str, str]) -> tuple[bytes, int]:
+        """Stream the body through the decoder under the cap; return it and the raw byte count."""
+        cap = self.config.max_bytes
+        declared = lower.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > cap:
+            raise BodyTooLargeError(f"{url}: Content-Length {declared} passes the {cap}-byte cap (fetch.max_bytes)")
+        decoder = _Decoder(lower.get("content-encoding", ""), cap, url)
+        parts: list[bytes] = []
+        raw = 0
+        async for chunk in response.aiter_raw(_CHUNK):
+            raw += len(chunk)
+            if raw > cap:
+                raise BodyTooLargeError(f"{url}: body passed the {cap}-byte cap (fetch.max_bytes)")
+            parts.append(decoder.feed(chunk))
+        if declared.isdigit() and _trailing_bytes(response):
+            await _discard_connection(response)
+            raise IncompleteBodyError(f"{url}: server sent more than its Content-Length of {declared} bytes")
+        return b"".join(parts), raw
+
+    def _result(
+        self, url: str, status: int, body: bytes, headers: dict[str, str], retry_after: float | None, raw: int
+    ) -> FetchResult:
+        return FetchResult(
+            url=url,
+            status=status,
+            body=body,
+            headers=headers,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            not_modified=status == 304,
+            retry_after=retry_after,
+            bytes_read=raw,
+            elapsed=0.0,
+        )
