@@ -221,7 +221,7 @@ def _union_member(current: Any, tag: str) -> Any:
     from config import models
 
     for cls in (models.WebhookChannel, models.EmailChannel, models.AppriseChannel, models.ConsoleChannel):
-        if tag == cls.model_fields["type"].annotation.__args__[0]:
+        if tag in getattr(cls.model_fields["type"].annotation, "__args__", ()):
             return cls
     return current
 

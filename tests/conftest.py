@@ -34,3 +34,67 @@ def corpus_dir() -> Path:
 def realfeeds_dir() -> Path:
     """The shared folder of real-world feed fixtures."""
     return REALFEEDS
+
+
+PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+
+
+def create_pg_database(prefix: str = "wirewatch_test") -> str:
+    """Create a uniquely named PostgreSQL database; return its SQLAlchemy URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by `create_pg_database` (terminating leftover connections)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> object:
+    """A fresh PostgreSQL database for one test (skipped when the server is unreachable, outside CI)."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL must be reachable in CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {problem}")
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """A fresh database URL: a real SQLite file, then the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wirewatch.db'}"
+        return
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL must be reachable in CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {problem}")
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)

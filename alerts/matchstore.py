@@ -1,0 +1,54 @@
+"""Stored matches: which watchlist entities each item mentions (`export` reads them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, delete, select
+
+from alerts.types import WatchlistMatch
+
+
+class ItemMatch(SQLModel, table=True):
+    """One (item, watchlist, entity) match with its mentions."""
+
+    __tablename__ = "item_match"
+    __table_args__ = (UniqueConstraint("item_id", "watchlist", "entity", name="uq_item_match"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(index=True)
+    story_id: int | None = Field(default=None, index=True)
+    watchlist: str = Field(max_length=200, index=True)
+    entity: str = Field(max_length=200)
+    salience: float = 0.0
+    mentions: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def save_matches(session: Session, item_id: int, story_id: int | None, matches: Sequence[WatchlistMatch],
+                 max_mentions: int = 20) -> None:
+    """Replace the stored matches of one item (a re-clean or edit may change them)."""
+    session.exec(delete(ItemMatch).where(col(ItemMatch.item_id) == item_id))
+    for wm in matches:
+        for entity in wm.entities:
+            mentions: list[dict[str, object]] = [
+                {"alias": m.alias, "field": m.field, "start": m.start, "end": m.end, "snippet": m.snippet}
+                for m in entity.mentions[:max_mentions]
+            ]
+            session.add(ItemMatch(item_id=item_id, story_id=story_id, watchlist=wm.watchlist, entity=entity.id,
+                                  salience=entity.salience, mentions=mentions))
+
+
+def matches_for(session: Session, item_ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:
+    """`[{"watchlist", "entity"}]` per item id, in a stable order."""
+    ids = list(item_ids)
+    out: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(ItemMatch).where(col(ItemMatch.item_id).in_(ids[start : start + 500]))
+            .order_by(col(ItemMatch.item_id), col(ItemMatch.watchlist), col(ItemMatch.entity))
+        ).all()
+        for row in rows:
+            out[row.item_id].append({"watchlist": row.watchlist, "entity": row.entity})
+    return out

@@ -1,0 +1,168 @@
+"""Feed rows: keep them in step with the config, claim due feeds under a lease, record poll outcomes.
+
+On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so several daemons sharing one
+database never poll the same feed at once; a daemon that dies loses its leases when they
+expire. On SQLite the same statements run inside one immediate transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, or_, select
+
+from ingest.schedule import first_poll, next_poll
+from ingest.store import FeedRow, as_utc, utcnow
+
+
+@dataclass(slots=True)
+class FeedSpec:
+    """What the config says about one feed, as the scheduler needs it."""
+
+    name: str
+    url: str
+    interval: float
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    """The result of one poll, as recorded on the feed row."""
+
+    status: str  # "ok", "not-modified" or "error"
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    new_items: int = 0
+
+
+def sync_feeds(engine: Engine, specs: Sequence[FeedSpec], now: datetime | None = None) -> None:
+    """Insert feeds new to the config, update URLs, disable feeds no longer configured."""
+    now = now or utcnow()
+    by_name = {s.name: s for s in specs}
+    with Session(engine) as session:
+        rows = {r.name: r for r in session.exec(select(FeedRow)).all()}
+        for name, spec in by_name.items():
+            row = rows.get(name)
+            if row is None:
+                session.add(FeedRow(name=name, url=spec.url, enabled=spec.enabled,
+                                    next_poll_at=first_poll(now, spec.interval)))
+                continue
+            if row.url != spec.url:
+                row.url, row.etag, row.last_modified = spec.url, None, None
+            row.enabled = spec.enabled
+            session.add(row)
+        for name, row in rows.items():
+            if name not in by_name and row.enabled:
+                row.enabled = False
+                session.add(row)
+        session.commit()
+
+
+def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequence[str] | None = None,
+              now: datetime | None = None, due_only: bool = True) -> list[FeedRow]:
+    """Lease up to `limit` due feeds to `worker`; returns detached rows with their validators."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        query = select(FeedRow).where(
+            FeedRow.enabled == True,  # noqa: E712
+            or_(col(FeedRow.lease_until).is_(None), col(FeedRow.lease_until) < now, FeedRow.claimed_by == worker),
+        )
+        if due_only:
+            query = query.where(or_(col(FeedRow.next_poll_at).is_(None), col(FeedRow.next_poll_at) <= now))
+        if names is not None:
+            query = query.where(col(FeedRow.name).in_(list(names)))
+        query = query.order_by(col(FeedRow.next_poll_at)).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.exec(query).all())
+        for row in rows:
+            row.claimed_by = worker
+            row.lease_until = now + timedelta(seconds=lease)
+            session.add(row)
+        session.commit()
+        for row in rows:
+            session.refresh(row)
+            session.expunge(row)
+        return rows
+
+
+def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
+                jitter: float = 0.1, max_backoff: float = 6 * 3600.0, now: datetime | None = None,
+                rng: random.Random | None = None) -> FeedRow | None:
+    """Record a poll's outcome, schedule the next poll and release the lease."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        row = session.get(FeedRow, name)
+        if row is None:
+            return None
+        row.last_polled_at = now
+        row.last_status = outcome.status
+        row.last_http_status = outcome.http_status
+        if outcome.status == "error":
+            row.consecutive_errors += 1
+            row.last_error = (outcome.error or "unknown error")[:2000]
+        else:
+            row.consecutive_errors = 0
+            row.last_error = None
+            if outcome.etag is not None or outcome.status == "ok":
+                row.etag = outcome.etag
+            if outcome.last_modified is not None or outcome.status == "ok":
+                row.last_modified = outcome.last_modified
+        if outcome.new_items:
+            row.items_total += outcome.new_items
+            row.last_new_item_at = now
+        row.next_poll_at = next_poll(now, interval, jitter=jitter, consecutive_errors=row.consecutive_errors,
+                                     retry_after=outcome.retry_after, max_backoff=max_backoff, rng=rng)
+        if row.claimed_by == worker:
+            row.claimed_by, row.lease_until = None, None
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        session.expunge(row)
+        return row
+
+
+def renew_leases(engine: Engine, worker: str, names: Sequence[str], lease: float) -> None:
+    """Extend this worker's leases on feeds still being polled."""
+    if not names:
+        return
+    until = utcnow() + timedelta(seconds=lease)
+    with Session(engine) as session:
+        for row in session.exec(select(FeedRow).where(col(FeedRow.name).in_(list(names)),
+                                                      FeedRow.claimed_by == worker)).all():
+            row.lease_until = until
+            session.add(row)
+        session.commit()
+
+
+def release_all(engine: Engine, worker: str) -> None:
+    """Give back every lease this worker holds (on clean shutdown)."""
+    with Session(engine) as session:
+        for row in session.exec(select(FeedRow).where(FeedRow.claimed_by == worker)).all():
+            row.claimed_by, row.lease_until = None, None
+            session.add(row)
+        session.commit()
+
+
+def list_feeds(engine: Engine) -> list[FeedRow]:
+    """Every feed row, by name."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(FeedRow).order_by(FeedRow.name)).all())
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def staleness(row: FeedRow, now: datetime | None = None) -> float | None:
+    """Seconds since the feed last polled successfully (None if never)."""
+    polled = as_utc(row.last_polled_at)
+    if polled is None:
+        return None
+    return ((now or utcnow()) - polled).total_seconds()

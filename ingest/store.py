@@ -1,0 +1,379 @@
+"""Storage of feeds, items, stories and the story index (SQLModel over SQLite or PostgreSQL).
+
+The tables here are the ingest side's; `alerts` keeps its own tables and `wirewatch.db`
+creates both through Alembic migrations. Every write that must be atomic happens inside a
+`Session` the caller owns, so the pipeline can store an item, its story and its alerts in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, func, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, col, delete, select
+
+from ingest import dedupe
+from ingest.item import Item, StoryRef
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Normalise a datetime read back from the database to aware UTC (SQLite drops the zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class FeedRow(SQLModel, table=True):
+    """A feed's polling state: validators, schedule, errors and lease."""
+
+    __tablename__ = "feed"
+
+    name: str = Field(primary_key=True, max_length=100)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    enabled: bool = True
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, max_length=100)
+    last_status: str | None = Field(default=None, max_length=20)
+    last_http_status: int | None = None
+    last_polled_at: datetime | None = _ts()
+    next_poll_at: datetime | None = _ts(index=True)
+    consecutive_errors: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_new_item_at: datetime | None = _ts()
+    items_total: int = 0
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = _ts()
+
+
+class ItemRow(SQLModel, table=True):
+    """One stored item: raw fields as fetched, clean text, identity and story."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("feed", "identity", name="uq_item_feed_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=100, index=True)
+    identity: str = Field(sa_column=Column(Text, nullable=False))
+    guid: str | None = Field(default=None, sa_column=Column(Text))
+    url: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    raw_summary: str = Field(sa_column=Column(Text, nullable=False))
+    raw_content: str = Field(sa_column=Column(Text, nullable=False))
+    raw_hash: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str | None = Field(default=None, sa_column=Column(Text))
+    published_at: datetime | None = _ts()
+    fetched_at: datetime | None = _ts(index=True)
+    updated_at: datetime | None = _ts()
+    content_hash: str = Field(max_length=64, index=True)
+    story_id: int | None = Field(default=None, index=True)
+
+
+class StoryRow(SQLModel, table=True):
+    """One event: every copy of it across feeds points here."""
+
+    __tablename__ = "story"
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_item_id: int | None = None
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime | None = _ts(index=True)
+    last_updated: datetime | None = _ts()
+    items: int = 1
+    updates: int = 0
+    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class StoryBand(SQLModel, table=True):
+    """The LSH band index: one row per (band key, item); candidates share a band key."""
+
+    __tablename__ = "story_band"
+    __table_args__ = (Index("ix_story_band_created", "created_at"),)
+
+    band: str = Field(primary_key=True, max_length=64)
+    item_id: int = Field(primary_key=True)
+    story_id: int
+    created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class ItemSignature(SQLModel, table=True):
+    """An item's MinHash signature, kept to verify candidates before they join a story."""
+
+    __tablename__ = "item_signature"
+
+    item_id: int = Field(primary_key=True)
+    story_id: int = Field(index=True)
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    text_len: int = 0
+    created_at: datetime | None = _ts(index=True)
+
+
+class IndexMeta(SQLModel, table=True):
+    """Key/value facts about persisted indexes (the dedupe hashing scheme)."""
+
+    __tablename__ = "index_meta"
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class FeedHistory(SQLModel, table=True):
+    """The normalised lines of a feed's recent items, for learning its boilerplate."""
+
+    __tablename__ = "feed_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=100, index=True)
+    item_id: int | None = None
+    lines: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime | None = _ts()
+
+
+class LearnedRule(SQLModel, table=True):
+    """A line a feed repeats on most items: learned, pinned or disabled."""
+
+    __tablename__ = "learned_rule"
+    __table_args__ = (UniqueConstraint("feed", "line_hash", name="uq_learned_feed_line"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=100, index=True)
+    line_hash: str = Field(max_length=64)
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default="learned", max_length=20)
+    learned_at: datetime | None = _ts()
+
+
+@dataclass(slots=True)
+class Known:
+    """What the store already holds for one (feed, identity)."""
+
+    id: int
+    raw_hash: str
+    story_id: int | None
+
+
+def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[str, Known]:
+    """Stored items of `feed` among `identities`, keyed by identity."""
+    wanted = list(set(identities))
+    out: dict[str, Known] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.exec(
+            select(col(ItemRow.identity), col(ItemRow.id), col(ItemRow.raw_hash), col(ItemRow.story_id)).where(
+                ItemRow.feed == feed, col(ItemRow.identity).in_(wanted[start : start + 500])
+            )
+        ).all()
+        for identity, item_id, raw_hash, story_id in rows:
+            assert item_id is not None
+            out[identity] = Known(item_id, raw_hash, story_id)
+    return out
+
+
+def _story_ref(story: StoryRow, created: bool, updated: bool) -> StoryRef:
+    assert story.id is not None
+    first_seen = as_utc(story.first_seen) or utcnow()
+    return StoryRef(story.id, first_seen, list(story.sources), story.items, created=created, updated=updated)
+
+
+def _outlets(item: Item) -> list[str]:
+    return [item.feed] + ([item.source] if item.source and item.source != item.feed else [])
+
+
+class StoryIndex:
+    """The persisted LSH band index over one session; the same `add`/`candidates` flow as dedupe's MemoryIndex."""
+
+    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
+        self.session = session
+        self.since = (now or utcnow()) - timedelta(seconds=window)
+
+    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
+        """Items in the window that share at least one band with `sig`."""
+        keys = dedupe.band_keys(sig)
+        ids = self.session.exec(
+            select(StoryBand.item_id)
+            .where(col(StoryBand.band).in_(keys), col(StoryBand.created_at) >= self.since)
+            .distinct()
+            .limit(200)
+        ).all()
+        if not ids:
+            return []
+        rows = self.session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(list(ids)))).all()
+        return [
+            dedupe.Candidate(r.story_id, r.item_id, dedupe.Signature.from_bytes(r.signature), r.text_len)
+            for r in rows
+        ]
+
+    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int, now: datetime) -> None:
+        """Index one item's signature and bands under its story."""
+        self.session.add(ItemSignature(item_id=item_id, story_id=story_id, signature=sig.to_bytes(),
+                                       text_len=text_len, created_at=now))
+        for key in dedupe.band_keys(sig):
+            self.session.add(StoryBand(band=key, item_id=item_id, story_id=story_id, created_at=now))
+
+
+def _exact_story(session: Session, item: Item, since: datetime) -> int | None:
+    """A story that already holds this canonical URL or this exact normalised text."""
+    row = session.exec(
+        select(ItemRow.story_id)
+        .where(ItemRow.url == item.url, col(ItemRow.fetched_at) >= since, col(ItemRow.story_id).is_not(None))
+        .limit(1)
+    ).first()
+    if row is None and item.content_hash:
+        row = session.exec(
+            select(ItemRow.story_id)
+            .where(ItemRow.content_hash == item.content_hash, col(ItemRow.fetched_at) >= since,
+                   col(ItemRow.story_id).is_not(None))
+            .limit(1)
+        ).first()
+    return row
+
+
+def lock_story_assignment(session: Session) -> None:
+    """Serialise story assignment across daemons for this transaction (PostgreSQL advisory lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+
+
+def insert_item(session: Session, item: Item, raw_hash: str, window: float, threshold: float,
+                short_text: int) -> StoryRef:
+    """Store a new item and put it in a story (an existing one if a copy is found); flush, don't commit."""
+    now = item.fetched_at
+    lock_story_assignment(session)
+    since = now - timedelta(seconds=window)
+    index = StoryIndex(session, window, now)
+    sig = dedupe.signature(item.text)
+    story_id = _exact_story(session, item, since)
+    is_update = False
+    if story_id is None:
+        decision = dedupe.decide(item.text, sig, index.candidates(sig), threshold=threshold, short_text=short_text)
+        story_id, is_update = decision.story_id, decision.is_update
+    row = ItemRow(
+        feed=item.feed, identity=item.identity, guid=item.guid, url=item.url, title=item.title,
+        raw_summary=item.raw_summary, raw_content=item.raw_content, raw_hash=raw_hash, text=item.text,
+        source=item.source, published_at=item.published_at, fetched_at=now, updated_at=now,
+        content_hash=item.content_hash,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    story = session.get(StoryRow, story_id) if story_id is not None else None
+    created = story is None
+    if story is None:
+        story = StoryRow(first_item_id=row.id, title=item.title, first_seen=now, last_updated=now, items=1,
+                         sources=_outlets(item))
+        session.add(story)
+    else:
+        story.items += 1
+        story.last_updated = now
+        story.updates += int(is_update)
+        story.sources = list(dict.fromkeys([*story.sources, *_outlets(item)]))
+        session.add(story)
+    session.flush()
+    assert story.id is not None
+    row.story_id = story.id
+    item.id, item.story_id = row.id, story.id
+    index.add(row.id, story.id, sig, len(item.text), now)
+    session.flush()
+    return _story_ref(story, created, is_update)
+
+
+def update_item(session: Session, known: Known, item: Item, raw_hash: str) -> StoryRef | None:
+    """An edit of a stored item (same feed and identity): update it in place, keep its story."""
+    row = session.get(ItemRow, known.id)
+    if row is None:
+        return None
+    material = dedupe.text_hash(row.text) != dedupe.text_hash(item.text)
+    row.title, row.raw_summary, row.raw_content, row.raw_hash = item.title, item.raw_summary, item.raw_content, raw_hash
+    row.text, row.source, row.content_hash, row.url = item.text, item.source, item.content_hash, item.url
+    row.updated_at = item.fetched_at
+    session.add(row)
+    item.id, item.story_id = row.id, row.story_id
+    story = session.get(StoryRow, row.story_id) if row.story_id is not None else None
+    if story is None:
+        return None
+    if material:
+        story.updates += 1
+        story.last_updated = item.fetched_at
+        sig = dedupe.signature(item.text)
+        sig_row = session.get(ItemSignature, known.id)
+        if sig_row is not None:
+            sig_row.signature, sig_row.text_len = sig.to_bytes(), len(item.text)
+            session.add(sig_row)
+        session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known.id))
+        for key in dedupe.band_keys(sig):
+            session.add(StoryBand(band=key, item_id=known.id, story_id=story.id or 0, created_at=item.fetched_at))
+        session.add(story)
+    session.flush()
+    return _story_ref(story, False, material)
+
+
+def ensure_index_scheme(engine: Engine) -> bool:
+    """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt."""
+    with Session(engine) as session:
+        meta = session.get(IndexMeta, "dedupe.scheme")
+        if meta is not None and meta.value == dedupe.SCHEME:
+            return False
+        session.exec(delete(StoryBand))
+        session.exec(delete(ItemSignature))
+        if meta is None:
+            meta = IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME)
+        meta.value = dedupe.SCHEME
+        session.add(meta)
+        rows = session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all()
+        for row in rows:
+            assert row.id is not None and row.story_id is not None
+            sig = dedupe.signature(row.text)
+            created = as_utc(row.fetched_at) or utcnow()
+            session.add(ItemSignature(item_id=row.id, story_id=row.story_id, signature=sig.to_bytes(),
+                                      text_len=len(row.text), created_at=created))
+            for key in dedupe.band_keys(sig):
+                session.add(StoryBand(band=key, item_id=row.id, story_id=row.story_id, created_at=created))
+        session.commit()
+        return bool(rows) or meta is not None
+
+
+def feed_history(session: Session, feed: str, limit: int = 50) -> list[list[str]]:
+    """The stored lines of the feed's most recent items (newest first)."""
+    rows = session.exec(
+        select(FeedHistory.lines).where(FeedHistory.feed == feed).order_by(col(FeedHistory.id).desc()).limit(limit)
+    ).all()
+    return [list(r) for r in rows]
+
+
+def add_history(session: Session, feed: str, item_id: int | None, lines: Sequence[str], keep: int = 50) -> None:
+    """Remember one item's lines for learning, keeping only the newest `keep` per feed."""
+    session.add(FeedHistory(feed=feed, item_id=item_id, lines=list(lines), created_at=utcnow()))
+    session.flush()
+    cutoff = session.exec(
+        select(FeedHistory.id).where(FeedHistory.feed == feed).order_by(col(FeedHistory.id).desc())
+        .offset(keep).limit(1)
+    ).first()
+    if cutoff is not None:
+        session.exec(delete(FeedHistory).where(col(FeedHistory.feed) == feed, col(FeedHistory.id) <= cutoff))
+
+
+def learned_rules(session: Session, feed: str) -> list[LearnedRule]:
+    """Every learned, pinned or disabled rule of a feed (or all feeds with feed='*')."""
+    query = select(LearnedRule).order_by(LearnedRule.feed, col(LearnedRule.id))
+    if feed != "*":
+        query = query.where(LearnedRule.feed == feed)
+    return list(session.exec(query).all())
+
+
+def item_counts(session: Session) -> dict[str, int]:
+    """Number of stored items per feed."""
+    rows = session.exec(select(ItemRow.feed, func.count()).group_by(ItemRow.feed)).all()
+    return {feed: int(n) for feed, n in rows}
