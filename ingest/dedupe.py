@@ -9,8 +9,8 @@ Flow (the store owns the SQL side and calls these functions):
 Exact copies (same feed and identity, same canonical URL, same `text_hash`) are grouped by the
 store before this step; `decide` handles the near-duplicates.
 
-Normalisation: NFKC, case folding, then every run of letters/digits (with their combining marks)
-is one word; whitespace, punctuation and symbols only separate words. `text_hash` hashes the words
+Normalisation: NFKC, case folding, then every run of letters/digits is one word; whitespace,
+punctuation, symbols and combining marks that NFKC could not compose only separate words. `text_hash` hashes the words
 concatenated without any separator, so re-broken paragraphs and re-styled punctuation hash equal.
 
 Shingles: the word runs are split into tokens, one per CJK character (Han, kana, bopomofo) and one
@@ -91,15 +91,13 @@ SCHEME = (
     f";n={SHINGLE_N};perm={NUM_PERM};seed={SEED};bands={BANDS}x{ROWS}"
 )
 
-# CJK scripts written without spaces: one token per character.
+# Scripts written without spaces between words: one token per character (Han, kana, bopomofo).
 _CJK = (
-    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3040-\u30ff\u3100-\u312f"
-    "\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 )
-# Combining marks that NFKC leaves in place; they belong to the word they follow.
-_MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0900-\u0dff\u0e31-\u0e4e\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
-_TOKEN = re.compile(rf"[{_CJK}]|(?:[^\W_{_CJK}]|[{_MARKS}])+")
+_WORD = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(rf"(?=[{_CJK}])\w|[^\W_{_CJK}]+")
 _SIG_BYTES = NUM_PERM * 4
 _EMPTY = 0xFFFFFFFF
 
@@ -145,31 +143,35 @@ class Decision:
     reason: str
 
 
+def _fold(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return folded if unicodedata.is_normalized("NFKC", folded) else unicodedata.normalize("NFKC", folded)
+
+
 def normalise_for_dedupe(text: str) -> str:
     """NFKC + casefold; words (letter/digit runs) joined by one space, punctuation dropped."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(_WORD.findall(folded))
+    return " ".join(_WORD.findall(_fold(text)))
 
 
 def dedupe_length(text: str) -> int:
     """Characters of the normalised text without spaces: `Candidate.text_len` and the short-text test."""
-    return len(normalise_for_dedupe(text).replace(" ", ""))
+    return sum(map(len, _WORD.findall(_fold(text))))
 
 
 def text_hash(text: str) -> str:
     """SHA-256 (hex) of the normalised words concatenated, blind to whitespace and punctuation."""
-    return hashlib.sha256(normalise_for_dedupe(text).replace(" ", "").encode("utf-8")).hexdigest()
+    return hashlib.sha256("".join(_WORD.findall(_fold(text))).encode("utf-8")).hexdigest()
 
 
 def _ngrams(tokens: list[str], n: int) -> list[str]:
     if len(tokens) < n:
         return [" ".join(tokens)] if tokens else []
-    return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return list(map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
 
 
 def shingles(text: str) -> list[str]:
     """Token `SHINGLE_N`-grams of the normalised text (CJK: per character; else: per word)."""
-    return _ngrams(_TOKEN.findall(normalise_for_dedupe(text)), SHINGLE_N)
+    return _ngrams(_TOKEN.findall(_fold(text)), SHINGLE_N)
 
 
 def _signature_of(grams: list[str]) -> Signature:
