@@ -136,10 +136,12 @@ class MetricsConfig(Strict):
 
     listen: str | None = None
 
-    @field_validator("listen")
+    @field_validator("listen", mode="before")
     @classmethod
-    def _listen(cls, value: str | None) -> str | None:
+    def _listen(cls, value: object) -> object:
         if value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
             host, sep, port = value.rpartition(":")
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
