@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Field = Literal["title", "body"]
+MentionKind = Literal["alias", "ticker"]
+CandidateKind = Literal["alias", "ticker", "exclude", "keyword", "exclude_keyword"]
+Verdict = Literal["kept", "boundary", "case", "form", "excluded", "overlapped"]
 
 
 @dataclass(slots=True)
@@ -17,6 +20,8 @@ class Mention:
     start: int
     end: int
     snippet: str
+    text: str = ""  # the mention as written in the item (`微軟`, `NASDAQ: NVDA`); `alias` is the configured one
+    kind: MentionKind = "alias"
 
 
 @dataclass(slots=True)
@@ -27,6 +32,8 @@ class EntityMatch:
     name: str
     mentions: list[Mention] = field(default_factory=list)
     salience: float = 0.0
+    count: int = 0  # mentions found; `mentions` keeps at most a capped number of them
+    in_title: bool = False
 
 
 @dataclass(slots=True)
@@ -36,3 +43,18 @@ class WatchlistMatch:
     watchlist: str
     entities: list[EntityMatch] = field(default_factory=list)
     salience: float = 0.0
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One place a watchlist phrase matched the folded text, and what the matcher decided (explain output)."""
+
+    watchlist: str
+    entity: str | None  # None for keywords
+    kind: CandidateKind
+    alias: str
+    field: Field
+    start: int
+    end: int
+    text: str
+    verdict: Verdict

@@ -1,0 +1,331 @@
+"""Find watchlist entities in an item's clean title and text (pure: no I/O).
+
+One Aho–Corasick automaton holds every alias, ticker core, exclude phrase and keyword of every
+watchlist, folded (see `alerts.normalise`). Matching an item is:
+
+1. fold `title + "\\n" + text` (same length, so offsets carry over) and scan in overlapping mode;
+2. keep a place only if it passes its boundary (Latin/digit aliases not inside a longer word or number,
+   katakana aliases not inside a longer katakana word, Han anywhere), its case rule and, for tickers,
+   a valid form (`alerts.tickers`);
+3. per watchlist: drop mentions an `exclude` phrase of the same entity covers, then drop mentions
+   contained in a longer one (the longest valid match wins at each place);
+4. per watchlist: apply `in`, `min_mentions` (per entity), `all_of`, `any_of`, `keywords`,
+   `exclude_keywords`, and report the entities with capped mentions and a salience.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.normalise import fold, is_katakana, is_word
+from alerts.tickers import Ticker, anchor_symbol, core_end
+from alerts.types import Candidate, CandidateKind, EntityMatch, Field, Mention, Verdict, WatchlistMatch
+
+__all__ = ["Matcher", "fold", "matches_to_json"]
+
+ALIAS, TICKER, EXCLUDE, KEYWORD, NOT_KEYWORD, ANCHOR = range(6)
+ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
+NO_EDGE, WORD_EDGE, KATAKANA_EDGE = range(3)
+MAX_MENTIONS = 20
+SNIPPET = 60
+_KINDS: dict[int, CandidateKind] = {ALIAS: "alias", TICKER: "ticker", EXCLUDE: "exclude",
+                                    KEYWORD: "keyword", NOT_KEYWORD: "exclude_keyword"}
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a folded pattern stands for in one watchlist: an entity's alias, ticker or exclude, or a keyword."""
+
+    kind: int
+    watchlist: int
+    entity: int = -1
+    alias: str = ""
+    case: int = ANY
+    written: str = ""  # NFKC of the alias, for the case check
+    ticker: Ticker | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A compiled watchlist: entity ids and names, and the rules an item must pass."""
+
+    name: str
+    ids: tuple[str, ...]
+    names: tuple[str, ...]
+    min_mentions: int = 1
+    title_only: bool = False
+    all_of: frozenset[int] = frozenset()
+    any_of: frozenset[int] = frozenset()
+    keywords: bool = False
+
+
+@dataclass(slots=True)
+class Plan:
+    """Everything `compile_watchlists` produces: the automaton, what each pattern means, the rules."""
+
+    automaton: Any
+    targets: list[tuple[Target, ...]]
+    edges: list[tuple[int, int]]
+    symbols: dict[str, list[Target]]
+    watchlists: list[Rules]
+
+
+@dataclass(slots=True)
+class _Hit:
+    target: Target
+    start: int
+    end: int
+    verdict: Verdict = "kept"
+
+
+@dataclass(slots=True)
+class _Scan:
+    joined: str
+    folded: str
+    body: int  # offset of the text in `joined`
+    hits: list[_Hit] = field(default_factory=list)
+    caps: dict[int, bool] = field(default_factory=dict)
+
+
+def _edge_ok(kind: int, ch: str) -> bool:
+    if kind == WORD_EDGE:
+        return not is_word(ch)
+    if kind == KATAKANA_EDGE:
+        return not is_katakana(ch)
+    return True
+
+
+class Matcher:
+    """Matches items against compiled watchlists; build it with `alerts.watchlist.compile_watchlists`."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+
+    @property
+    def watchlists(self) -> list[str]:
+        """Names of the compiled watchlists, sorted."""
+        return [rules.name for rules in self._plan.watchlists]
+
+    def match(self, title: str, text: str) -> list[WatchlistMatch]:
+        """The watchlists whose rules this item passes, sorted by watchlist name, with their entities."""
+        scan = self._scan(title, text, explain=False)
+        out = []
+        for wi, hits in sorted(_by_watchlist(scan.hits).items()):
+            result = self._evaluate(scan, hits, self._plan.watchlists[wi])
+            if result is not None:
+                out.append(result)
+        return out
+
+    def mentions(self, title: str, text: str) -> list[Candidate]:
+        """Every place a watchlist phrase matched and the verdict on it, in text order (explain/debug)."""
+        scan = self._scan(title, text, explain=True)
+        for hits in _by_watchlist(scan.hits).values():
+            self._select(hits)
+        rows = []
+        for hit in sorted(scan.hits, key=lambda h: (h.start, -h.end, h.target.watchlist, h.target.entity)):
+            target = hit.target
+            rules = self._plan.watchlists[target.watchlist]
+            fld, start, end = _field_offsets(scan, hit)
+            rows.append(Candidate(
+                watchlist=rules.name,
+                entity=rules.ids[target.entity] if target.entity >= 0 else None,
+                kind=_KINDS[target.kind], alias=target.alias, field=fld, start=start, end=end,
+                text=scan.joined[hit.start:hit.end], verdict=hit.verdict,
+            ))
+        return rows
+
+    # -- scanning -------------------------------------------------------------------------------
+
+    def _scan(self, title: str, text: str, explain: bool) -> _Scan:
+        plan = self._plan
+        joined = f"{title}\n{text}"
+        scan = _Scan(joined, fold(joined), len(title) + 1)
+        if plan.automaton is None:
+            return scan
+        folded, size, sep = scan.folded, len(scan.folded), len(title)
+        for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
+            if start <= sep < end:
+                continue  # never across the title/text seam
+            left, right = plan.edges[pid]
+            edges_ok = (left == NO_EDGE or start == 0 or _edge_ok(left, folded[start - 1])) and (
+                right == NO_EDGE or end == size or _edge_ok(right, folded[end]))
+            for target in plan.targets[pid]:
+                kind = target.kind
+                if kind == ANCHOR:
+                    self._anchor(scan, start, end, target.alias, explain)
+                elif kind == TICKER:
+                    assert target.ticker is not None
+                    stop = core_end(target.ticker, folded[start:end], folded, joined, start, end)
+                    if stop is not None:
+                        scan.hits.append(_Hit(target, start, stop))
+                    elif explain:
+                        scan.hits.append(_Hit(target, start, end, "form"))
+                elif not edges_ok:
+                    if explain:
+                        scan.hits.append(_Hit(target, start, end, "boundary"))
+                elif kind == ALIAS and target.case != ANY and not self._case_ok(scan, target, start, end):
+                    if explain:
+                        scan.hits.append(_Hit(target, start, end, "case"))
+                else:
+                    scan.hits.append(_Hit(target, start, end))
+        return scan
+
+    def _anchor(self, scan: _Scan, start: int, end: int, anchor: str, explain: bool) -> None:
+        found = anchor_symbol(scan.folded, scan.joined, start, end, anchor)
+        if found is None:
+            return
+        keys, market, stop = found
+        for key in keys:
+            targets = self._plan.symbols.get(key)
+            if not targets:
+                continue
+            for target in targets:
+                assert target.ticker is not None
+                wanted = target.ticker.market or "CN"
+                if market is None or market == wanted:
+                    scan.hits.append(_Hit(target, start, stop))
+                elif explain:
+                    scan.hits.append(_Hit(target, start, stop, "form"))
+            return
+
+    def _case_ok(self, scan: _Scan, target: Target, start: int, end: int) -> bool:
+        written = unicodedata.normalize("NFKC", scan.joined[start:end])
+        alias = target.written
+        if len(written) == len(alias):
+            ok = True
+            for i, (a, w) in enumerate(zip(alias, written, strict=True)):
+                if (a.isupper() and not w.isupper()) or (
+                    a.islower() and not w.islower() and not (i == 0 and target.case == CAPS)
+                ):
+                    ok = False
+                    break
+            if ok:
+                return True
+        return target.case == CAPS and written == written.upper() and self._capitals_line(scan, start)
+
+    @staticmethod
+    def _capitals_line(scan: _Scan, pos: int) -> bool:
+        """True when the line holding `pos` has capitals and no lowercase letters (a shouted headline)."""
+        joined = scan.joined
+        first = joined.rfind("\n", 0, pos) + 1
+        cached = scan.caps.get(first)
+        if cached is None:
+            last = joined.find("\n", pos)
+            line = joined[first:last if last >= 0 else len(joined)]
+            cached = scan.caps[first] = line == line.upper() and line != line.lower()
+        return cached
+
+    # -- per watchlist --------------------------------------------------------------------------
+
+    def _select(self, hits: list[_Hit]) -> tuple[dict[int, list[_Hit]], bool, bool]:
+        """Apply excludes and longest-wins to one watchlist's hits: (mentions by entity, keyword, no-go)."""
+        excludes: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        keyword = negative = False
+        mentions: list[_Hit] = []
+        for hit in hits:
+            kind = hit.target.kind
+            if hit.verdict != "kept":
+                continue
+            if kind == EXCLUDE:
+                excludes[hit.target.entity].append((hit.start, hit.end))
+            elif kind == KEYWORD:
+                keyword = True
+            elif kind == NOT_KEYWORD:
+                negative = True
+            else:
+                mentions.append(hit)
+        for hit in mentions:
+            spans = excludes.get(hit.target.entity)
+            if spans and any(s <= hit.start and hit.end <= e for s, e in spans):
+                hit.verdict = "excluded"
+        kept = sorted((h for h in mentions if h.verdict == "kept"), key=lambda h: (h.start, -h.end))
+        by_entity: dict[int, list[_Hit]] = defaultdict(list)
+        reach = -1
+        for hit in kept:
+            if hit.end <= reach:
+                hit.verdict = "overlapped"  # inside a longer valid match that starts no later
+                continue
+            reach = hit.end
+            by_entity[hit.target.entity].append(hit)
+        return by_entity, keyword, negative
+
+    def _evaluate(self, scan: _Scan, hits: list[_Hit], rules: Rules) -> WatchlistMatch | None:
+        by_entity, keyword, negative = self._select(hits)
+        if not by_entity or negative or (rules.keywords and not keyword):
+            return None
+        counted: dict[int, list[_Hit]] = {}
+        for ei, hits in by_entity.items():
+            usable = [h for h in hits if h.start < scan.body] if rules.title_only else hits
+            if len(usable) >= rules.min_mentions:
+                counted[ei] = hits
+        if not counted:
+            return None
+        if rules.all_of and not rules.all_of <= counted.keys():
+            return None
+        if rules.any_of and not rules.any_of & counted.keys():
+            return None
+        entities = [self._entity(scan, rules, ei, hits) for ei, hits in counted.items()]
+        entities.sort(key=lambda e: (-e.salience, e.id))
+        return WatchlistMatch(rules.name, entities, max(e.salience for e in entities))
+
+    def _entity(self, scan: _Scan, rules: Rules, ei: int, hits: list[_Hit]) -> EntityMatch:
+        in_title = hits[0].start < scan.body
+        mentions = []
+        for hit in hits[:MAX_MENTIONS]:
+            fld, start, end = _field_offsets(scan, hit)
+            source = scan.joined[:scan.body - 1] if fld == "title" else scan.joined[scan.body:]
+            snippet = _SPACES.sub(" ", source[max(0, start - SNIPPET):end + SNIPPET]).strip()
+            mentions.append(Mention(
+                alias=hit.target.alias, field=fld, start=start, end=end, snippet=snippet,
+                text=source[start:end], kind="ticker" if hit.target.kind == TICKER else "alias",
+            ))
+        return EntityMatch(rules.ids[ei], rules.names[ei], mentions, salience(in_title, len(hits)),
+                           count=len(hits), in_title=in_title)
+
+
+def salience(in_title: bool, count: int) -> float:
+    """How prominent an entity is in an item: 2 for a title mention plus log2(1 + mentions)."""
+    return round((2.0 if in_title else 0.0) + math.log2(1 + count), 3)
+
+
+def _by_watchlist(hits: list[_Hit]) -> dict[int, list[_Hit]]:
+    groups: dict[int, list[_Hit]] = defaultdict(list)
+    for hit in hits:
+        groups[hit.target.watchlist].append(hit)
+    return groups
+
+
+def _field_offsets(scan: _Scan, hit: _Hit) -> tuple[Field, int, int]:
+    if hit.start < scan.body:
+        return "title", hit.start, hit.end
+    return "body", hit.start - scan.body, hit.end - scan.body
+
+
+def matches_to_json(matches: Sequence[WatchlistMatch]) -> list[dict[str, object]]:
+    """A JSON-able form: watchlist, salience, entities[id, name, salience, count, mentions[...]]."""
+    return [
+        {
+            "watchlist": m.watchlist,
+            "salience": m.salience,
+            "entities": [
+                {
+                    "id": e.id, "name": e.name, "salience": e.salience, "count": e.count,
+                    "in_title": e.in_title,
+                    "mentions": [
+                        {"alias": x.alias, "text": x.text, "kind": x.kind, "field": x.field,
+                         "start": x.start, "end": x.end, "snippet": x.snippet}
+                        for x in e.mentions
+                    ],
+                }
+                for e in m.entities
+            ],
+        }
+        for m in matches
+    ]

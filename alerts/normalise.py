@@ -1,0 +1,136 @@
+"""Fold text for matching: NFKC, case folding and Traditional→Simplified Chinese, one character for one.
+
+`fold(text)` returns a string of the same length as `text`, so an offset found in the folded text is
+the offset in the original. Each character is folded on its own:
+
+    c → t2s(casefold(NFKC(c)))
+
+and a step that would turn one character into several (`ß`→`ss`, `㈱`→`(株)`, `…`→`...`) keeps the
+character as it was. Chinese conversion is character by character, not phrase by phrase, so an alias
+and the text around it always fold the same way (`微軟`, `微软` → `微软`).
+
+The table is built once per process. Folding runs through OpenCC's C++ converter loaded with the table
+(about 6× faster than `str.translate`); `str.translate` is the fallback and the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import tempfile
+import unicodedata
+from typing import Any
+
+import opencc
+
+__all__ = ["fold", "fold_table", "is_katakana", "is_word"]
+
+log = logging.getLogger(__name__)
+
+_HAN_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x30000))
+_LAST = 0x30000  # nothing past plane 2 folds
+_SPACE_FIXUPS = ("\u3000",)  # OpenCC leaves the ideographic space alone; NFKC makes it a space
+
+
+def _one(c: str) -> str:
+    """NFKC then case folding of one character, or the character itself where that is not 1:1."""
+    n = unicodedata.normalize("NFKC", c)
+    if len(n) != 1:
+        n = c
+    f = n.casefold()
+    if len(f) != 1:
+        f = n.lower()
+    return f if len(f) == 1 else n
+
+
+@functools.cache
+def fold_table() -> dict[int, str]:
+    """The per-character fold as a `str.translate` table (code point → one character)."""
+    table: dict[int, str] = {}
+    for cp in range(_LAST):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        if unicodedata.decomposition(c) or c.casefold() != c or c.lower() != c:
+            f = _one(c)
+            if f != c:
+                table[cp] = f
+    han = [chr(cp) for lo, hi in _HAN_RANGES for cp in range(lo, hi)]
+    han += sorted(set(table.values()) - set(han))
+    # one character a line: OpenCC's phrase tables cannot join characters across a newline
+    converted = opencc.OpenCC("t2s.json").convert("\n".join(han)).split("\n")
+    t2s = {a: b for a, b in zip(han, converted, strict=True) if a != b and len(b) == 1}
+    for cp in range(_LAST):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        first = table.get(cp, c)
+        final = t2s.get(first, first)
+        if final != c:
+            table[cp] = final
+        elif cp in table:
+            del table[cp]
+    return table
+
+
+@functools.cache
+def _converter() -> Any:
+    """OpenCC loaded with the fold table as an inline dictionary, or None when that cannot be set up."""
+    entries = {chr(cp): out for cp, out in fold_table().items() if chr(cp) not in _SPACE_FIXUPS}
+    config = {"name": "wirewatch-fold", "conversion_chain": [{"dict": {"type": "inline", "entries": entries}}]}
+    try:
+        with tempfile.TemporaryDirectory(prefix="wirewatch-fold-") as folder:
+            path = os.path.join(folder, "fold.json")
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(config, fh, ensure_ascii=False)
+            converter = opencc.OpenCC(path)
+        probe = "微軟ＡＷＳｱｯﾌﾟﾙ Σ\u00a0x"
+        if converter.convert(probe) != probe.translate(fold_table()):
+            raise ValueError("the inline table does not reproduce the reference fold")
+    except Exception as exc:  # any failure here only costs speed
+        log.warning("fast text folding unavailable (%s); using str.translate", exc)
+        return None
+    return converter
+
+
+def fold(text: str) -> str:
+    """Fold `text` for matching (NFKC, casefold, Traditional→Simplified), keeping its length."""
+    if text.isascii():
+        return text.lower()
+    converter = _converter()
+    if converter is not None:
+        try:
+            out: str = converter.convert(text)
+        except UnicodeError:  # lone surrogates cannot be encoded for OpenCC
+            out = ""
+        if len(out) == len(text):
+            for ch in _SPACE_FIXUPS:
+                if ch in out:
+                    out = out.replace(ch, " ")
+            return out
+    return text.translate(fold_table())
+
+
+def is_katakana(ch: str) -> bool:
+    """True for a katakana letter or the long-vowel mark (not the middle dot `・`), after folding."""
+    cp = ord(ch)
+    return 0x30A1 <= cp <= 0x30FA or 0x30FC <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF
+
+
+def _cjk_like(cp: int) -> bool:
+    return (
+        0x1100 <= cp < 0x1200
+        or 0x2E80 <= cp < 0xA4D0
+        or 0xA960 <= cp < 0xA980
+        or 0xAC00 <= cp < 0xD800
+        or 0xF900 <= cp < 0xFB00
+        or 0xFF00 <= cp < 0xFFF0
+        or cp >= 0x20000
+    )
+
+
+def is_word(ch: str) -> bool:
+    """True for a letter or digit of an alphabetic script (Latin, Greek, Cyrillic…): a word continues."""
+    return ch.isalnum() and not _cjk_like(ord(ch))

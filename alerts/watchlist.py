@@ -1,0 +1,153 @@
+"""Compile watchlists into one matcher: every alias, ticker, exclude phrase and keyword in one automaton.
+
+The config loader has already checked each file (ids, aliases, channels). The compiler re-checks what
+it relies on, because watchlists can also be built in code, and raises `WatchlistError` naming the
+watchlist, the entity and the value when something cannot be compiled.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+import ahocorasick_rs
+
+from alerts.errors import WatchlistError
+from alerts.match import (
+    ALIAS,
+    ANCHOR,
+    ANY,
+    CAPS,
+    EXACT,
+    EXCLUDE,
+    KATAKANA_EDGE,
+    KEYWORD,
+    NO_EDGE,
+    NOT_KEYWORD,
+    TICKER,
+    WORD_EDGE,
+    Matcher,
+    Plan,
+    Rules,
+    Target,
+)
+from alerts.normalise import fold, is_katakana, is_word
+from alerts.tickers import ANCHORS, parse_ticker
+from config.watchlist import EntityConfig, WatchlistConfig
+
+__all__ = ["compile_watchlists"]
+
+
+class _Builder:
+    """Collects folded patterns and what each one stands for."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.targets: list[list[Target]] = []
+        self.symbols: dict[str, list[Target]] = {}
+
+    def add(self, folded: str, target: Target) -> None:
+        pid = self.index.get(folded)
+        if pid is None:
+            pid = self.index[folded] = len(self.targets)
+            self.targets.append([])
+        key = _identity(target)
+        if all(_identity(t) != key for t in self.targets[pid]):  # 微软 and 微軟 fold alike: one is enough
+            self.targets[pid].append(target)
+
+    def plan(self, watchlists: list[Rules]) -> Plan:
+        if self.symbols:
+            for anchor in ANCHORS:
+                self.add(anchor, Target(ANCHOR, -1, alias=anchor))
+        patterns = list(self.index)
+        automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+        edges = [(_edge(p[0]), _edge(p[-1])) for p in patterns]
+        return Plan(automaton, [tuple(t) for t in self.targets], edges, self.symbols, watchlists)
+
+
+def _identity(target: Target) -> tuple[object, ...]:
+    """Targets with the same identity behave the same on the same folded pattern."""
+    written = target.written if target.case != ANY else ""
+    return target.kind, target.watchlist, target.entity, target.case, written, target.ticker
+
+
+def _edge(ch: str) -> int:
+    if is_word(ch):
+        return WORD_EDGE
+    if is_katakana(ch):
+        return KATAKANA_EDGE
+    return NO_EDGE
+
+
+def _phrase(value: str, where: str) -> str:
+    folded = fold(value.strip())
+    if len(folded) < 2:
+        raise WatchlistError(f"{where}: {value!r} is shorter than 2 characters; it would match almost anywhere")
+    return folded
+
+
+def _case_rule(entity: EntityConfig, alias: str) -> int:
+    if entity.case == "sensitive":
+        return EXACT
+    if entity.case == "insensitive" or alias == alias.lower():
+        return ANY
+    return CAPS
+
+
+def _entity(builder: _Builder, wi: int, ei: int, entity: EntityConfig, where: str) -> None:
+    for alias in entity.aliases:
+        written = unicodedata.normalize("NFKC", alias.strip())
+        target = Target(ALIAS, wi, ei, alias.strip(), _case_rule(entity, written), written)
+        builder.add(_phrase(alias, f"{where}, alias"), target)
+    for phrase in entity.exclude:
+        builder.add(_phrase(phrase, f"{where}, exclude"), Target(EXCLUDE, wi, ei, phrase.strip()))
+    for raw in entity.tickers:
+        try:
+            ticker = parse_ticker(raw)
+        except ValueError as exc:
+            raise WatchlistError(f"{where}: {exc}") from None
+        target = Target(TICKER, wi, ei, raw.strip(), ticker=ticker)
+        builder.symbols.setdefault(ticker.key, []).append(target)
+        for core in ticker.cores():
+            builder.add(core, target)
+
+
+def _rules(builder: _Builder, wi: int, watchlist: WatchlistConfig) -> Rules:
+    name = watchlist.watchlist
+    ids: dict[str, int] = {}
+    for ei, entity in enumerate(watchlist.entities):
+        where = f"watchlist {name!r}, entity {entity.id!r}"
+        if entity.id in ids:
+            raise WatchlistError(f"{where}: the id is used twice; ids must be unique within a watchlist")
+        ids[entity.id] = ei
+        _entity(builder, wi, ei, entity, where)
+    refs: dict[str, frozenset[int]] = {}
+    for rule in ("all_of", "any_of"):
+        unknown = [ref for ref in getattr(watchlist, rule) if ref not in ids]
+        if unknown:
+            raise WatchlistError(f"watchlist {name!r}: {rule} names {unknown}, which are not entity ids here")
+        refs[rule] = frozenset(ids[ref] for ref in getattr(watchlist, rule))
+    for kind, phrases in ((KEYWORD, watchlist.keywords), (NOT_KEYWORD, watchlist.exclude_keywords)):
+        for phrase in phrases:
+            builder.add(_phrase(phrase, f"watchlist {name!r}, keyword"), Target(kind, wi, alias=phrase.strip()))
+    return Rules(
+        name=name,
+        ids=tuple(e.id for e in watchlist.entities),
+        names=tuple(e.name for e in watchlist.entities),
+        min_mentions=watchlist.min_mentions,
+        title_only=watchlist.in_ == "title",
+        all_of=refs["all_of"],
+        any_of=refs["any_of"],
+        keywords=bool(watchlist.keywords),
+    )
+
+
+def compile_watchlists(watchlists: Sequence[WatchlistConfig]) -> Matcher:
+    """Build one matcher (one automaton) for all watchlists; raise WatchlistError if one cannot compile."""
+    ordered = sorted(watchlists, key=lambda w: w.watchlist)
+    for first, second in zip(ordered, ordered[1:], strict=False):
+        if first.watchlist == second.watchlist:
+            raise WatchlistError(f"two watchlists are named {first.watchlist!r}; rename one so alerts can tell them apart")
+    builder = _Builder()
+    rules = [_rules(builder, wi, watchlist) for wi, watchlist in enumerate(ordered)]
+    return Matcher(builder.plan(rules))
