@@ -1,0 +1,218 @@
+"""Tables of the alert outbox: alerts, their deliveries per channel, digests and channel state.
+
+    Alert         one per (story, watchlist, key); `key` is "created", or "updated:<item>" for updates
+    Delivery      one per (alert, channel); the unit the outbox claims, sends and records
+    Digest        one per (channel, window_end); groups deliveries of digest-mode or throttled alerts
+    ChannelState  one per channel that has been disabled (410 Gone) or has recorded a result
+
+Timestamps are stored as UTC; `UTCDateTime` gives them back timezone-aware on every backend
+(SQLite returns naive values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "ALERTS", "CHANNEL_STATES", "DELIVERIES", "DIGESTS",
+    "Alert", "ChannelState", "Claim", "Delivery", "DeliveryInfo", "DeliveryState", "Digest", "Outcome",
+    "UTCDateTime", "as_utc", "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Attach UTC to a naive datetime, or convert an aware one to UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A DateTime column that stores UTC and always reads back an aware UTC datetime."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC before storing (naive values are taken as UTC already)."""
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise what the driver returns to aware UTC."""
+        return None if value is None else as_utc(value)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class DeliveryState:
+    """The states of a delivery (and of a digest)."""
+
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    ALL = (PENDING, RETRYING, DELIVERED, DEAD)
+    OPEN = (PENDING, RETRYING)
+
+
+class Alert(SQLModel, table=True):
+    """One alert: a story matched a watchlist. The payload is built once, at creation."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (sa.UniqueConstraint("story_id", "watchlist", "key", name="uq_alerts_story_watchlist_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
+    type: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    story_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    watchlist: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, index=True))
+    key: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
+    item_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    title: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    throttled: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = _ts(index=True)
+
+
+class Digest(SQLModel, table=True):
+    """One digest message of a channel: the deliveries created before `window_end`."""
+
+    __tablename__ = "alert_digests"
+    __table_args__ = (sa.UniqueConstraint("channel", "window_end", name="uq_alert_digests_channel_window"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    window_end: datetime = _ts()
+    message_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
+    state: str = Field(default=DeliveryState.PENDING, sa_column=sa.Column(sa.String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    step: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    next_attempt_at: datetime = _ts(index=True)
+    first_attempt_at: datetime | None = _ts(nullable=True)
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    delivered_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
+    lease_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One alert to one channel: sent on its own (instant) or as a member of a digest."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel", name="uq_alert_deliveries_alert_channel"),
+        sa.Index("ix_alert_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False))
+    channel: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, index=True))
+    message_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
+    state: str = Field(default=DeliveryState.PENDING, sa_column=sa.Column(sa.String(16), nullable=False))
+    batched: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    digest_id: int | None = Field(default=None, sa_column=sa.Column(
+        sa.Integer, sa.ForeignKey("alert_digests.id", ondelete="SET NULL"), nullable=True, index=True))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    step: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    next_attempt_at: datetime = _ts()
+    first_attempt_at: datetime | None = _ts(nullable=True)
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    delivered_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
+    lease_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ChannelState(SQLModel, table=True):
+    """What the outbox knows about a channel: disabled after 410 Gone, last success and error."""
+
+    __tablename__ = "alert_channel_states"
+
+    name: str = Field(sa_column=sa.Column(sa.String(200), primary_key=True))
+    disabled: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    disabled_at: datetime | None = _ts(nullable=True)
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    config_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    last_success_at: datetime | None = _ts(nullable=True)
+    last_error_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+ALERTS = _table(Alert)
+DELIVERIES = _table(Delivery)
+DIGESTS = _table(Digest)
+CHANNEL_STATES = _table(ChannelState)
+
+
+class Outcome(StrEnum):
+    """What became of one claimed delivery or digest after a send."""
+
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    GONE = "gone"  # 410: dead, and the channel is disabled
+    LOST = "lost"  # the lease ran out before the result was recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery (one payload) or digest (many) leased to this worker for one send."""
+
+    kind: Literal["delivery", "digest"]
+    id: int
+    channel: str
+    message_id: str
+    attempts: int
+    step: int
+    first_attempt_at: datetime | None
+    payloads: tuple[dict[str, Any], ...]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The alert payload of a single delivery (the first member of a digest)."""
+        return self.payloads[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryInfo:
+    """One delivery as `wirewatch alerts` lists it."""
+
+    id: int
+    message_id: str
+    channel: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime | None
+    delivered_at: datetime | None
+    digest_id: int | None
+    public_id: str
+    watchlist: str
+    title: str
+    type: str

@@ -1,0 +1,387 @@
+"""The durable outbox: alerts are written with the item that caused them, then delivered at least once.
+
+    create_alerts   inside the pipeline's transaction: one alert per (story, watchlist), one
+                    delivery per (alert, channel); INSERT … ON CONFLICT DO NOTHING keeps it race-safe
+    Outbox          claims due deliveries and digests under a lease, records each outcome, lists
+                    and requeues; retries follow `retry.schedule` (seconds after the first try)
+    deliver_due     one worker pass: claim, send concurrently (bounded), record
+
+A crash between a send and its record repeats the send with the same `message_id`
+(the `webhook-id`), so receivers can drop the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from alerts.digest import OVERFLOW_EVERY, Schedule, close_window, insert_ignoring_conflict, parse_every
+from alerts.errors import ChannelGoneError, DeliveryError
+from alerts.models import (
+    ALERTS,
+    CHANNEL_STATES,
+    DELIVERIES,
+    DIGESTS,
+    Alert,
+    Claim,
+    DeliveryInfo,
+    DeliveryState,
+    Outcome,
+    utcnow,
+)
+from alerts.render import build_payload, sample_payload
+from alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
+from alerts.types import WatchlistMatch
+from config.models import RetryConfig
+from ingest.item import Item, StoryRef
+
+__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels", "create_alerts", "deliver_due",
+           "new_id", "plan_failure", "sample_payload"]
+
+log = logging.getLogger(__name__)
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+S = DeliveryState
+
+
+def new_id(prefix: str) -> str:
+    """A sortable unique id like `msg_01J…` (48-bit milliseconds + 80 random bits, Crockford base32)."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)]
+    return f"{prefix}_{''.join(chars)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPlan:
+    """What a failed try leads to: another try at `next_attempt_at`, or dead."""
+
+    state: str
+    next_attempt_at: datetime | None
+
+
+def plan_failure(schedule: Sequence[float], step: int, error: DeliveryError, now: datetime,
+                 jitter: float = 0.1) -> RetryPlan:
+    """Next try after a failure at schedule position `step`, keeping the schedule's gap (± jitter).
+
+    `schedule[i]` is when try i+1 is due, in seconds after the first try (a schedule that does not
+    start with 0 lists the retries only: the first try is always immediate). A try that ran late
+    (a paused daemon, a Retry-After) shifts the rest rather than bunching them. Retry-After is a floor.
+    """
+    offsets = list(schedule) if schedule and schedule[0] == 0 else [0.0, *schedule]
+    following = step + 1
+    if error.permanent or following >= len(offsets):
+        return RetryPlan(S.DEAD, None)
+    gap = max(0.0, offsets[following] - offsets[step])
+    gap *= random.uniform(1 - jitter, 1 + jitter)
+    if error.retry_after is not None:
+        gap = max(gap, error.retry_after)
+    return RetryPlan(S.RETRYING, now + timedelta(seconds=gap))
+
+
+def _recent_instant_alerts(conn: Connection, watchlist: str, now: datetime) -> int:
+    a = ALERTS.c
+    query = sa.select(sa.func.count()).where(
+        a.watchlist == watchlist, a.created_at > now - timedelta(hours=1), a.throttled == sa.false())
+    return int(conn.execute(query).scalar_one())
+
+
+def _insert_alert(conn: Connection, type_: str, key: str, item: Item, story: StoryRef, match: WatchlistMatch,
+                  route: Route, now: datetime) -> Alert | None:
+    throttled = route.max_per_hour is not None and _recent_instant_alerts(conn, match.watchlist, now) >= route.max_per_hour
+    public_id = new_id("alt")
+    payload = build_payload(alert_id=public_id, type=type_, created_at=now, item=item, story=story, match=match)
+    values: dict[str, Any] = {
+        "public_id": public_id, "type": type_, "story_id": story.id, "watchlist": match.watchlist, "key": key,
+        "item_id": item.id, "title": item.title[:500], "throttled": throttled,
+        "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
+    }
+    ids = insert_ignoring_conflict(conn, ALERTS, values, ["story_id", "watchlist", "key"], returning=ALERTS.c.id)
+    if not ids:
+        return None
+    alert = Alert(id=int(ids[0]), **values)
+    if route.channels:
+        rows = [{"alert_id": alert.id, "channel": channel, "message_id": new_id("msg"), "state": S.PENDING,
+                 "batched": throttled, "attempts": 0, "step": 0, "next_attempt_at": now, "created_at": now}
+                for channel in dict.fromkeys(route.channels)]
+        insert_ignoring_conflict(conn, DELIVERIES, rows, ["alert_id", "channel"])
+    return alert
+
+
+def create_alerts(session: Session, item: Item, story: StoryRef, matches: Sequence[WatchlistMatch],
+                  routes: Mapping[str, Route | Sequence[str]], now: datetime | None = None) -> list[Alert]:
+    """Create the alerts (and their deliveries) this item causes, in the caller's transaction.
+
+    One `alert.created` per (story, watchlist) ever; a watchlist whose route has `updates` gets an
+    `alert.updated` per item that gave its story material new text (`story.updated`).
+    Calling twice for the same story and watchlist creates nothing the second time.
+    """
+    now = now or utcnow()
+    conn = session.connection()
+    created: list[Alert] = []
+    for match in matches:
+        route = route_of(routes.get(match.watchlist, ()))
+        alert = _insert_alert(conn, "alert.created", "created", item, story, match, route, now)
+        if alert is None and route.updates and story.updated:
+            key = f"updated:{item.id if item.id is not None else item.identity}"[:300]
+            alert = _insert_alert(conn, "alert.updated", key, item, story, match, route, now)
+        if alert is not None:
+            created.append(alert)
+    return created
+
+
+def _config_hash(config: ChannelConfig) -> str:
+    import hashlib
+    data = config.model_dump_json(exclude={"secret", "password"}, by_alias=True)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class Outbox:
+    """Claims due deliveries under a lease, records outcomes, lists and requeues them."""
+
+    def __init__(self, engine: Engine, worker_id: str, retry: RetryConfig, lease_seconds: float = 120,
+                 channels: Mapping[str, ChannelConfig] | None = None) -> None:
+        self.engine = engine
+        self.worker_id = worker_id
+        self.retry_config = retry
+        self.lease = timedelta(seconds=lease_seconds)
+        self.configs = dict(channels or {})
+        self.digest_schedules: dict[str, Schedule] = {
+            name: parse_every(c.every) for name, c in self.configs.items() if c.mode == "digest"}
+        self._overflow = parse_every(OVERFLOW_EVERY)
+        self._synced = False
+
+    # --- claiming -------------------------------------------------------------------------
+
+    def claim_due(self, limit: int, now: datetime | None = None,
+                  channels: Collection[str] | None = None) -> list[Claim]:
+        """Close ended digest windows, then lease up to `limit` due deliveries and digests."""
+        now = now or utcnow()
+        if not self._synced:
+            self.sync_channels()
+        with self.engine.begin() as conn:
+            self._close_windows(conn, now, channels)
+        with self.engine.begin() as conn:
+            disabled = set(conn.execute(sa.select(CHANNEL_STATES.c.name).where(
+                CHANNEL_STATES.c.disabled == sa.true())).scalars())
+            claims = self._claim_deliveries(conn, limit, now, channels, disabled)
+            if len(claims) < limit:
+                claims += self._claim_digests(conn, limit - len(claims), now, channels, disabled)
+        return claims
+
+    def _close_windows(self, conn: Connection, now: datetime, channels: Collection[str] | None) -> None:
+        d = DELIVERIES.c
+        overflowing = set(conn.execute(sa.select(d.channel).distinct().where(
+            d.batched == sa.true(), d.digest_id.is_(None), d.state.in_(S.OPEN))).scalars())
+        for name in sorted(overflowing | set(self.digest_schedules)):
+            if channels is not None and name not in channels:
+                continue
+            schedule = self.digest_schedules.get(name, self._overflow)
+            digest_id = close_window(conn, name, schedule, now, all_rows=name in self.digest_schedules,
+                                     message_id=new_id("msg"))
+            if digest_id is not None:
+                log.info("digest %d of channel %r closed", digest_id, name)
+
+    def _due(self, table: sa.Table, now: datetime, channels: Collection[str] | None,
+             skip: Collection[str]) -> list[sa.ColumnElement[bool]]:
+        c = table.c
+        cond = [c.state.in_(S.OPEN), c.next_attempt_at <= now,
+                sa.or_(c.lease_until.is_(None), c.lease_until < now)]
+        if skip:
+            cond.append(c.channel.not_in(list(skip)))
+        if channels is not None:
+            cond.append(c.channel.in_(list(channels)))
+        return cond
+
+    def _lease(self, conn: Connection, table: sa.Table, cond: list[sa.ColumnElement[bool]], limit: int,
+               now: datetime) -> list[sa.Row[Any]]:
+        c = table.c
+        due = (sa.select(c.id).where(*cond).order_by(c.next_attempt_at, c.id).limit(limit)
+               .with_for_update(skip_locked=True))
+        stmt = (table.update().where(c.id.in_(due), *cond)
+                .values(claimed_by=self.worker_id, lease_until=now + self.lease)
+                .returning(c.id, c.channel, c.message_id, c.attempts, c.step, c.first_attempt_at))
+        return list(conn.execute(stmt))
+
+    def _claim_deliveries(self, conn: Connection, limit: int, now: datetime, channels: Collection[str] | None,
+                          disabled: set[str]) -> list[Claim]:
+        cond = self._due(DELIVERIES, now, channels, disabled | set(self.digest_schedules))
+        cond += [DELIVERIES.c.digest_id.is_(None), DELIVERIES.c.batched == sa.false()]
+        rows = self._lease(conn, DELIVERIES, cond, limit, now)
+        if not rows:
+            return []
+        payloads: dict[int, str] = {row.id: row.payload for row in conn.execute(
+            sa.select(DELIVERIES.c.id, ALERTS.c.payload).join(ALERTS, ALERTS.c.id == DELIVERIES.c.alert_id)
+            .where(DELIVERIES.c.id.in_([r.id for r in rows])))}
+        return [Claim("delivery", r.id, r.channel, r.message_id, r.attempts, r.step, r.first_attempt_at,
+                      (json.loads(payloads[r.id]),)) for r in rows]
+
+    def _claim_digests(self, conn: Connection, limit: int, now: datetime, channels: Collection[str] | None,
+                       disabled: set[str]) -> list[Claim]:
+        rows = self._lease(conn, DIGESTS, self._due(DIGESTS, now, channels, disabled), limit, now)
+        if not rows:
+            return []
+        members: dict[int, list[Any]] = {r.id: [] for r in rows}
+        query = (sa.select(DELIVERIES.c.digest_id, ALERTS.c.payload)
+                 .join(ALERTS, ALERTS.c.id == DELIVERIES.c.alert_id)
+                 .where(DELIVERIES.c.digest_id.in_(list(members))).order_by(ALERTS.c.created_at, ALERTS.c.id))
+        for digest_id, payload in conn.execute(query):
+            members[digest_id].append(json.loads(payload))
+        return [Claim("digest", r.id, r.channel, r.message_id, r.attempts, r.step, r.first_attempt_at,
+                      tuple(members[r.id])) for r in rows]
+
+    # --- recording ------------------------------------------------------------------------
+
+    def record_success(self, claim: Claim, now: datetime | None = None) -> Outcome:
+        """Mark a claimed delivery (or digest and its members) delivered."""
+        return self.record([(claim, None)], now)[0]
+
+    def record_failure(self, claim: Claim, error: DeliveryError, now: datetime | None = None) -> Outcome:
+        """Schedule the next try of a claimed delivery, or mark it dead (410 also disables the channel)."""
+        return self.record([(claim, error)], now)[0]
+
+    def record(self, results: Sequence[tuple[Claim, DeliveryError | None]], now: datetime | None = None) -> list[Outcome]:
+        """Record many outcomes in one transaction; returns each one's resulting state."""
+        now = now or utcnow()
+        outcomes: list[Outcome] = []
+        with self.engine.begin() as conn:
+            for claim, error in results:
+                outcomes.append(self._record_one(conn, claim, error, now))
+        return outcomes
+
+    def _record_one(self, conn: Connection, claim: Claim, error: DeliveryError | None, now: datetime) -> Outcome:
+        table = DIGESTS if claim.kind == "digest" else DELIVERIES
+        first = claim.first_attempt_at or now
+        values: dict[str, Any] = {"attempts": claim.attempts + 1, "last_attempt_at": now, "first_attempt_at": first,
+                                  "claimed_by": None, "lease_until": None}
+        if error is None:
+            values.update(state=S.DELIVERED, delivered_at=now, last_error=None)
+            outcome = Outcome.DELIVERED
+        else:
+            plan = plan_failure(self.retry_config.schedule, claim.step, error, now)
+            values.update(state=plan.state, step=claim.step + 1, last_error=str(error)[:2000])
+            if plan.next_attempt_at is not None:
+                values["next_attempt_at"] = plan.next_attempt_at
+            outcome = Outcome.GONE if isinstance(error, ChannelGoneError) else Outcome(plan.state)
+        mine = sa.and_(table.c.id == claim.id, table.c.claimed_by == self.worker_id)
+        if not conn.execute(table.update().where(mine).values(**values)).rowcount:
+            log.warning("lease on %s %d (%s) expired before its result was recorded; another worker may resend it",
+                        claim.kind, claim.id, claim.channel)
+            return Outcome.LOST
+        if claim.kind == "digest":
+            member = {k: v for k, v in values.items() if k in ("state", "delivered_at", "last_error", "last_attempt_at",
+                                                              "first_attempt_at", "attempts")}
+            conn.execute(DELIVERIES.update().where(DELIVERIES.c.digest_id == claim.id).values(**member))
+        self._note_channel(conn, claim.channel, error, now)
+        return outcome
+
+    def _note_channel(self, conn: Connection, channel: str, error: DeliveryError | None, now: datetime) -> None:
+        insert_ignoring_conflict(conn, CHANNEL_STATES, {"name": channel, "disabled": False}, ["name"])
+        where = CHANNEL_STATES.c.name == channel
+        if error is None:
+            conn.execute(CHANNEL_STATES.update().where(where).values(last_success_at=now))
+            return
+        values: dict[str, Any] = {"last_error_at": now, "last_error": str(error)[:2000]}
+        if isinstance(error, ChannelGoneError):
+            config = self.configs.get(channel)
+            values.update(disabled=True, disabled_at=now, reason=str(error)[:2000],
+                          config_hash=_config_hash(config) if config is not None else None)
+            log.error("channel %r disabled: %s (change its config, or `wirewatch alerts enable`)", channel, error)
+        conn.execute(CHANNEL_STATES.update().where(where).values(**values))
+
+    # --- channel state --------------------------------------------------------------------
+
+    def sync_channels(self) -> list[str]:
+        """Re-enable disabled channels whose config changed since they were disabled; returns their names."""
+        self._synced = True
+        enabled: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.config_hash)
+                                .where(CHANNEL_STATES.c.disabled == sa.true())).all()
+            for name, digest in rows:
+                config = self.configs.get(name)
+                if config is not None and digest is not None and _config_hash(config) != digest:
+                    self._enable(conn, name)
+                    enabled.append(name)
+                    log.info("channel %r re-enabled: its config changed since it was disabled", name)
+        return enabled
+
+    def _enable(self, conn: Connection, name: str) -> int:
+        return int(conn.execute(CHANNEL_STATES.update().where(CHANNEL_STATES.c.name == name)
+                                .values(disabled=False, disabled_at=None, reason=None, config_hash=None)).rowcount)
+
+    def enable_channel(self, name: str) -> bool:
+        """Clear a channel's disabled flag (after its endpoint was fixed); True if it was disabled."""
+        with self.engine.begin() as conn:
+            return self._enable(conn, name) > 0
+
+    def channel_states(self) -> list[dict[str, Any]]:
+        """Every recorded channel state (for `wirewatch status`), as plain dicts."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(CHANNEL_STATES).order_by(CHANNEL_STATES.c.name))]
+
+    # --- listing and requeueing -----------------------------------------------------------
+
+    def list_deliveries(self, state: str | None = None, limit: int = 1000) -> list[DeliveryInfo]:
+        """Deliveries, newest first, optionally only those in `state` (pending, retrying, delivered, dead)."""
+        d, a = DELIVERIES.c, ALERTS.c
+        query = (sa.select(d.id, d.message_id, d.channel, d.state, d.attempts, d.next_attempt_at, d.last_error,
+                           d.created_at, d.delivered_at, d.digest_id, a.public_id, a.watchlist, a.title, a.type)
+                 .join(ALERTS, a.id == d.alert_id).order_by(d.id.desc()).limit(limit))
+        if state is not None:
+            query = query.where(d.state == state)
+        with self.engine.connect() as conn:
+            return [DeliveryInfo(**r._mapping) for r in conn.execute(query)]
+
+    def retry(self, delivery_id: int | None = None, all_dead: bool = False, now: datetime | None = None) -> int:
+        """Requeue one delivery (dead or retrying) or every dead one to be sent now; returns how many."""
+        if (delivery_id is None) == (not all_dead):
+            raise ValueError("give either a delivery id or all_dead=True")
+        d = DELIVERIES.c
+        where = d.state == S.DEAD if all_dead else sa.and_(d.id == delivery_id, d.state.in_((S.DEAD, S.RETRYING)))
+        with self.engine.begin() as conn:
+            return int(conn.execute(DELIVERIES.update().where(where).values(
+                state=S.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
+                digest_id=None, claimed_by=None, lease_until=None)).rowcount)
+
+
+async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) -> DeliveryError | None:
+    if channel is None:
+        return DeliveryError(f"channel {claim.channel!r} is not configured")
+    async with gate:
+        try:
+            if claim.kind == "digest":
+                await channel.send_digest(claim.payloads, claim.message_id)
+            else:
+                await channel.send(claim.payloads[0], claim.message_id)
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # a channel bug must not stop the other deliveries
+            log.exception("channel %r failed unexpectedly", claim.channel)
+            return DeliveryError(f"channel {claim.channel!r}: unexpected {type(exc).__name__}: {exc}")
+    return None
+
+
+async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
+                      concurrency: int = 32) -> dict[str, int]:
+    """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome."""
+    claims = await asyncio.to_thread(outbox.claim_due, limit, None, list(channels))
+    counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}}
+    if not claims:
+        return counts
+    gate = asyncio.Semaphore(concurrency)
+    errors = await asyncio.gather(*(_send(c, channels.get(c.channel), gate) for c in claims))
+    outcomes = await asyncio.to_thread(outbox.record, list(zip(claims, errors, strict=True)))
+    for outcome in outcomes:
+        counts[outcome.value] += 1
+    return counts

@@ -1,0 +1,122 @@
+"""Routing: which channels a watchlist alerts, and the channel objects built from config.
+
+`routes_from(watchlists)` gives `create_alerts` what it needs per watchlist (channels, whether
+updates alert, the hourly cap); a plain `{watchlist: [channel, ...]}` mapping works as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+
+from alerts.console import ConsoleSender
+from alerts.errors import DeliveryError
+from alerts.webhook import WebhookSender
+from config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
+from config.watchlist import WatchlistConfig
+
+__all__ = ["Channel", "ChannelConfig", "Route", "UnavailableChannel", "build_channels", "close_channels",
+           "route_of", "routes_from"]
+
+ChannelConfig = WebhookChannel | EmailChannel | AppriseChannel | ConsoleChannel
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one watchlist's alerts go and how many per hour go out at once."""
+
+    channels: tuple[str, ...]
+    updates: bool = False
+    max_per_hour: int | None = None
+
+
+def route_of(value: Route | Sequence[str]) -> Route:
+    """Accept a `Route` or a bare list of channel names."""
+    if isinstance(value, Route):
+        return value
+    if isinstance(value, str):
+        return Route(channels=(value,))
+    return Route(channels=tuple(value))
+
+
+def routes_from(watchlists: Iterable[WatchlistConfig]) -> dict[str, Route]:
+    """The route of every watchlist, keyed by its name."""
+    return {
+        w.watchlist: Route(channels=tuple(w.channels), updates=w.updates, max_per_hour=w.max_per_hour)
+        for w in watchlists
+    }
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """Something that can deliver an alert, or a digest of alerts; raises `DeliveryError` on failure."""
+
+    name: str
+
+    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
+        """Deliver one alert; `delivery_id` is the stable idempotency id."""
+
+    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
+        """Deliver one message listing several alerts."""
+
+
+class UnavailableChannel:
+    """Stands in for a channel that cannot be built here; every send fails with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
+        """Fail with the reason (retried per schedule, so a fix before the last try still delivers)."""
+        raise DeliveryError(f"channel {self.name!r}: {self.reason}")
+
+    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
+        """Fail with the reason."""
+        raise DeliveryError(f"channel {self.name!r}: {self.reason}")
+
+
+def _apprise(name: str, config: AppriseChannel) -> Channel:
+    try:
+        from alerts import apprise as apprise_channel  # type: ignore[attr-defined]  # optional module
+    except ImportError:
+        return UnavailableChannel(name, "Apprise support is not installed (pip install apprise)")
+    channel: Channel = apprise_channel.AppriseSender(name, config)
+    return channel
+
+
+def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient | None = None) -> dict[str, Channel]:
+    """Channel objects for every enabled channel config; one shared HTTP client for webhooks.
+
+    When `http` is None a client is created; close it with `close_channels`.
+    Raises `TemplateError` for a template that does not compile, naming the channel.
+    """
+    from alerts.email import EmailSender  # local: keeps smtplib out of webhook-only imports
+
+    client = http
+    channels: dict[str, Channel] = {}
+    for name, config in configs.items():
+        if not config.enabled:
+            continue
+        if isinstance(config, WebhookChannel):
+            owns = client is None
+            if client is None:
+                client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+            channels[name] = WebhookSender(name, config, client, owns_http=owns)
+        elif isinstance(config, EmailChannel):
+            channels[name] = EmailSender(name, config)
+        elif isinstance(config, ConsoleChannel):
+            channels[name] = ConsoleSender(name)
+        else:
+            channels[name] = _apprise(name, config)
+    return channels
+
+
+async def close_channels(channels: Mapping[str, Channel]) -> None:
+    """Close the HTTP client `build_channels` created (a client passed in is the caller's to close)."""
+    for channel in channels.values():
+        if isinstance(channel, WebhookSender) and channel.owns_http:
+            await channel.http.aclose()
