@@ -1,0 +1,303 @@
+"""The ingest pipeline on one screen: fetch → parse → clean → dedupe → store → sink.
+
+`Pipeline.poll` fetches one feed (conditional GET) and hands the bytes to `process_document`,
+which parses, keeps only entries that are new or edited, cleans them (shipped rule packs plus
+the feed's learned boilerplate), puts each in a story and stores it, and calls the sink inside
+the same transaction (the composition root plugs matching and alerts in there). Each step is a
+plain function that can be replaced: `cleaner`, `dedupe` lives in `store.insert_item`, `sink`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from config.models import CleanRuleConfig, Config, FeedConfig
+from ingest import clean as cleaning
+from ingest import dedupe
+from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
+from ingest.fetch import Fetcher, FetchResult
+from ingest.item import Cleaned, Entry, Item, StoryRef
+from ingest.parse import parse_feed
+from ingest.store import (
+    ItemRow,
+    Known,
+    LearnedRule,
+    add_history,
+    feed_history,
+    insert_item,
+    known_items,
+    update_item,
+    utcnow,
+)
+from ingest.urls import canonical_url, entry_identity
+
+log = logging.getLogger("wirewatch.ingest")
+
+Sink = Callable[[Session, Item, StoryRef], None]
+"""Called inside the transaction that stored an item (new or materially edited) in its story."""
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What one poll did: outcome, counts and timing, for logs, metrics and the feed row."""
+
+    feed: str
+    status: str
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    stories_created: int = 0
+    removed_lines: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    retry_after: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    warning: str | None = None
+    stored: list[Item] = field(default_factory=list)
+
+
+def raw_hash(entry: Entry) -> str:
+    """A hash of the raw fields, to tell an edit from a repeat of the same item."""
+    h = hashlib.sha256()
+    for part in (entry.title, entry.summary, entry.content, entry.link or ""):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def to_item(feed: str, entry: Entry, fetched_at: datetime, tracking_params: Sequence[str]) -> Item:
+    """Turn a parsed entry into an item with identity and canonical URL (nothing cleaned yet)."""
+    url = canonical_url(entry.link, tracking_params) if entry.link else ""
+    return Item(
+        feed=feed, identity=entry_identity(entry), guid=entry.guid, url=url, title=entry.title.strip(),
+        raw_summary=entry.summary, raw_content=entry.content, published_at=entry.published or fetched_at,
+        fetched_at=fetched_at,
+    )
+
+
+class Cleaner:
+    """Cleans a batch of one feed's items: shipped packs, feed rules, and boilerplate learned from history."""
+
+    def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
+        self.packs = packs
+
+    def clean_batch(self, session: Session, feed: FeedConfig, items: Sequence[Item]) -> list[Cleaned]:
+        """Clean `items` (filling text, source, content_hash); learn and store new boilerplate lines."""
+        host = urlsplit(feed.url).hostname or ""
+        base = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host)
+        first = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, base) for i in items]
+        lines = [cleaning.item_lines(c.text) for c in first]
+        active = self.active_lines(session, feed, lines)
+        if active:
+            ruleset = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host, learned=active)
+            results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
+        else:
+            results = first
+        for item, result, item_line in zip(items, results, lines, strict=True):
+            item.text, item.source = result.text, result.source
+            item.content_hash = dedupe.text_hash(result.text) if result.text else ""
+            add_history(session, feed.name, None, item_line)
+        return results
+
+    def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]]) -> set[str]:
+        """Learned lines in force for the feed: learned from history + batch, plus pinned, minus disabled."""
+        cfg = feed.clean.learned
+        stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
+        if cfg.enabled:
+            learned = cleaning.learn_boilerplate([*feed_history(session, feed.name), *batch])
+            for line in learned - stored.keys():
+                rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
+                                   state="learned", learned_at=utcnow())
+                session.add(rule)
+                stored[line] = rule
+                log.info("learned boilerplate", extra={"feed": feed.name, "line": line[:80]})
+        disabled = set(cfg.disable) | {line for line, r in stored.items() if r.state == "disabled"}
+        active = {line for line, r in stored.items() if r.state in ("learned", "pinned")} if cfg.enabled else set()
+        return (active | set(cfg.pin)) - disabled
+
+
+@dataclass
+class Pipeline:
+    """Runs polls for the daemon and `wirewatch poll`; owns no global state besides its collaborators."""
+
+    engine: Engine
+    config: Config
+    cleaner: Cleaner
+    sink: Sink | None = None
+    executor: ThreadPoolExecutor | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor is None:
+            workers = 1 if self.engine.dialect.name == "sqlite" else 4
+            self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirewatch-db")
+
+    def close(self) -> None:
+        """Stop the database worker threads after in-flight work finishes."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+    async def poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None = None,
+                   last_modified: str | None = None) -> PollReport:
+        """Fetch one feed and process what it holds; every failure becomes a report, never an exception."""
+        started = time.monotonic()
+        report = PollReport(feed=feed.name, status="error")
+        try:
+            result = await fetcher.fetch(feed.url, etag=etag, last_modified=last_modified, headers=feed.headers)
+            report.http_status, report.bytes = result.status, result.bytes_read
+            report.retry_after = result.retry_after
+            if result.not_modified:
+                report.status, report.etag, report.last_modified = "not-modified", etag, last_modified
+            else:
+                pages = await self._full_text(fetcher, feed, result) if feed.full_text else {}
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self.executor, self.process_document, feed, result, report, pages)
+                report.status, report.etag, report.last_modified = "ok", result.etag, result.last_modified
+        except HTTPStatusError as exc:
+            report.http_status, report.error, report.retry_after = exc.status, str(exc), exc.retry_after
+        except (IngestError, ValueError) as exc:
+            report.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
+            log.exception("unexpected error polling %s", feed.name)
+            report.error = f"internal error: {type(exc).__name__}: {exc}"
+        report.duration = time.monotonic() - started
+        return report
+
+    async def _full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
+        """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
+        from ingest.fulltext import extract_article
+
+        parsed = parse_feed(result.body, result.headers, result.url)
+        with Session(self.engine) as session:
+            known = known_items(session, feed.name, [entry_identity(e) for e in parsed.entries])
+        pages: dict[str, str] = {}
+        for entry in parsed.entries:
+            if entry_identity(entry) in known or not entry.link:
+                continue
+            try:
+                page = await fetcher.fetch(entry.link)
+                article = extract_article(page.body.decode("utf-8", "replace"), entry.link)
+            except (FetchError, ValueError) as exc:
+                log.warning("full text failed for %s: %s", entry.link, exc)
+                continue
+            if article:
+                pages[entry.link] = article
+        return pages
+
+    def process_document(self, feed: FeedConfig, result: FetchResult, report: PollReport,
+                         full_text: Mapping[str, str] | None = None) -> None:
+        """Parse a fetched document and store what is new or edited (runs in a database thread)."""
+        parsed = parse_feed(result.body, result.headers, result.url)
+        report.warning = parsed.warning
+        if parsed.warning:
+            log.info("feed %s parsed with a warning: %s", feed.name, parsed.warning)
+        full_text = full_text or {}
+        now = utcnow()
+        entries: dict[str, tuple[Entry, str]] = {}
+        for entry in parsed.entries:
+            if entry.link and entry.link in full_text:
+                entry.content = full_text[entry.link]
+            entries.setdefault(entry_identity(entry), (entry, raw_hash(entry)))
+        self.process_entries(feed, [e for e, _ in entries.values()], now, report)
+
+    def process_entries(self, feed: FeedConfig, entries: Sequence[Entry], now: datetime,
+                        report: PollReport) -> None:
+        """Clean, group and store entries of one feed; skip the ones already stored unchanged."""
+        tracking = self.config.fetch.tracking_params
+        with Session(self.engine) as session:
+            known = known_items(session, feed.name, [entry_identity(e) for e in entries])
+        fresh: list[tuple[Item, str, Known | None]] = []
+        for entry in entries:
+            item = to_item(feed.name, entry, now, tracking)
+            digest = raw_hash(entry)
+            old = known.get(item.identity)
+            if old is not None and old.raw_hash == digest:
+                report.duplicate += 1
+                continue
+            fresh.append((item, digest, old))
+        if not fresh:
+            return
+        with Session(self.engine) as session:
+            cleaned = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
+            session.commit()
+        report.removed_lines += sum(len(c.removed) for c in cleaned)
+        for item, digest, old in fresh:
+            self._store_one(item, digest, old, report)
+
+    def _store_one(self, item: Item, digest: str, old: Known | None, report: PollReport) -> None:
+        cfg = self.config.dedupe
+        with Session(self.engine) as session:
+            try:
+                if old is None:
+                    story = insert_item(session, item, digest, cfg.window, cfg.threshold, cfg.short_text)
+                else:
+                    maybe = update_item(session, old, item, digest)
+                    if maybe is None:
+                        session.rollback()
+                        return
+                    story = maybe
+                if self.sink is not None:
+                    self.sink(session, item, story)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                report.duplicate += 1  # another daemon stored the same item first
+                return
+        if old is None:
+            report.new += 1
+            report.stories_created += int(story.created)
+        else:
+            report.updated += 1
+        report.stored.append(item)
+
+
+def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,
+              feed: str | None = None) -> int:
+    """Re-run cleaning (and the sink: matching, alerts) over stored items from their raw fields."""
+    feeds = {f.name: f for f in config.feeds}
+    count = 0
+    with Session(engine) as session:
+        query = select(ItemRow).order_by(ItemRow.id)  # type: ignore[arg-type]
+        if feed is not None:
+            query = query.where(ItemRow.feed == feed)
+        rows = list(session.exec(query).all())
+        for row in rows:
+            fcfg = feeds.get(row.feed) or FeedConfig(name=row.feed, url="https://unknown.invalid/")
+            item = Item(feed=row.feed, identity=row.identity, guid=row.guid, url=row.url, title=row.title,
+                        raw_summary=row.raw_summary, raw_content=row.raw_content,
+                        published_at=row.published_at or utcnow(), fetched_at=row.fetched_at or utcnow(),
+                        id=row.id, story_id=row.story_id)
+            host = urlsplit(fcfg.url).hostname or ""
+            active = cleaner.active_lines(session, fcfg, [])
+            ruleset = cleaning.compile_ruleset(cleaner.packs, fcfg.clean, fcfg.name, host, learned=active)
+            result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset)
+            row.text, row.source = result.text, result.source
+            row.content_hash = dedupe.text_hash(result.text) if result.text else ""
+            session.add(row)
+            item.text, item.source, item.content_hash = row.text, row.source, row.content_hash
+            if sink is not None and row.story_id is not None:
+                sink(session, item, StoryRef(row.story_id, row.fetched_at or utcnow(), [], 1))
+            count += 1
+        session.commit()
+    return count
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of an ingest error for logs and the feed row."""
+    if isinstance(exc, ParseError | FetchError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,38 @@
+"""Small builders shared by end-to-end tests: a config file in a temp folder, an App over it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+RSS_ITEM = """<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>
+<pubDate>Fri, 27 Nov 2026 09:30:00 +0000</pubDate><description><![CDATA[{body}]]></description></item>"""
+
+
+def rss(items: list[dict[str, str]], title: str = "test feed") -> bytes:
+    """A small RSS 2.0 document from dicts with title, link, guid, body."""
+    body = "".join(RSS_ITEM.format(**i) for i in items)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+            f"<link>http://example.invalid/</link><description>t</description>{body}</channel></rss>").encode()
+
+
+def write_config(tmp: Path, feeds: Mapping[str, str], *, database: str | None = None,
+                 watchlists: list[str] | None = None, channels: Mapping[str, object] | None = None,
+                 extra: str = "") -> Path:
+    """Write a wirewatch.yaml for `feeds` (name → URL) into tmp; private networks allowed (127.0.0.1)."""
+    db = database or f"sqlite:///{tmp / 'wirewatch.db'}"
+    lines = [f"database: {json.dumps(db)}",
+             "defaults: {interval: 1m, jitter: 0}",
+             "fetch: {allow_private_networks: true, timeout: 3s, connect_timeout: 2s, deadline: 5s, "
+             "max_bytes: 1MiB}",
+             "feeds:"]
+    lines += [f"  - {{name: {name}, url: {json.dumps(url)}}}" for name, url in feeds.items()] or ["  []"]
+    if not feeds:
+        lines[-2] = "feeds: []"
+        lines.pop()
+    lines.append(f"watchlists: {json.dumps(watchlists or [])}")
+    lines.append(f"channels: {json.dumps(dict(channels or {}))}")
+    path = tmp / "wirewatch.yaml"
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path

@@ -1,0 +1,138 @@
+"""The composition root: one `App` holds the config, database, ingest pipeline and alerts wiring.
+
+This is the only module that knows both `ingest` and `alerts`: the pipeline's sink matches a
+stored item against the watchlists, saves the matches and creates the alerts, all inside the
+transaction that stored the item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from alerts.match import Matcher
+from alerts.matchstore import save_matches
+from alerts.outbox import create_alerts
+from alerts.watchlist import compile_watchlists
+from config.loader import Loaded, load_config
+from config.packs import load_packs
+from ingest.feedstore import FeedSpec, sync_feeds
+from ingest.item import Item, StoryRef
+from ingest.pipeline import Cleaner, Pipeline, Sink
+from ingest.store import ensure_index_scheme
+from wirewatch import db
+
+log = logging.getLogger("wirewatch")
+
+
+def worker_id() -> str:
+    """A name for this daemon process that is unique across hosts sharing one database."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Wiring:
+    """What changes on a config reload: the config itself, the matcher and the routes."""
+
+    loaded: Loaded
+    matcher: Matcher
+    routes: dict[str, list[str]]
+    cleaner: Cleaner
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        """The main config model."""
+        return self.loaded.config
+
+
+def build_wiring(config_path: Path | str | None) -> Wiring:
+    """Load and validate everything a reload needs; raises ConfigError without touching running state."""
+    loaded = load_config(config_path)
+    watchlists = [wl for _, wl in loaded.watchlists]
+    matcher = compile_watchlists(watchlists)
+    routes = {wl.watchlist: list(wl.channels) for wl in watchlists}
+    return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()))
+
+
+@dataclass
+class App:
+    """A running wirewatch: engine, current wiring, pipeline; swapped atomically on reload."""
+
+    engine: Engine
+    wiring: Wiring
+    worker: str = field(default_factory=worker_id)
+    pipeline: Pipeline = field(init=False)
+    _channels: tuple[int, dict[str, Any]] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = Pipeline(engine=self.engine, config=self.wiring.loaded.config,
+                                 cleaner=self.wiring.cleaner, sink=self.sink())
+
+    @classmethod
+    def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
+        """Load the config, connect to the database (with retries), migrate, and sync the feed table."""
+        wiring = build_wiring(config_path)
+        engine = db.connect_with_retry(wiring.loaded.config.database, attempts=retries)
+        if migrate:
+            db.upgrade(engine)
+            ensure_index_scheme(engine)
+        app = cls(engine=engine, wiring=wiring)
+        app.sync_feeds()
+        return app
+
+    def sync_feeds(self) -> None:
+        """Bring the feed table in line with the config (new feeds added, removed ones disabled)."""
+        cfg = self.wiring.loaded.config
+        sync_feeds(self.engine, [FeedSpec(f.name, f.url, cfg.feed_interval(f), f.enabled) for f in cfg.feeds])
+
+    def swap(self, wiring: Wiring) -> None:
+        """Install a freshly validated wiring (reload); in-flight polls finish with the old one."""
+        self.wiring = wiring
+        self.pipeline.config = wiring.loaded.config
+        self.pipeline.cleaner = wiring.cleaner
+        self.pipeline.sink = self.sink()
+        self.sync_feeds()
+
+    def sink(self) -> Sink:
+        """The pipeline's sink: match the stored item, save matches, create alerts (same transaction)."""
+        wiring = self.wiring
+
+        def on_stored(session: Session, item: Item, story: StoryRef) -> None:
+            matches = wiring.matcher.match(item.title, item.text)
+            assert item.id is not None
+            save_matches(session, item.id, story.id, matches)
+            if matches:
+                create_alerts(session, item, story, matches, wiring.routes)
+
+        return on_stored
+
+    def rematch_sink(self) -> Sink:
+        """A sink for `reprocess`: redo matches only; never alert on history."""
+        wiring = self.wiring
+
+        def on_reprocessed(session: Session, item: Item, story: StoryRef) -> None:
+            assert item.id is not None
+            save_matches(session, item.id, story.id, wiring.matcher.match(item.title, item.text))
+
+        return on_reprocessed
+
+    def channels(self, build: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """The delivery channels of the current wiring, built once per config."""
+        key = id(self.wiring)
+        if self._channels is None or self._channels[0] != key:
+            self._channels = (key, build(self.wiring.loaded.config.channels))
+        return self._channels[1]
+
+    def close(self) -> None:
+        """Finish database work and release connections."""
+        self.pipeline.close()
+        self.engine.dispose()
+

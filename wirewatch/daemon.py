@@ -1,0 +1,201 @@
+"""The daemon: APScheduler 3 drives polling, delivery and upkeep; signals stop or reload it.
+
+Polling is claim-based rather than one job per feed: every second a `dispatch` job claims the
+feeds that are due (next poll time and backoff live in the database, so a restart neither
+hammers every feed nor forgets a backoff) under a lease, and polls them within the fetch caps.
+The same claim lets several daemons share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from config.errors import ConfigError
+from ingest.feedstore import PollOutcome, claim_due, record_poll, release_all, renew_leases
+from ingest.fetch import Fetcher
+from ingest.pipeline import PollReport
+from ingest.store import FeedRow, utcnow
+from wirewatch import __version__, delivery, metrics, upkeep
+from wirewatch.app import App, build_wiring
+
+log = logging.getLogger("wirewatch.daemon")
+
+
+def observe(report: PollReport) -> None:
+    """Count one poll in the metrics and log it as one line."""
+    metrics.POLLS.labels(report.status).inc()
+    metrics.POLL_SECONDS.observe(report.duration)
+    metrics.BYTES.inc(report.bytes)
+    metrics.ITEMS.labels("new").inc(report.new)
+    metrics.ITEMS.labels("duplicate").inc(report.duplicate)
+    metrics.ITEMS.labels("updated").inc(report.updated)
+    metrics.STORIES.inc(report.stories_created)
+    metrics.BOILERPLATE.inc(report.removed_lines)
+    level = logging.WARNING if report.status == "error" else logging.INFO
+    log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
+            report.http_status, report.new, report.updated, report.duplicate, report.duration,
+            f" error={report.error}" if report.error else "")
+
+
+async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list[PollReport]:
+    """Poll claimed feeds concurrently, record each outcome and release its lease."""
+    cfg = app.wiring.loaded.config
+    feeds = {f.name: f for f in cfg.feeds}
+
+    async def one(row: FeedRow) -> PollReport | None:
+        feed = feeds.get(row.name)
+        if feed is None:
+            return None
+        report = await app.pipeline.poll(fetcher, feed, row.etag, row.last_modified)
+        outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
+                              report.error, report.retry_after, report.new)
+        await asyncio.to_thread(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
+                                jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff)
+        observe(report)
+        return report
+
+    results = await asyncio.gather(*(one(r) for r in rows))
+    return [r for r in results if r is not None]
+
+
+async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport]:
+    """One pass over all (or the named) feeds, due or not; then deliver what is due once."""
+    cfg = app.wiring.loaded.config
+    rows = await asyncio.to_thread(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
+    async with Fetcher(cfg.fetch) as fetcher:
+        reports = await poll_rows(app, fetcher, rows)
+    await delivery.deliver_once(app)
+    return reports
+
+
+class Daemon:
+    """`wirewatch run`: polls, delivers and prunes until SIGTERM/SIGINT; reloads on SIGHUP."""
+
+    def __init__(self, app: App, config_path: str | None) -> None:
+        self.app = app
+        self.config_path = config_path
+        self.stopping = asyncio.Event()
+        self.inflight: set[asyncio.Task[list[PollReport]]] = set()
+        self.claimed: set[str] = set()
+        self.health = metrics.HealthState(self._ready)
+        self.fetcher: Fetcher | None = None
+
+    def _ready(self) -> tuple[bool, str]:
+        from wirewatch import db
+
+        try:
+            ok = db.is_current(self.app.engine)
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            return False, f"database unreachable: {type(exc).__name__}"
+        return ok, "ok" if ok else "migrations pending"
+
+    async def dispatch(self) -> None:
+        """Claim due feeds (up to the free capacity) and start polling them."""
+        self.health.tick()
+        if self.stopping.is_set() or self.fetcher is None:
+            return
+        cfg = self.app.wiring.loaded.config
+        free = cfg.fetch.concurrency * 2 - len(self.claimed)
+        if free <= 0:
+            return
+        rows = await asyncio.to_thread(claim_due, self.app.engine, self.app.worker, cfg.lease, free)
+        rows = [r for r in rows if r.name not in self.claimed]
+        if not rows:
+            return
+        names = {r.name for r in rows}
+        self.claimed |= names
+        task = asyncio.create_task(poll_rows(self.app, self.fetcher, rows))
+        self.inflight.add(task)
+
+        def done(t: asyncio.Task[list[PollReport]]) -> None:
+            self.inflight.discard(t)
+            self.claimed -= names
+
+        task.add_done_callback(done)
+
+    async def keep_leases(self) -> None:
+        """Renew leases on feeds still being polled (long polls must not be taken over)."""
+        cfg = self.app.wiring.loaded.config
+        await asyncio.to_thread(renew_leases, self.app.engine, self.app.worker, sorted(self.claimed), cfg.lease)
+
+    async def deliver(self) -> None:
+        """Send what the outbox holds that is due."""
+        if not self.stopping.is_set():
+            await delivery.deliver_once(self.app)
+
+    async def prune(self) -> None:
+        """Daily upkeep: retention and vacuum."""
+        await asyncio.to_thread(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
+
+    def reload(self) -> None:
+        """Validate the config and watchlists, then swap; on error keep the running ones."""
+        try:
+            wiring = build_wiring(self.config_path)
+        except ConfigError as exc:
+            log.error("reload rejected, keeping the running config:\n%s", exc)
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("reload failed, keeping the running config: %s", exc)
+            return
+        self.app.swap(wiring)
+        log.info("reloaded: %d feeds, %d watchlists", len(wiring.loaded.config.feeds), len(wiring.loaded.watchlists))
+
+    def summary(self) -> str:
+        """The one-screen start-up summary."""
+        cfg = self.app.wiring.loaded.config
+        from wirewatch.logs import redact
+
+        lines = [
+            f"wirewatch {__version__} worker={self.app.worker}",
+            f"  database:   {redact(cfg.database)}",
+            f"  feeds:      {len(cfg.feeds)} ({', '.join(f.name for f in cfg.feeds[:8])}"
+            + (", …" if len(cfg.feeds) > 8 else "") + ")",
+            f"  watchlists: {', '.join(wl.watchlist for _, wl in self.app.wiring.loaded.watchlists) or '-'}",
+            f"  channels:   {', '.join(f'{n} ({c.type})' for n, c in cfg.channels.items()) or '-'}",
+            f"  metrics:    {cfg.metrics.listen or 'off'}",
+        ]
+        return "\n".join(lines)
+
+    async def run(self) -> int:
+        """Run until a stop signal; finish in-flight work within the grace period; return the exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        cfg = self.app.wiring.loaded.config
+        server = metrics.serve(cfg.metrics.listen, self.health) if cfg.metrics.listen else None
+        log.info("starting\n%s", self.summary())
+        scheduler = AsyncIOScheduler(event_loop=loop)
+        now = utcnow()
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        scheduler.add_job(self.dispatch, "interval", seconds=1, next_run_time=now, id="dispatch", **common)
+        scheduler.add_job(self.deliver, "interval", seconds=1, next_run_time=now, id="deliver", **common)
+        scheduler.add_job(self.keep_leases, "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
+        scheduler.add_job(self.prune, "interval", hours=24, next_run_time=now + timedelta(minutes=1), id="prune",
+                          **common)
+        async with Fetcher(cfg.fetch) as fetcher:
+            self.fetcher = fetcher
+            scheduler.start()
+            await self.stopping.wait()
+            log.info("stopping: finishing %d in-flight polls (grace %.0fs)", len(self.inflight), cfg.shutdown_grace)
+            scheduler.shutdown(wait=False)
+            deadline = time.monotonic() + cfg.shutdown_grace
+            pending = set(self.inflight)
+            if pending:
+                _, pending = await asyncio.wait(pending, timeout=max(deadline - time.monotonic(), 0))
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
+        if server is not None:
+            server.shutdown()
+        log.info("stopped")
+        return 0

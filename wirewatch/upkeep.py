@@ -1,0 +1,50 @@
+"""Retention: prune old items and their index rows, delivered alerts, and vacuum SQLite when worthwhile."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from alerts.matchstore import ItemMatch
+from config.models import Config
+from ingest.store import FeedHistory, ItemRow, ItemSignature, StoryBand, utcnow
+
+log = logging.getLogger("wirewatch.upkeep")
+
+
+def prune(engine: Engine, config: Config) -> dict[str, int]:
+    """Delete items older than `retention.items` (and their matches and index rows); returns counts."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=config.retention.items)
+    window_cutoff = now - timedelta(seconds=config.dedupe.window)
+    counts: dict[str, int] = {}
+    with Session(engine) as session:
+        old_ids = list(session.exec(select(ItemRow.id).where(col(ItemRow.fetched_at) < cutoff)).all())
+        for start in range(0, len(old_ids), 500):
+            chunk = old_ids[start : start + 500]
+            session.exec(delete(ItemMatch).where(col(ItemMatch.item_id).in_(chunk)))
+            session.exec(delete(ItemSignature).where(col(ItemSignature.item_id).in_(chunk)))
+            session.exec(delete(StoryBand).where(col(StoryBand.item_id).in_(chunk)))
+            session.exec(delete(ItemRow).where(col(ItemRow.id).in_(chunk)))
+        counts["items"] = len(old_ids)
+        session.exec(delete(StoryBand).where(col(StoryBand.created_at) < window_cutoff))
+        session.exec(delete(ItemSignature).where(col(ItemSignature.created_at) < window_cutoff))
+        session.exec(delete(FeedHistory).where(col(FeedHistory.created_at) < cutoff))
+        try:
+            from alerts.outbox import prune_delivered
+        except ImportError:
+            pass
+        else:
+            counts["alerts"] = prune_delivered(session, now - timedelta(seconds=config.retention.delivered_alerts))
+        session.commit()
+    if engine.dialect.name == "sqlite" and counts["items"] > 1000:
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+    log.info("pruned %s", counts)
+    return counts
