@@ -8,8 +8,9 @@ entities feeds use without declaring them (`&nbsp;`, `&eacute;`) become characte
 references, so expat can parse the document strictly. CDATA sections and comments are
 left exactly as they are.
 
-`truncate_entries` bounds the work on huge feeds: it cuts a document after its Nth
-`item`/`entry` and closes the elements still open.
+`truncate_entries` and `too_deep` bound the work on huge or hostile feeds: the first cuts a
+document after its Nth `item`/`entry` and closes the elements still open; the second finds
+nesting deeper than any real feed uses.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import html.entities
 import re
 
-__all__ = ["defuse", "truncate_entries"]
+__all__ = ["defuse", "too_deep", "truncate_entries"]
 
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _HTML_ENTITIES = {
@@ -130,3 +131,27 @@ def truncate_entries(text: str, limit: int) -> tuple[str, int] | None:
                 total = seen + len(_ENTRY_CLOSE.findall(text, match.end()))
                 return text[:match.end()] + closing, total
     return None
+
+
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "meta", "param", "source", "track", "wbr"})
+
+
+def too_deep(text: str, limit: int) -> bool:
+    """True when elements nest deeper than `limit` (feedparser's memory grows with depth).
+
+    Lenient like the parsers after it: a close tag closes everything opened since its start
+    tag, stray close tags are ignored, and unclosed HTML void elements (`<br>`) do not count.
+    """
+    stack: list[str] = []
+    for match in _TAG.finditer(text):
+        name = match.group("name")
+        if name is None or match.group("empty") or name.lower() in _VOID:
+            continue
+        if not match.group("close"):
+            stack.append(name)
+            if len(stack) > limit:
+                return True
+        elif name in stack:
+            while stack.pop() != name:
+                pass
+    return False

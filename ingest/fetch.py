@@ -178,24 +178,29 @@ class _Decoder:
         return b"".join(parts)
 
 
-def _trailing_bytes(response: httpx.Response) -> bool:
-    """Best effort: True when the server sent bytes past the declared Content-Length."""
+def _h11_connection(response: httpx.Response) -> Any:
+    """Best effort: the httpcore HTTP/1.1 connection under `response`, or None (internals may change)."""
+    node: Any = response.stream
+    for _ in range(6):
+        if hasattr(node, "_h11_state"):
+            return node
+        node = next(
+            (getattr(node, name) for name in ("_stream", "_httpcore_stream", "_connection") if hasattr(node, name)),
+            None,
+        )
+    return None
+
+
+async def _overran_content_length(response: httpx.Response) -> bool:
+    """True when the server sent bytes past the declared Content-Length; that connection is then closed."""
+    connection = _h11_connection(response)
     try:
-        stream: Any = response.stream
-        connection = stream._httpcore_stream._stream._connection
         data, _closed = connection._h11_state.trailing_data
     except AttributeError:
         return False
+    if data:
+        await connection.aclose()  # never reuse a socket holding the rest of a lying response
     return bool(data)
-
-
-async def _discard_connection(response: httpx.Response) -> None:
-    """Close the connection under `response` so a poisoned keep-alive socket is never reused."""
-    try:
-        stream: Any = response.stream
-        await stream._httpcore_stream._stream._connection.aclose()
-    except AttributeError:
-        return
 
 
 class Fetcher:
@@ -260,7 +265,7 @@ class Fetcher:
         all_permanent = True
         current = url
         while True:
-            await check_url(current, self.config.allow_private_networks)
+            await self._check_url(current, hop=len(seen) - 1)
             hop_started = time.monotonic()
             async with self._host_slot(current), self._global:
                 result = await self._get_within(current, request_headers, budget)
@@ -278,6 +283,10 @@ class Fetcher:
                     request_headers.pop(name, None)
             seen.append(nxt)
             current = nxt
+
+    async def _check_url(self, url: str, hop: int) -> None:
+        """Apply the scheme and address policy to hop `hop` (0 is the URL asked for)."""
+        await check_url(url, self.config.allow_private_networks)
 
     def _next_hop(self, current: str, location: str, seen: list[str]) -> str:
         """Resolve a Location header, refusing loops, too many hops and non-http(s) targets."""
@@ -348,8 +357,7 @@ class Fetcher:
             if raw > cap:
                 raise BodyTooLargeError(f"{url}: body passed the {cap}-byte cap (fetch.max_bytes)")
             parts.append(decoder.feed(chunk))
-        if declared.isdigit() and _trailing_bytes(response):
-            await _discard_connection(response)
+        if declared.isdigit() and await _overran_content_length(response):
             raise IncompleteBodyError(f"{url}: server sent more than its Content-Length of {declared} bytes")
         return b"".join(parts), raw
 

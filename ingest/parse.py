@@ -21,15 +21,18 @@ from typing import Any
 
 import feedparser
 
-from ingest.defuse import defuse, truncate_entries
+from ingest.defuse import defuse, too_deep, truncate_entries
 from ingest.encoding import decode_document
 from ingest.errors import ParseError
 from ingest.item import Entry, ParsedFeed
 
-__all__ = ["MAX_ENTRIES", "parse_feed"]
+__all__ = ["MAX_DEPTH", "MAX_ENTRIES", "parse_feed"]
 
 MAX_ENTRIES = 2000
 """Entries kept from one document; a feed with more keeps its first ones (newest, by convention)."""
+
+MAX_DEPTH = 256
+"""Deepest element nesting accepted; real feeds (even XHTML content) stay far below it."""
 
 _JSON_TYPES = ("application/feed+json", "application/json", "text/json")
 _PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -65,6 +68,8 @@ def _parse_xml_feed(text: str, content_type: str, where: str, max_entries: int, 
     notes: list[str] = ["invalid bytes replaced while decoding"] if replaced else []
     text, defuse_notes = defuse(text)
     notes += defuse_notes
+    if too_deep(text, MAX_DEPTH):
+        raise ParseError(f"refused{where}: elements nested deeper than {MAX_DEPTH} levels (hostile or broken feed)")
     truncated = truncate_entries(text, max_entries)
     if truncated is not None:
         text, total = truncated

@@ -9,6 +9,7 @@ Usage::
         server.add("/bomb", gzip_bomb(200 * 2**20), headers={"Content-Encoding": "gzip"})
         server.add("/reset", body, reset_after=100)    # 100 body bytes, then a TCP reset
         server.add("/lie", body, content_length=10)    # Content-Length that lies
+        server.add("/nolen", body, close_delimited=True)  # no Content-Length, ends at close
         server.redirect("/a", "/b")                     # 302 by default; `to` may be absolute
         url = server.url("/feed.xml")
         server.hits("/feed.xml"), server.requests[-1].headers, server.max_in_flight
@@ -52,6 +53,7 @@ class Route:
     endless: bool = False  # with `trickle`: repeat the body forever (no Content-Length)
     reset_after: int | None = None  # send this many body bytes, then reset the connection
     content_length: int | None = None  # declare this length whatever the body's size
+    close_delimited: bool = False  # send no Content-Length; the body ends when the connection closes
 
 
 @dataclass
@@ -103,11 +105,11 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             owner._leave()
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _send(self, status: int, headers: dict[str, str], body: bytes, length: bool = True) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        if not any(name.lower() == "content-length" for name in headers):
+        if length and not any(name.lower() == "content-length" for name in headers):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -133,6 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Encoding"] = "gzip"
         if route.content_length is not None:
             headers["Content-Length"] = str(route.content_length)
+        if route.close_delimited:
+            headers["Connection"] = "close"
+            self.close_connection = True
         if route.trickle is not None:
             self._trickle(route, headers, body)
         elif route.reset_after is not None:
@@ -141,13 +146,12 @@ class _Handler(BaseHTTPRequestHandler):
             if route.content_length is not None:
                 headers["Connection"] = "close"
                 self.close_connection = True
-            self._send(route.status, headers, body)
+            self._send(route.status, headers, body, length=not route.close_delimited)
 
     def _trickle(self, route: Route, headers: dict[str, str], body: bytes) -> None:
         if route.endless:
             headers["Connection"] = "close"
-            headers.setdefault("Content-Length", str(1 << 40))
-        self._send(route.status, headers, b"")
+        self._send(route.status, headers, b"", length=not route.endless and not route.close_delimited)
         self.close_connection = True
         stop = self.server.owner.stopping
         source = _repeat(body) if route.endless else iter(body)
@@ -175,6 +179,9 @@ def _repeat(body: bytes) -> Iterator[int]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: FeedServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hanging up mid-response is what hostile tests do; stay quiet about it."""
 
 
 class FeedServer:
