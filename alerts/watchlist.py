@@ -79,10 +79,10 @@ def _edge(ch: str) -> int:
     return NO_EDGE
 
 
-def _phrase(value: str, where: str) -> str:
+def _phrase(value: str, where: str, what: str) -> str:
     folded = fold(value.strip())
     if len(folded) < 2:
-        raise WatchlistError(f"{where}: {value!r} is shorter than 2 characters; it would match almost anywhere")
+        raise WatchlistError(f"{where}: {what} {value!r} is shorter than 2 characters; it would match almost anywhere")
     return folded
 
 
@@ -98,9 +98,9 @@ def _entity(builder: _Builder, wi: int, ei: int, entity: EntityConfig, where: st
     for alias in entity.aliases:
         written = unicodedata.normalize("NFKC", alias.strip())
         target = Target(ALIAS, wi, ei, alias.strip(), _case_rule(entity, written), written)
-        builder.add(_phrase(alias, f"{where}, alias"), target)
+        builder.add(_phrase(alias, where, "alias"), target)
     for phrase in entity.exclude:
-        builder.add(_phrase(phrase, f"{where}, exclude"), Target(EXCLUDE, wi, ei, phrase.strip()))
+        builder.add(_phrase(phrase, where, "exclude phrase"), Target(EXCLUDE, wi, ei, phrase.strip()))
     for raw in entity.tickers:
         try:
             ticker = parse_ticker(raw)
@@ -129,7 +129,7 @@ def _rules(builder: _Builder, wi: int, watchlist: WatchlistConfig) -> Rules:
         refs[rule] = frozenset(ids[ref] for ref in getattr(watchlist, rule))
     for kind, phrases in ((KEYWORD, watchlist.keywords), (NOT_KEYWORD, watchlist.exclude_keywords)):
         for phrase in phrases:
-            builder.add(_phrase(phrase, f"watchlist {name!r}, keyword"), Target(kind, wi, alias=phrase.strip()))
+            builder.add(_phrase(phrase, f"watchlist {name!r}", "keyword"), Target(kind, wi, alias=phrase.strip()))
     return Rules(
         name=name,
         ids=tuple(e.id for e in watchlist.entities),
