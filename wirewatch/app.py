@@ -7,6 +7,7 @@ transaction that stored the item.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -126,7 +127,7 @@ class App:
 
     def channels(self, build: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         """The delivery channels of the current wiring, built once per config."""
-        key = id(self.wiring)
+        key = hash((id(self.wiring), id(asyncio.get_running_loop())))  # HTTP clients belong to one loop
         if self._channels is None or self._channels[0] != key:
             self._channels = (key, build(self.wiring.loaded.config.channels))
         return self._channels[1]

@@ -1,0 +1,186 @@
+"""Score wirewatch end to end on the shared corpus: serve round 1 then round 2 on 127.0.0.1, poll, export, score.
+
+    python bench/corpus.py [--corpus ../shared/corpus] [--rounds round1 round2] [--alerts]
+
+Prints `score.py`'s figures. With `--alerts`, a local webhook receiver records every alert
+and `score.py --alerts` checks that each story with entities was alerted exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTENT_TYPES = {".xml": "application/rss+xml", ".atom": "application/atom+xml", ".rdf": "application/rdf+xml",
+                 ".json": "application/feed+json"}
+WEBHOOK_SECRET = "whsec_d2lyZXdhdGNoLWNvcnB1cy1zZWNyZXQ="
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # alerts arrive many at once; the default backlog of 5 resets connections
+
+
+class CorpusServer:
+    """Serves one round folder at a time; `use(folder)` switches what the same URLs return."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                assert outer.folder is not None
+                path = outer.folder / self.path.lstrip("/")
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                body = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "application/xml"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        """The URL of one feed file."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Receiver:
+    """A webhook receiver that records `{"headers", "body"}` per request, as score.py reads them."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, object]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length).decode("utf-8")
+                outer.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Where to POST."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        """Stop receiving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def feed_names(corpus: Path, rounds: list[str]) -> dict[str, str]:
+    """Feed name → file name, over all rounds."""
+    names: dict[str, str] = {}
+    for rnd in rounds:
+        for path in sorted((corpus / "built" / rnd).iterdir()):
+            names[path.stem] = path.name
+    return names
+
+
+@contextmanager
+def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool,
+               database: str | None = None) -> Iterator[tuple[Path, list[dict[str, object]]]]:
+    """Poll every round in turn into a fresh database; yield (export file, received alerts)."""
+    from wirewatch.app import App
+    from wirewatch.daemon import poll_once
+    from wirewatch.reports import export_lines
+
+    server = CorpusServer()
+    receiver = Receiver() if alerts else None
+    try:
+        names = feed_names(corpus, rounds)
+        feeds = "\n".join(f"  - {{name: {n}, url: '{server.url(f)}'}}" for n, f in names.items())
+        (work / "watchlists").mkdir(exist_ok=True)
+        (work / "watchlists" / "entities.yaml").write_text(
+            (corpus / "entities.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        channels = (f"channels:\n  corpus-webhook: {{type: webhook, url: '{receiver.url}', "
+                    f"secret: '{WEBHOOK_SECRET}'}}\n") if receiver else "channels:\n  corpus-webhook: {type: console}\n"
+        db = database or f"sqlite:///{work / 'wirewatch.db'}"
+        config = work / "wirewatch.yaml"
+        config.write_text(f"database: '{db}'\nfetch: {{allow_private_networks: true}}\nfeeds:\n{feeds}\n"
+                          f"watchlists: [watchlists/*.yaml]\n{channels}", encoding="utf-8")
+        app = App.open(config)
+        try:
+            for rnd in rounds:
+                server.folder = corpus / "built" / rnd
+                asyncio.run(poll_once(app))
+            export = work / "export.jsonl"
+            with export.open("w", encoding="utf-8") as out:
+                for line in export_lines(app.engine):
+                    out.write(line + "\n")
+        finally:
+            app.close()
+        yield export, (receiver.received if receiver else [])
+    finally:
+        server.close()
+        if receiver:
+            receiver.close()
+
+
+def score(corpus: Path, export: Path, alerts: Path | None = None) -> dict[str, object]:
+    """Run the corpus's own score.py and return its figures."""
+    cmd = [sys.executable, str(corpus / "score.py"), "--gold", str(corpus / "built" / "gold.jsonl"),
+           "--export", str(export), "--json"]
+    if alerts is not None:
+        cmd += ["--alerts", str(alerts)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def main() -> int:
+    """Run the corpus through wirewatch and print the scores."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--rounds", nargs="+", default=["round1", "round2"])
+    ap.add_argument("--alerts", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with corpus_run(args.corpus, work, args.rounds, args.alerts) as (export, received):
+            alerts_path = None
+            if args.alerts:
+                alerts_path = work / "alerts.jsonl"
+                alerts_path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in received),
+                                       encoding="utf-8")
+            result = score(args.corpus, export, alerts_path)
+    for key, value in result.items():
+        print(f"{key:16} {value:.3f}" if isinstance(value, float) else f"{key:16} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The shared corpus end to end: served on 127.0.0.1, polled, exported and scored by the corpus's score.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from standardwebhooks import Webhook
+
+from bench.corpus import WEBHOOK_SECRET, corpus_run, score
+
+pytestmark = pytest.mark.corpus
+
+
+def test_round1_is_fully_ingested(corpus_dir: Path, tmp_path: Path) -> None:
+    with corpus_run(corpus_dir, tmp_path, ["round1"], alerts=False) as (export, _):
+        lines = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    gold_round1 = [g for g in map(json.loads, (corpus_dir / "built" / "gold.jsonl").open(encoding="utf-8"))
+                   if g["round"] == 1]
+    assert {(g["feed"], g["guid"]) for g in gold_round1} <= {(e["feed"], e["guid"]) for e in lines}
+
+
+def test_rounds_1_and_2_meet_every_bar_with_alerts_exactly_once(corpus_dir: Path, tmp_path: Path) -> None:
+    with corpus_run(corpus_dir, tmp_path, ["round1", "round2"], alerts=True) as (export, received):
+        alerts = tmp_path / "alerts.jsonl"
+        alerts.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in received), encoding="utf-8")
+        result = score(corpus_dir, export, alerts)
+    assert result["coverage"] == 1.0
+    assert result["promo_leak"] <= 0.01, result["leak_examples"]
+    assert result["retention"] >= 0.98
+    assert result["collapse"] >= 0.99
+    assert result["source"] >= 0.95
+    assert result["dedup_p"] >= 0.98 and result["dedup_r"] >= 0.95
+    assert result["match_p"] >= 0.97 and result["match_r"] >= 0.97, result["match_examples"]
+    assert result["trap_fp"] == 0
+    assert (result["alert_missing"], result["alert_duplicate"], result["alert_spurious"]) == (0, 0, 0)
+    verifier = Webhook(WEBHOOK_SECRET)
+    for alert in received:
+        verifier.verify(alert["body"], alert["headers"])  # raises on a bad signature
+    assert len({a["headers"]["webhook-id"] for a in received}) == len(received)  # type: ignore[index]
