@@ -11,7 +11,7 @@ Timestamps are stored as UTC; `UTCDateTime` gives them back timezone-aware on ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -216,3 +216,7 @@ class DeliveryInfo:
     watchlist: str
     title: str
     type: str
+
+    def model_dump(self) -> dict[str, Any]:
+        """A plain dict (timestamps as ISO strings) for JSON output."""
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

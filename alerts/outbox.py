@@ -47,8 +47,8 @@ from alerts.types import WatchlistMatch
 from config.models import RetryConfig
 from ingest.item import Item, StoryRef
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels", "create_alerts", "deliver_due",
-           "new_id", "plan_failure", "sample_payload"]
+__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels", "channel_states", "create_alerts",
+           "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]
 
 log = logging.getLogger(__name__)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -353,6 +353,32 @@ class Outbox:
             return int(conn.execute(DELIVERIES.update().where(where).values(
                 state=S.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
                 digest_id=None, claimed_by=None, lease_until=None)).rowcount)
+
+
+def channel_states(engine: Engine) -> dict[str, str]:
+    """Disabled channels and why (for `wirewatch status`)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.reason)
+                            .where(CHANNEL_STATES.c.disabled == sa.true()).order_by(CHANNEL_STATES.c.name))
+        return {name: reason or "disabled" for name, reason in rows}
+
+
+def prune_delivered(session: Session, cutoff: datetime) -> int:
+    """Delete alerts created before `cutoff` whose deliveries are all finished; returns how many.
+
+    The cutoff (retention, 90 days by default) must stay far beyond the story window, or an old
+    story that gains a copy could alert again.
+    """
+    conn = session.connection()
+    d, a = DELIVERIES.c, ALERTS.c
+    still_open = sa.select(d.alert_id).where(d.state.in_(S.OPEN))
+    old = sa.select(a.id).where(a.created_at < cutoff, a.id.not_in(still_open))
+    conn.execute(DELIVERIES.delete().where(d.alert_id.in_(old)))
+    removed = int(conn.execute(ALERTS.delete().where(a.created_at < cutoff, a.id.not_in(still_open))).rowcount)
+    used = sa.select(d.digest_id).where(d.digest_id.is_not(None))
+    conn.execute(DIGESTS.delete().where(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used),
+                                        DIGESTS.c.state.not_in(S.OPEN)))
+    return removed
 
 
 async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) -> DeliveryError | None:

@@ -118,5 +118,5 @@ def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient
 async def close_channels(channels: Mapping[str, Channel]) -> None:
     """Close the HTTP client `build_channels` created (a client passed in is the caller's to close)."""
     for channel in channels.values():
-        if isinstance(channel, WebhookSender) and channel.owns_http:
-            await channel.http.aclose()
+        if isinstance(channel, WebhookSender):
+            await channel.aclose()

@@ -80,6 +80,11 @@ class WebhookSender:
         self._template = JsonTemplate(config.template, name) if config.template else None
         self._host = urlsplit(config.url).netloc
 
+    async def aclose(self) -> None:
+        """Close the HTTP client if this channel created it."""
+        if self.owns_http:
+            await self.http.aclose()
+
     def _alert_body(self, payload: Mapping[str, Any]) -> bytes:
         if self._template is not None:
             return self._template.render_alert(payload)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from alerts.errors import ChannelGoneError, DeliveryError
 from alerts.models import ALERTS, DELIVERIES, Outcome
-from alerts.outbox import Outbox, create_alerts, new_id, plan_failure
+from alerts.outbox import Outbox, channel_states, create_alerts, new_id, plan_failure, prune_delivered
 from alerts.route import Route, routes_from
 from config.models import RetryConfig
 from config.watchlist import WatchlistConfig
@@ -218,3 +218,24 @@ def test_workers_on_postgres_claim_disjoint_rows(pg_url: str) -> None:
         assert len(ids) == len(set(ids)) == count(engine, DELIVERIES)
     finally:
         engine.dispose()
+
+
+def test_prune_keeps_open_and_recent_alerts(engine: Engine) -> None:
+    create(engine, 1, story_id=1, routes={"acme": ["hook"]})
+    create(engine, 2, story_id=2, routes={"acme": ["hook"]})
+    outbox = Outbox(engine, "w", FAST)
+    first = [c for c in outbox.claim_due(10, now=T0) if c.payload["item"]["url"].endswith("/1")]
+    outbox.record_success(first[0], now=T0)
+    with Session(engine) as session:
+        assert prune_delivered(session, T0 - timedelta(days=1)) == 0  # nothing that old
+        assert prune_delivered(session, T0 + timedelta(days=1)) == 1  # the delivered one; the open one stays
+        session.commit()
+    assert [d.title for d in outbox.list_deliveries()] == ["Acme Corp story 2"]
+
+
+def test_listed_deliveries_dump_to_plain_json(engine: Engine) -> None:
+    create(engine, 1, story_id=1, routes={"acme": ["hook"]})
+    [info] = Outbox(engine, "w", FAST).list_deliveries()
+    data = info.model_dump()
+    assert json.loads(json.dumps(data))["watchlist"] == "acme" and data["state"] == "pending"
+    assert channel_states(engine) == {}
