@@ -237,3 +237,10 @@ def test_text_hash_is_invariant_to_rebreaking(paragraphs: list[str], seps: list[
     rebroken = seps[0] + "".join(p + seps[i % 3 + 1] for i, p in enumerate(paragraphs))
     assert dedupe.text_hash(rebroken) == dedupe.text_hash(flat)
     assert dedupe.text_hash(flat) == dedupe.text_hash("\n\n".join(paragraphs))
+
+
+@pytest.mark.parametrize("text", ["茅台\udcff公告 a\ud800b", "\x00\x1b[31m", "👍🏽👨‍👩‍👧" * 20, "e\u0301" * 80])
+def test_odd_text_is_handled(text: str) -> None:
+    sig = dedupe.signature(text)
+    assert dedupe.decide(text, sig, [Candidate(1, 1, sig, dedupe.dedupe_length(text))]).score in (0.0, 1.0)
+    assert len(dedupe.text_hash(text)) == 64
