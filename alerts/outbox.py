@@ -399,15 +399,18 @@ async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) 
 
 
 async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
-                      concurrency: int = 32) -> dict[str, int]:
-    """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome."""
-    claims = await asyncio.to_thread(outbox.claim_due, limit, None, list(channels))
+                      concurrency: int = 32, now: datetime | None = None) -> dict[str, int]:
+    """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
+
+    `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
+    """
+    claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
     counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}}
     if not claims:
         return counts
     gate = asyncio.Semaphore(concurrency)
     errors = await asyncio.gather(*(_send(c, channels.get(c.channel), gate) for c in claims))
-    outcomes = await asyncio.to_thread(outbox.record, list(zip(claims, errors, strict=True)))
+    outcomes = await asyncio.to_thread(outbox.record, list(zip(claims, errors, strict=True)), now)
     for outcome in outcomes:
         counts[outcome.value] += 1
     return counts
