@@ -1,0 +1,357 @@
+"""Boilerplate rules compiled for one feed, and boilerplate learned from a feed's own history.
+
+Rules match the normal form of the text (`normalise`: NFKC, so `，` is `,` and `（` is `(`), and a
+rule's pattern is brought to that form too, so one pattern covers full- and half-width punctuation:
+- a literal pattern is NFKC-normalised, matched case-insensitively, and tolerates whitespace around
+  any character that is not an ASCII letter or digit (`炒股就看 金麒麟分析师研报 ，` where links were);
+- a regex pattern has its full-width characters replaced by their half-width forms, escaped when they
+  become regex syntax (`（` means a literal `(`).
+
+Where a rule applies: `line` (the whole line), `start` (a prefix of a line, removed as a string and
+repeatedly), `end` (a suffix of a line, looked for in its last `END_WINDOW` characters), `anywhere`.
+Each rule has a needle (a string every match contains); one Aho-Corasick pass over an item's text
+picks the few rules worth trying, so the number of rules barely affects the cost of an item.
+
+Learning: a feed's boilerplate is a whole line or whole sentence that most of its recent items carry.
+Fragments shorter than a sentence (a company name, a market term) are never candidates.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ahocorasick_rs import AhoCorasick
+
+from config.models import CleanRuleConfig, FeedCleanConfig
+from ingest.html import normalise, paragraphs
+
+__all__ = [
+    "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines",
+    "learn_boilerplate", "sentence_spans",
+]
+
+LEARNED = "learned"
+END_WINDOW = 600
+MIN_LINE = 4
+MIN_SENTENCE = 8
+MIN_WORDS = 3
+WHERE = ("line", "start", "end", "anywhere")
+
+_REGEX_META = frozenset("()[]{}.*+?^$|\\")
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+_SENTENCE_END = re.compile(r"(?:。|[!?]+|\.(?=\s))[\"')\]”’」』]*")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_QUANTIFIER = re.compile(r"\?|\*|\+|\{(\d*)(?:,\d*)?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compiled rule: its id, where it applies, its pattern and a string any match contains."""
+
+    id: str
+    where: str
+    pattern: re.Pattern[str]
+    needle: str = ""
+
+    def find(self, line: str) -> re.Match[str] | None:
+        """The rule's match in `line` where it applies (whole, prefix, suffix, first anywhere), or None."""
+        if self.where == "line":
+            return self.pattern.fullmatch(line)
+        if self.where == "start":
+            m = self.pattern.match(line)
+        elif self.where == "end":
+            m = self.pattern.search(line, max(0, len(line) - END_WINDOW))
+        else:
+            m = self.pattern.search(line)
+        return m if m is not None and m.end() > m.start() else None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRules:
+    """The rules of a ruleset that can match somewhere in one text, by where they apply."""
+
+    line: tuple[Rule, ...]
+    start: tuple[Rule, ...]
+    end: tuple[Rule, ...]
+    anywhere: tuple[Rule, ...]
+    learned: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """The compiled boilerplate rules of one feed: its own rules, its packs, then learned lines.
+
+    Each rule carries a needle, a lower-case string every match contains; one Aho-Corasick pass
+    over a text tells which rules can match in it at all, so most rules cost nothing per line.
+    """
+
+    rules: tuple[Rule, ...]
+    learned: frozenset[str] = frozenset()
+    _needles: Any = None
+    _needle_rule: tuple[int, ...] = ()
+    _always: frozenset[int] = frozenset()
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Ids of the compiled rules, in the order they are tried."""
+        return tuple(rule.id for rule in self.rules)
+
+    def active(self, text: str) -> ActiveRules:
+        """The rules that may match somewhere in `text` (a normalised item text)."""
+        hit = set(self._always)
+        if self._needles is not None:
+            hit.update(self._needle_rule[i] for i, _, _ in self._needles.find_matches_as_indexes(
+                text.lower(), overlapping=True))
+        chosen = [rule for i, rule in enumerate(self.rules) if i in hit]
+        by_where = {where: tuple(r for r in chosen if r.where == where) for where in WHERE}
+        return ActiveRules(by_where["line"], by_where["start"], by_where["end"], by_where["anywhere"],
+                           self.learned)
+
+
+def literal_regex(pattern: str) -> str:
+    """Regex source for a literal pattern: NFKC, case-insensitive, spaces allowed around non-alphanumerics."""
+    text = " ".join(unicodedata.normalize("NFKC", pattern).split())
+    out: list[str] = []
+    prev = ""
+    for i, ch in enumerate(text):
+        if ch == " ":
+            continue
+        if prev:
+            gap = text[i - 1] == " "
+            tight = _ascii_alnum(prev) and _ascii_alnum(ch)
+            out.append(r"\s+" if gap and tight else ("" if tight else r"\s*"))
+        out.append(re.escape(ch))
+        prev = ch
+    return "(?i:" + "".join(out) + ")"
+
+
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def regex_source(pattern: str) -> str:
+    """A regex written with full-width characters, rewritten to match the NFKC form of the text."""
+    source = halfwidth_regex(pattern)
+    flags = _GLOBAL_FLAGS.match(source)
+    if flags:
+        source = f"(?{flags.group(1)}:{source[flags.end():]})"
+    return source
+
+
+def halfwidth_regex(pattern: str) -> str:
+    """A regex with each full-width character replaced by its NFKC form, escaped if it is regex syntax."""
+    out: list[str] = []
+    for ch in pattern:
+        half = unicodedata.normalize("NFKC", ch)
+        if half == ch:
+            out.append(ch)
+        elif len(half) == 1 and half in _REGEX_META:
+            out.append("\\" + half)
+        else:
+            out.append(re.escape(half))
+    return "".join(out)
+
+
+def rule_source(rule: CleanRuleConfig) -> str:
+    """The regex a rule compiles to (literal or regex, brought to the NFKC form of the text)."""
+    source = regex_source(rule.pattern) if rule.regex else literal_regex(rule.pattern)
+    return f"(?:{source})\\s*\\Z" if rule.where == "end" else source
+
+
+def compile_rule(rule: CleanRuleConfig) -> Rule:
+    """Compile one rule config (raises re.error when the pattern does not compile)."""
+    pattern = re.compile(rule_source(rule))
+    needle = regex_needle(_GLOBAL_FLAGS.sub("", halfwidth_regex(rule.pattern))) if rule.regex else literal_needle(rule.pattern)
+    return Rule(rule.id, rule.where, pattern, needle.lower())
+
+
+def literal_needle(pattern: str) -> str:
+    """The longest piece of a literal pattern that every match contains verbatim."""
+    pieces: list[str] = [""]
+    for ch in " ".join(unicodedata.normalize("NFKC", pattern).split()):
+        if ch == " ":
+            pieces.append("")
+        elif pieces[-1] and _ascii_alnum(ch) and _ascii_alnum(pieces[-1][-1]):
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return max(pieces, key=_selectivity)
+
+
+def _selectivity(piece: str) -> tuple[int, bool]:
+    """How rare a needle is likely to be: a CJK character counts as much as three ASCII letters."""
+    return sum(1 if ch.isascii() else 3 for ch in piece), not piece.isascii()
+
+
+def regex_needle(source: str) -> str:
+    """The longest run of literal characters outside any group that every match of a regex contains.
+
+    Conservative: an alternation at the top level, or nothing certain, gives "" (always try the rule).
+    """
+    runs: list[str] = [""]
+    depth = 0
+    i = 0
+    n = len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = source[i + 1]
+            i += 2
+            if depth == 0 and not nxt.isalnum():
+                runs[-1] += nxt
+                i = _after_quantifier(source, i, runs)
+            elif depth == 0 and nxt in "nt":
+                runs[-1] += "\n" if nxt == "n" else "\t"
+                i = _after_quantifier(source, i, runs)
+            else:
+                runs.append("")
+            continue
+        if ch == "[":
+            i = _skip_class(source, i)
+            runs.append("")
+            continue
+        quant = _QUANTIFIER.match(source, i) if ch == "{" else None
+        if quant is not None:
+            runs.append("")
+            i = quant.end()
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+        elif ch == "|" and depth == 0:
+            return ""
+        elif depth == 0 and ch not in ".^$*+?{":
+            runs[-1] += ch
+            i = _after_quantifier(source, i + 1, runs)
+            continue
+        runs.append("")
+        i += 1
+    return max(runs, key=_selectivity)
+
+
+def _after_quantifier(source: str, i: int, runs: list[str]) -> int:
+    """After a literal: drop it if a quantifier makes it optional; end the run after any quantifier."""
+    if i >= len(source) or source[i] not in "?*+{":
+        return i
+    quant = _QUANTIFIER.match(source, i)
+    if quant is None:
+        return i
+    if quant.group(0) in ("?", "*") or (quant.group(0).startswith("{") and quant.group(1) in ("", "0")):
+        runs[-1] = runs[-1][:-1]
+    runs.append("")
+    return quant.end()
+
+
+def _skip_class(source: str, i: int) -> int:
+    """Index just after the character class that starts at `i`."""
+    j = i + 1
+    if j < len(source) and source[j] == "^":
+        j += 1
+    if j < len(source) and source[j] == "]":
+        j += 1
+    while j < len(source) and source[j] != "]":
+        j += 2 if source[j] == "\\" else 1
+    return j + 1
+
+
+def _applies(rule: CleanRuleConfig, feed: str | None, host: str | None) -> bool:
+    if rule.feeds and feed not in rule.feeds:
+        return False
+    if rule.hosts:
+        if not host:
+            return False
+        host = host.lower().rstrip(".")
+        return any(host == h.lower() or host.endswith("." + h.lower().lstrip(".")) for h in rule.hosts)
+    return True
+
+
+def compile_ruleset(
+    packs: Mapping[str, Sequence[CleanRuleConfig]],
+    feed_clean: FeedCleanConfig | None = None,
+    feed: str | None = None,
+    host: str | None = None,
+    learned: Iterable[str] = (),
+) -> Ruleset:
+    """Compile the rules in force for one feed: its own rules first, then its packs, then learned lines."""
+    chosen = list(packs) if feed_clean is None or feed_clean.packs is None else feed_clean.packs
+    unknown = [name for name in chosen if name not in packs]
+    if unknown:
+        raise ValueError(f"feed {feed or '?'}: unknown boilerplate pack(s) {unknown}; shipped packs: {sorted(packs)}")
+    configs = [*(feed_clean.rules if feed_clean is not None else []), *(r for name in chosen for r in packs[name])]
+    rules = tuple(compile_rule(r) for r in configs if _applies(r, feed, host))
+    lines = set(learned)
+    if feed_clean is not None:
+        lines = (lines | set(feed_clean.learned.pin)) - set(feed_clean.learned.disable)
+    needles = [(i, rule.needle) for i, rule in enumerate(rules) if rule.needle]
+    return Ruleset(
+        rules=rules,
+        learned=frozenset(n for n in (normalise(line) for line in lines) if n),
+        _needles=AhoCorasick([needle for _, needle in needles]) if needles else None,
+        _needle_rule=tuple(i for i, _ in needles),
+        _always=frozenset(i for i, rule in enumerate(rules) if not rule.needle),
+    )
+
+
+def sentence_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a line, surrounding spaces excluded."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(line):
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(line)))
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        while a < b and line[a].isspace():
+            a += 1
+        while b > a and line[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def is_sentence(text: str) -> bool:
+    """Whether a piece of text is long enough to be a learnable sentence (not a name or a term)."""
+    if len("".join(text.split())) < MIN_SENTENCE:
+        return False
+    letters = sum(ch.isalpha() for ch in text)
+    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return latin * 2 < letters or len(_LATIN_WORD.findall(text)) >= MIN_WORDS
+
+
+def item_lines(text: str) -> list[str]:
+    """The normalised lines of an item, and the sentences of its multi-sentence lines, that learning counts."""
+    out: dict[str, None] = {}
+    for lines in paragraphs(normalise(text)):
+        for line in lines:
+            if len("".join(line.split())) >= MIN_LINE:
+                out[line] = None
+            spans = sentence_spans(line)
+            if len(spans) > 1:
+                for a, b in spans:
+                    sentence = line[a:b]
+                    if is_sentence(sentence):
+                        out[sentence] = None
+    return list(out)
+
+
+def learn_boilerplate(histories: Sequence[Sequence[str]], min_items: int = 5, ratio: float = 0.6) -> set[str]:
+    """Lines or sentences that at least `ratio` of a feed's items carry (given at least `min_items` items)."""
+    if len(histories) < max(min_items, 1):
+        return set()
+    counts: Counter[str] = Counter()
+    for lines in histories:
+        counts.update(set(lines))
+    need = ratio * len(histories)
+    return {line for line, n in counts.items() if n >= need and _learnable(line)}
+
+
+def _learnable(line: str) -> bool:
+    return len("".join(line.split())) >= MIN_LINE and (len(sentence_spans(line)) <= 1 or is_sentence(line))

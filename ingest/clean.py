@@ -1,0 +1,300 @@
+"""Cleaning: a feed item's raw title, summary and content (HTML) in, the article alone out.
+
+Pure functions, no I/O. `clean_item` does, in order:
+1. takes the content, or the summary when the content is empty (never both glued together), and turns
+   it into normalised text (`html_to_text`, then `normalise`: NFKC, paragraphs kept);
+2. per line: a source line (`（来源：X）`, `(出典:X)`, `Source: X`, …) becomes `source` and leaves the text;
+   boilerplate rules (packs, feed rules, learned lines and sentences) remove whole lines, prefixes,
+   suffixes or pieces, each removal recorded with its rule id;
+3. a body delivered twice is kept once: a line made of other lines (a flattened copy) is dropped in
+   favour of the structured copy, then repeated lines and teasers contained in other lines;
+4. the title repeated at the top of the body is removed.
+
+The stored text separates paragraphs with a blank line; lines broken by `<br>` stay on their own line.
+Cleaning only removes: every output character comes, in order, from the normalised input, and
+cleaning the text again (escaped as a feed would carry it) gives the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.boilerplate import (
+    LEARNED,
+    ActiveRules,
+    Rule,
+    Ruleset,
+    compile_ruleset,
+    item_lines,
+    learn_boilerplate,
+    sentence_spans,
+)
+from ingest.html import html_to_text, normalise, paragraphs
+from ingest.item import Cleaned, Removal
+
+__all__ = [
+    "Ruleset",
+    "clean_item",
+    "clean_text",
+    "compile_ruleset",
+    "html_to_text",
+    "item_lines",
+    "learn_boilerplate",
+    "normalise",
+]
+
+SOURCE = "source-line"
+TITLE = "title-repeat"
+DOUBLE = "double-body"
+FLAT_MIN = 60
+FLAT_COVER = 0.8
+DUP_MIN = 12
+TEASER_MIN = 50
+TAIL = 200
+
+_LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|出典|出所|(?i:source))"
+_NAME = r"[^()\[\]【】〔〕\n:]{1,60}?(?:\([^()\n]{1,30}\)[^()\[\]【】〔〕\n]{0,20}?)?"
+_SOURCE_PAREN = rf"[(\[【〔]\s*{_LABEL}\s*:\s*(?P<src>{_NAME})\s*[)\]】〕]"
+_SOURCE_LINE = re.compile(
+    rf"{_SOURCE_PAREN}|{_LABEL.replace('label', 'blabel')}\s*:\s*(?P<bsrc>[^\n。!?;]{{1,40}}?)\.?"
+)
+_SOURCE_START = re.compile(_SOURCE_PAREN)
+_SOURCE_END = re.compile(rf"{_SOURCE_PAREN}\s*\Z")
+_SPACES = re.compile(r"\s+")
+_CLOSERS = frozenset(")]】〕")
+_NON_WORD = re.compile(r"[\W_]+")
+_TITLE_PREFIX = re.compile(r"^(?:update\s*\d*\s*[-:]|exclusive\s*[-:]|breaking\s*[-:])\s*", re.IGNORECASE)
+_ELLIPSIS = re.compile(r"(?:\.{2,}|\[\.+\])\Z")
+
+
+@dataclass(slots=True)
+class _Work:
+    """What one body's cleaning has found so far."""
+
+    rules: ActiveRules
+    source: str | None = None
+    removed: list[Removal] = field(default_factory=list)
+
+    def remove(self, rule: str, text: str) -> None:
+        self.removed.append(Removal(rule, text))
+
+    def found_source(self, m: re.Match[str]) -> None:
+        self.remove(SOURCE, m.group(0).strip())
+        if self.source is None:
+            self.source = _source_name(m)
+
+
+def _source_name(m: re.Match[str]) -> str:
+    groups = m.groupdict()
+    name = (groups.get("src") or groups.get("bsrc") or "").strip()
+    label = groups.get("label") or groups.get("blabel") or ""
+    if label == "本文来源" and name.endswith("报道") and len(name) > 2:
+        name = name[: -len("报道")]
+    return name.strip()
+
+
+def clean_item(title: str, summary: str, content: str, rules: Ruleset) -> Cleaned:
+    """The article alone from an item's raw fields: content preferred, summary when content is empty."""
+    result: Cleaned | None = None
+    if content and content.strip():
+        result = clean_text(normalise(html_to_text(content)), title, rules)
+    if (result is None or not result.text) and summary and summary.strip():
+        fallback = clean_text(normalise(html_to_text(summary)), title, rules)
+        if result is None or fallback.text:
+            result = fallback
+    return result if result is not None else Cleaned(text="")
+
+
+def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
+    """Clean an already normalised text (paragraphs separated by blank lines) of one item."""
+    work = _Work(rules.active(text))
+    kept: list[tuple[int, str]] = []
+    for index, lines in enumerate(paragraphs(text)):
+        for line in lines:
+            line = _clean_line(line, work)
+            if line:
+                kept.append((index, line))
+    kept = _collapse(kept, work)
+    kept = _drop_title(kept, title, work)
+    return Cleaned(text=_join(kept), source=work.source or None, removed=work.removed)
+
+
+def _clean_line(line: str, work: _Work) -> str:
+    """Apply source and boilerplate rules to one line until nothing more matches."""
+    rules = work.rules
+    while line:
+        m = _SOURCE_LINE.fullmatch(line)
+        if m is not None:
+            work.found_source(m)
+            return ""
+        low = line.lower()
+        rule = _first(rules.line, line, low)
+        if rule is not None:
+            work.remove(rule[0].id, line)
+            return ""
+        if line in rules.learned:
+            work.remove(LEARNED, line)
+            return ""
+        trimmed = _trim_ends(line, work)
+        if trimmed != line:
+            line = trimmed
+            continue
+        found = _first(rules.anywhere, line, low)
+        if found is not None:
+            work.remove(found[0].id, found[1].group(0))
+            line = " ".join((line[: found[1].start()] + " " + line[found[1].end():]).split())
+            continue
+        if rules.learned:
+            cut = _cut_learned_sentences(line, work)
+            if cut != line:
+                line = cut
+                continue
+        return line
+    return line
+
+
+def _first(rules: tuple[Rule, ...], line: str, low: str) -> tuple[Rule, re.Match[str]] | None:
+    """The first rule (in order) whose needle is in the line and whose pattern matches it."""
+    for rule in rules:
+        if rule.needle in low:
+            m = rule.find(line)
+            if m is not None:
+                return rule, m
+    return None
+
+
+def _trim_ends(line: str, work: _Work) -> str:
+    """Remove source markers and matching prefixes and suffixes (as strings, never as character sets)."""
+    rules = work.rules
+    start, end = 0, len(line)
+    while start < end:
+        head = line[start:end]
+        m = _SOURCE_START.match(head)
+        if m is not None:
+            work.found_source(m)
+            start += m.end()
+        else:
+            found = _first(rules.start, head, head.lower())
+            if found is None:
+                break
+            work.remove(found[0].id, found[1].group(0).strip())
+            start += found[1].end()
+        while start < end and line[start].isspace():
+            start += 1
+    while start < end:
+        tail = line[start:end]
+        m = _SOURCE_END.search(tail, max(0, len(tail) - TAIL)) if tail[-1] in _CLOSERS else None
+        if m is not None:
+            work.found_source(m)
+            end -= len(tail) - m.start()
+        else:
+            found = _first(rules.end, tail, tail.lower())
+            if found is None:
+                break
+            work.remove(found[0].id, found[1].group(0).strip())
+            end -= len(tail) - found[1].start()
+        while end > start and line[end - 1].isspace():
+            end -= 1
+    return line[start:end]
+
+
+def _cut_learned_sentences(line: str, work: _Work) -> str:
+    """Remove whole sentences of a line that are learned boilerplate."""
+    spans = sentence_spans(line)
+    if len(spans) < 2:
+        return line
+    out: list[str] = []
+    last = 0
+    for a, b in spans:
+        if line[a:b] in work.rules.learned:
+            work.remove(LEARNED, line[a:b])
+            out.append(line[last:a])
+            last = b
+    if last == 0:
+        return line
+    out.append(line[last:])
+    return _SPACES.sub(" ", "".join(out)).strip()
+
+
+def _key(line: str) -> str:
+    return "".join(line.split()).casefold()
+
+
+def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]:
+    """Keep a body delivered twice once: drop flattened copies, repeated lines and contained teasers."""
+    if len(kept) < 2:
+        return kept
+    keys = [_key(line) for _, line in kept]
+    dropped: set[int] = set()
+    for i, key in enumerate(keys):
+        if len(key) < FLAT_MIN:
+            continue
+        parts = {keys[j] for j in range(len(keys))
+                 if j != i and j not in dropped and 8 <= len(keys[j]) < len(key) and keys[j] in key}
+        if len(parts) >= 2 and sum(map(len, parts)) >= FLAT_COVER * len(key):
+            dropped.add(i)
+    seen: set[str] = set()
+    for i, key in enumerate(keys):
+        if i in dropped or len(key) < DUP_MIN:
+            continue
+        if key in seen:
+            dropped.add(i)
+        seen.add(key)
+    _drop_teasers(keys, dropped)
+    out = []
+    for i, item in enumerate(kept):
+        if i in dropped:
+            work.remove(DOUBLE, item[1])
+        else:
+            out.append(item)
+    return out
+
+
+def _drop_teasers(keys: list[str], dropped: set[int]) -> None:
+    """Drop lines whose text (a trailing ellipsis aside) appears inside the other lines."""
+    live = [i for i in range(len(keys)) if i not in dropped]
+    joined = "".join(keys[i] for i in live)
+    offset = 0
+    for i in live:
+        key = keys[i]
+        probe = _ELLIPSIS.sub("", key)
+        if len(probe) >= TEASER_MIN:
+            before = joined.find(probe, 0, offset)
+            if before != -1 or joined.find(probe, offset + len(key)) != -1:
+                dropped.add(i)
+        offset += len(key)
+
+
+def _title_keys(title: str) -> set[str]:
+    text = normalise(title).casefold()
+    variants = {text, _TITLE_PREFIX.sub("", text)}
+    return {k for k in (_NON_WORD.sub("", v) for v in variants) if k}
+
+
+def _drop_title(kept: list[tuple[int, str]], title: str, work: _Work) -> list[tuple[int, str]]:
+    """Remove the title where the body repeats it at its top."""
+    keys = _title_keys(title) if title else set()
+    start = 0
+    while start < len(kept) and keys and _NON_WORD.sub("", kept[start][1].casefold()) in keys:
+        work.remove(TITLE, kept[start][1])
+        start += 1
+    return kept[start:]
+
+
+def _join(kept: list[tuple[int, str]]) -> str:
+    """Paragraphs separated by a blank line; a lone paragraph of several lines becomes paragraphs."""
+    if not kept:
+        return ""
+    if len({index for index, _ in kept}) == 1:
+        return "\n\n".join(line for _, line in kept)
+    out: list[str] = []
+    current = kept[0][0]
+    for index, line in kept:
+        if out and index == current:
+            out.append("\n")
+        elif out:
+            out.append("\n\n")
+        current = index
+        out.append(line)
+    return "".join(out)
