@@ -18,7 +18,6 @@ import asyncio
 import ipaddress
 import socket
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +26,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from config.models import FetchConfig
+from ingest.defuse import BoundedDecoder
 from ingest.errors import (
     BodyTooLargeError,
     ConnectError,
@@ -100,6 +101,24 @@ def _address_refused(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+async def _public_addresses(host: str, port: int, url: str) -> list[str]:
+    """Resolve `host`; raise UnsafeURLError if any address is not public, ConnectError if none."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise ConnectError(f"cannot resolve {host!r} for {url}: {exc}") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        if _address_refused(address):
+            raise UnsafeURLError(
+                f"refused {url}: {host} resolves to non-public address {address} "
+                "(set fetch.allow_private_networks: true to allow)"
+            )
+    if not addresses:
+        raise ConnectError(f"cannot resolve {host!r} for {url}: no addresses")
+    return addresses
+
+
 async def check_url(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and, unless allowed, hosts resolving to non-public addresses."""
     parts = urlsplit(url)
@@ -108,74 +127,53 @@ async def check_url(url: str, allow_private: bool) -> None:
     host = parts.hostname
     if not host:
         raise UnsafeURLError(f"refused {url!r}: no host")
-    if allow_private:
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as exc:
-        raise ConnectError(f"cannot resolve {host!r} for {url}: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if _address_refused(address):
-            raise UnsafeURLError(
-                f"refused {url}: {host} resolves to non-public address {address} "
-                "(set fetch.allow_private_networks: true to allow)"
-            )
-
-
-class _Decoder:
-    """Incremental Content-Encoding decoder that never produces more than the cap."""
-
-    def __init__(self, encoding: str, cap: int, url: str) -> None:
-        encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
-            self._zlib: Any = None
-        elif encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
-        else:
-            raise IncompleteBodyError(f"{url}: unsupported Content-Encoding {encoding!r}")
-        self._encoding = encoding
-        self._cap = cap
-        self._url = url
-        self._first = True
-        self.size = 0
-
-    def _too_large(self) -> BodyTooLargeError:
-        return BodyTooLargeError(f"{self._url}: body passed the {self._cap}-byte cap (fetch.max_bytes)")
-
-    def feed(self, data: bytes) -> bytes:
-        """Decode one raw chunk; raise once the decoded size passes the cap."""
-        if self._zlib is None:
-            out = data
-        else:
-            out = self._inflate(data)
-        self.size += len(out)
-        if self.size > self._cap:
-            raise self._too_large()
-        return out
-
-    def _inflate(self, data: bytes) -> bytes:
-        if self._first and self._encoding == "deflate" and data and (data[0] & 0x0F) != 8:
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
-        self._first = False
-        parts: list[bytes] = []
-        budget = self._cap - self.size + 1
+    if not allow_private:
         try:
-            while data and budget > 0:
-                chunk = self._zlib.decompress(data, budget)
-                parts.append(chunk)
-                budget -= len(chunk)
-                data = self._zlib.unconsumed_tail
-                if self._zlib.eof:
-                    break
-        except zlib.error as exc:
-            raise IncompleteBodyError(f"{self._url}: corrupt {self._encoding} body: {exc}") from exc
-        if budget <= 0:
-            raise self._too_large()
-        return b"".join(parts)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise UnsafeURLError(f"refused {url!r}: bad port") from exc
+        await _public_addresses(host, port, url)
+
+
+class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses checked at connect time, so DNS rebinding cannot slip past `check_url`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve, refuse non-public addresses, then connect to the first checked address."""
+        addresses = await _public_addresses(host, port, f"{host}:{port}")
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Unix sockets are never a feed's address."""
+        raise UnsafeURLError(f"refused unix socket {path!r}")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to anyio."""
+        await self._inner.sleep(seconds)
+
+
+def _transport(config: FetchConfig) -> httpx.AsyncHTTPTransport:
+    """httpx's transport; unless private networks are allowed, its pool connects via `_PublicOnlyBackend`."""
+    limits = httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency)
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False, retries=0)
+    pool: Any = getattr(transport, "_pool", None)
+    if not config.allow_private_networks and hasattr(pool, "_network_backend"):
+        pool._network_backend = _PublicOnlyBackend()
+    return transport
 
 
 def _h11_connection(response: httpx.Response) -> Any:
@@ -216,7 +214,7 @@ class Fetcher:
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,
-            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+            transport=_transport(config),
             headers={
                 "User-Agent": self.user_agent,
                 "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -349,7 +347,7 @@ class Fetcher:
         declared = lower.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
             raise BodyTooLargeError(f"{url}: Content-Length {declared} passes the {cap}-byte cap (fetch.max_bytes)")
-        decoder = _Decoder(lower.get("content-encoding", ""), cap, url)
+        decoder = BoundedDecoder(lower.get("content-encoding", ""), cap, url)
         parts: list[bytes] = []
         raw = 0
         async for chunk in response.aiter_raw(_CHUNK):

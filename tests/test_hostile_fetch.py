@@ -216,3 +216,17 @@ def test_global_cap_is_honoured(server: FeedServer) -> None:
     config = FetchConfig(allow_private_networks=True, per_host=64, concurrency=3)
     gather(config, [server.url("/feed.xml")] * 9)
     assert server.max_in_flight == 3
+
+
+class NoPreCheck(Fetcher):
+    """Skips the pre-request address check, as a DNS rebinding attack would slip past it."""
+
+    async def _check_url(self, url: str, hop: int) -> None:
+        return None
+
+
+def test_connect_time_check_refuses_private_address_even_after_the_pre_check(server: FeedServer) -> None:
+    server.add("/feed.xml", RSS)
+    with pytest.raises(UnsafeURLError, match="non-public address 127.0.0.1"):
+        fetch(server.url("/feed.xml"), FetchConfig(allow_private_networks=False), fetcher_class=NoPreCheck)
+    assert server.hits("/feed.xml") == 0
