@@ -16,7 +16,6 @@ watchlist, folded (see `alerts.normalise`). Matching an item is:
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,7 +24,16 @@ from typing import Any
 
 from alerts.normalise import fold, is_katakana, is_word
 from alerts.tickers import Ticker, anchor_symbol, core_end
-from alerts.types import Candidate, CandidateKind, EntityMatch, Field, Mention, Verdict, WatchlistMatch
+from alerts.types import (
+    Candidate,
+    CandidateKind,
+    EntityMatch,
+    Field,
+    Mention,
+    MentionKind,
+    Verdict,
+    WatchlistMatch,
+)
 
 __all__ = ["Matcher", "fold", "matches_to_json"]
 
@@ -36,7 +44,6 @@ MAX_MENTIONS = 20
 SNIPPET = 60
 _KINDS: dict[int, CandidateKind] = {ALIAS: "alias", TICKER: "ticker", EXCLUDE: "exclude",
                                     KEYWORD: "keyword", NOT_KEYWORD: "exclude_keyword"}
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +101,17 @@ class _Scan:
     caps: dict[int, bool] = field(default_factory=dict)
 
 
-def _edge_ok(kind: int, ch: str) -> bool:
-    if kind == WORD_EDGE:
-        return not is_word(ch)
-    if kind == KATAKANA_EDGE:
-        return not is_katakana(ch)
-    return True
+_CLASSES: dict[str, int] = {}
+
+
+def char_class(ch: str) -> int:
+    """WORD_EDGE for a Latin-like letter or digit, KATAKANA_EDGE for katakana, else NO_EDGE (cached)."""
+    cls = _CLASSES.get(ch)
+    if cls is None:
+        cls = WORD_EDGE if is_word(ch) else KATAKANA_EDGE if is_katakana(ch) else NO_EDGE
+        if len(_CLASSES) < 100_000:
+            _CLASSES[ch] = cls
+    return cls
 
 
 class Matcher:
@@ -153,9 +165,10 @@ class Matcher:
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
             if start <= sep < end:
                 continue  # never across the title/text seam
+            # an edge of class X must not touch a character of the same class (word in word, kana in kana)
             left, right = plan.edges[pid]
-            edges_ok = (left == NO_EDGE or start == 0 or _edge_ok(left, folded[start - 1])) and (
-                right == NO_EDGE or end == size or _edge_ok(right, folded[end]))
+            edges_ok = (left == NO_EDGE or start == 0 or char_class(folded[start - 1]) != left) and (
+                right == NO_EDGE or end == size or char_class(folded[end]) != right)
             for target in plan.targets[pid]:
                 kind = target.kind
                 if kind == ANCHOR:
@@ -196,8 +209,11 @@ class Matcher:
             return
 
     def _case_ok(self, scan: _Scan, target: Target, start: int, end: int) -> bool:
-        written = unicodedata.normalize("NFKC", scan.joined[start:end])
         alias = target.written
+        written = scan.joined[start:end]
+        if written == alias:
+            return True
+        written = unicodedata.normalize("NFKC", written)
         if len(written) == len(alias):
             ok = True
             for i, (a, w) in enumerate(zip(alias, written, strict=True)):
@@ -226,7 +242,7 @@ class Matcher:
 
     def _select(self, hits: list[_Hit]) -> tuple[dict[int, list[_Hit]], bool, bool]:
         """Apply excludes and longest-wins to one watchlist's hits: (mentions by entity, keyword, no-go)."""
-        excludes: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        excludes: dict[int, list[tuple[int, int]]] = {}
         keyword = negative = False
         mentions: list[_Hit] = []
         for hit in hits:
@@ -234,18 +250,20 @@ class Matcher:
             if hit.verdict != "kept":
                 continue
             if kind == EXCLUDE:
-                excludes[hit.target.entity].append((hit.start, hit.end))
+                excludes.setdefault(hit.target.entity, []).append((hit.start, hit.end))
             elif kind == KEYWORD:
                 keyword = True
             elif kind == NOT_KEYWORD:
                 negative = True
             else:
                 mentions.append(hit)
-        for hit in mentions:
-            spans = excludes.get(hit.target.entity)
-            if spans and any(s <= hit.start and hit.end <= e for s, e in spans):
-                hit.verdict = "excluded"
-        kept = sorted((h for h in mentions if h.verdict == "kept"), key=lambda h: (h.start, -h.end))
+        if excludes:
+            for hit in mentions:
+                spans = excludes.get(hit.target.entity)
+                if spans and any(s <= hit.start and hit.end <= e for s, e in spans):
+                    hit.verdict = "excluded"
+            mentions = [h for h in mentions if h.verdict == "kept"]
+        kept = sorted(mentions, key=_order)
         by_entity: dict[int, list[_Hit]] = defaultdict(list)
         reach = -1
         for hit in kept:
@@ -276,16 +294,19 @@ class Matcher:
         return WatchlistMatch(rules.name, entities, max(e.salience for e in entities))
 
     def _entity(self, scan: _Scan, rules: Rules, ei: int, hits: list[_Hit]) -> EntityMatch:
-        in_title = hits[0].start < scan.body
+        joined, body = scan.joined, scan.body
+        in_title = hits[0].start < body
         mentions = []
+        fld: Field
         for hit in hits[:MAX_MENTIONS]:
-            fld, start, end = _field_offsets(scan, hit)
-            source = scan.joined[:scan.body - 1] if fld == "title" else scan.joined[scan.body:]
-            snippet = _SPACES.sub(" ", source[max(0, start - SNIPPET):end + SNIPPET]).strip()
-            mentions.append(Mention(
-                alias=hit.target.alias, field=fld, start=start, end=end, snippet=snippet,
-                text=source[start:end], kind="ticker" if hit.target.kind == TICKER else "alias",
-            ))
+            start, end = hit.start, hit.end
+            if start < body:
+                lo, hi, fld, base = 0, body - 1, "title", 0
+            else:
+                lo, hi, fld, base = body, len(joined), "body", body
+            snippet = " ".join(joined[max(lo, start - SNIPPET):min(hi, end + SNIPPET)].split())
+            kind: MentionKind = "ticker" if hit.target.kind == TICKER else "alias"
+            mentions.append(Mention(hit.target.alias, fld, start - base, end - base, snippet, joined[start:end], kind))
         return EntityMatch(rules.ids[ei], rules.names[ei], mentions, salience(in_title, len(hits)),
                            count=len(hits), in_title=in_title)
 
@@ -293,6 +314,10 @@ class Matcher:
 def salience(in_title: bool, count: int) -> float:
     """How prominent an entity is in an item: 2 for a title mention plus log2(1 + mentions)."""
     return round((2.0 if in_title else 0.0) + math.log2(1 + count), 3)
+
+
+def _order(hit: _Hit) -> tuple[int, int]:
+    return hit.start, -hit.end
 
 
 def _by_watchlist(hits: list[_Hit]) -> dict[int, list[_Hit]]:

@@ -20,18 +20,16 @@ from alerts.match import (
     CAPS,
     EXACT,
     EXCLUDE,
-    KATAKANA_EDGE,
     KEYWORD,
-    NO_EDGE,
     NOT_KEYWORD,
     TICKER,
-    WORD_EDGE,
     Matcher,
     Plan,
     Rules,
     Target,
+    char_class,
 )
-from alerts.normalise import fold, is_katakana, is_word
+from alerts.normalise import fold
 from alerts.tickers import ANCHORS, parse_ticker
 from config.watchlist import EntityConfig, WatchlistConfig
 
@@ -61,7 +59,7 @@ class _Builder:
                 self.add(anchor, Target(ANCHOR, -1, alias=anchor))
         patterns = list(self.index)
         automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
-        edges = [(_edge(p[0]), _edge(p[-1])) for p in patterns]
+        edges = [(char_class(p[0]), char_class(p[-1])) for p in patterns]
         return Plan(automaton, [tuple(t) for t in self.targets], edges, self.symbols, watchlists)
 
 
@@ -69,14 +67,6 @@ def _identity(target: Target) -> tuple[object, ...]:
     """Targets with the same identity behave the same on the same folded pattern."""
     written = target.written if target.case != ANY else ""
     return target.kind, target.watchlist, target.entity, target.case, written, target.ticker
-
-
-def _edge(ch: str) -> int:
-    if is_word(ch):
-        return WORD_EDGE
-    if is_katakana(ch):
-        return KATAKANA_EDGE
-    return NO_EDGE
 
 
 def _phrase(value: str, where: str, what: str) -> str:
