@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +36,7 @@ from alerts.types import (
 
 __all__ = ["Matcher", "fold", "matches_to_json"]
 
-ALIAS, TICKER, EXCLUDE, KEYWORD, NOT_KEYWORD, ANCHOR = range(6)
+ALIAS, EXCLUDE, KEYWORD, NOT_KEYWORD, TICKER, ANCHOR = range(6)  # kinds below TICKER obey edges
 ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
 NO_EDGE, WORD_EDGE, KATAKANA_EDGE = range(3)
 MAX_MENTIONS = 20
@@ -84,12 +83,7 @@ class Plan:
     watchlists: list[Rules]
 
 
-@dataclass(slots=True)
-class _Hit:
-    target: Target
-    start: int
-    end: int
-    verdict: Verdict = "kept"
+Hit = tuple[int, int, Target]  # start, end (in `title + "\n" + text`), what matched
 
 
 @dataclass(slots=True)
@@ -97,8 +91,15 @@ class _Scan:
     joined: str
     folded: str
     body: int  # offset of the text in `joined`
-    hits: list[_Hit] = field(default_factory=list)
+    hits: dict[int, list[Hit]] = field(default_factory=dict)  # by watchlist
+    rejected: list[tuple[Hit, Verdict]] = field(default_factory=list)  # only when explaining
     caps: dict[int, bool] = field(default_factory=dict)
+
+    def add(self, hit: Hit) -> None:
+        bucket = self.hits.get(hit[2].watchlist)
+        if bucket is None:
+            bucket = self.hits[hit[2].watchlist] = []
+        bucket.append(hit)
 
 
 _CLASSES: dict[str, int] = {}
@@ -129,8 +130,8 @@ class Matcher:
         """The watchlists whose rules this item passes, sorted by watchlist name, with their entities."""
         scan = self._scan(title, text, explain=False)
         out = []
-        for wi, hits in sorted(_by_watchlist(scan.hits).items()):
-            result = self._evaluate(scan, hits, self._plan.watchlists[wi])
+        for wi in sorted(scan.hits):
+            result = self._evaluate(scan, scan.hits[wi], self._plan.watchlists[wi])
             if result is not None:
                 out.append(result)
         return out
@@ -138,18 +139,25 @@ class Matcher:
     def mentions(self, title: str, text: str) -> list[Candidate]:
         """Every place a watchlist phrase matched and the verdict on it, in text order (explain/debug)."""
         scan = self._scan(title, text, explain=True)
-        for hits in _by_watchlist(scan.hits).values():
-            self._select(hits)
+        verdicts: dict[Hit, Verdict] = {}
+        for hits in scan.hits.values():
+            dropped: list[tuple[Hit, Verdict]] = []
+            self._select(hits, dropped)
+            verdicts.update({hit: "kept" for hit in hits})
+            verdicts.update(dropped)
+        verdicts.update(scan.rejected)
         rows = []
-        for hit in sorted(scan.hits, key=lambda h: (h.start, -h.end, h.target.watchlist, h.target.entity)):
-            target = hit.target
+        for (start, end, target), verdict in sorted(
+            verdicts.items(), key=lambda kv: (kv[0][0], -kv[0][1], kv[0][2].watchlist, kv[0][2].entity)
+        ):
             rules = self._plan.watchlists[target.watchlist]
-            fld, start, end = _field_offsets(scan, hit)
+            fld: Field = "title" if start < scan.body else "body"
+            base = 0 if fld == "title" else scan.body
             rows.append(Candidate(
                 watchlist=rules.name,
                 entity=rules.ids[target.entity] if target.entity >= 0 else None,
-                kind=_KINDS[target.kind], alias=target.alias, field=fld, start=start, end=end,
-                text=scan.joined[hit.start:hit.end], verdict=hit.verdict,
+                kind=_KINDS[target.kind], alias=target.alias, field=fld, start=start - base, end=end - base,
+                text=scan.joined[start:end], verdict=verdict,
             ))
         return rows
 
@@ -162,32 +170,34 @@ class Matcher:
         if plan.automaton is None:
             return scan
         folded, size, sep = scan.folded, len(scan.folded), len(title)
+        targets_of, edges, add, rejected = plan.targets, plan.edges, scan.add, scan.rejected
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
             if start <= sep < end:
                 continue  # never across the title/text seam
             # an edge of class X must not touch a character of the same class (word in word, kana in kana)
-            left, right = plan.edges[pid]
+            left, right = edges[pid]
             edges_ok = (left == NO_EDGE or start == 0 or char_class(folded[start - 1]) != left) and (
                 right == NO_EDGE or end == size or char_class(folded[end]) != right)
-            for target in plan.targets[pid]:
+            for target in targets_of[pid]:
                 kind = target.kind
-                if kind == ANCHOR:
-                    self._anchor(scan, start, end, target.alias, explain)
+                if kind < TICKER:
+                    if not edges_ok:
+                        if explain:
+                            rejected.append(((start, end, target), "boundary"))
+                    elif kind == ALIAS and target.case != ANY and not self._case_ok(scan, target, start, end):
+                        if explain:
+                            rejected.append(((start, end, target), "case"))
+                    else:
+                        add((start, end, target))
                 elif kind == TICKER:
                     assert target.ticker is not None
                     stop = core_end(target.ticker, folded[start:end], folded, joined, start, end)
                     if stop is not None:
-                        scan.hits.append(_Hit(target, start, stop))
+                        add((start, stop, target))
                     elif explain:
-                        scan.hits.append(_Hit(target, start, end, "form"))
-                elif not edges_ok:
-                    if explain:
-                        scan.hits.append(_Hit(target, start, end, "boundary"))
-                elif kind == ALIAS and target.case != ANY and not self._case_ok(scan, target, start, end):
-                    if explain:
-                        scan.hits.append(_Hit(target, start, end, "case"))
-                else:
-                    scan.hits.append(_Hit(target, start, end))
+                        rejected.append(((start, end, target), "form"))
+                elif edges_ok:  # a cashtag or an exchange name such as `nyse`, not the `she` in `shed`
+                    self._anchor(scan, start, end, target.alias, explain)
         return scan
 
     def _anchor(self, scan: _Scan, start: int, end: int, anchor: str, explain: bool) -> None:
@@ -203,9 +213,9 @@ class Matcher:
                 assert target.ticker is not None
                 wanted = target.ticker.market or "CN"
                 if market is None or market == wanted:
-                    scan.hits.append(_Hit(target, start, stop))
+                    scan.add((start, stop, target))
                 elif explain:
-                    scan.hits.append(_Hit(target, start, stop, "form"))
+                    scan.rejected.append(((start, stop, target), "form"))
             return
 
     def _case_ok(self, scan: _Scan, target: Target, start: int, end: int) -> bool:
@@ -240,17 +250,17 @@ class Matcher:
 
     # -- per watchlist --------------------------------------------------------------------------
 
-    def _select(self, hits: list[_Hit]) -> tuple[dict[int, list[_Hit]], bool, bool]:
+    def _select(
+        self, hits: list[Hit], dropped: list[tuple[Hit, Verdict]] | None = None
+    ) -> tuple[dict[int, list[Hit]], bool, bool]:
         """Apply excludes and longest-wins to one watchlist's hits: (mentions by entity, keyword, no-go)."""
         excludes: dict[int, list[tuple[int, int]]] = {}
         keyword = negative = False
-        mentions: list[_Hit] = []
+        mentions: list[Hit] = []
         for hit in hits:
-            kind = hit.target.kind
-            if hit.verdict != "kept":
-                continue
+            kind = hit[2].kind
             if kind == EXCLUDE:
-                excludes.setdefault(hit.target.entity, []).append((hit.start, hit.end))
+                excludes.setdefault(hit[2].entity, []).append((hit[0], hit[1]))
             elif kind == KEYWORD:
                 keyword = True
             elif kind == NOT_KEYWORD:
@@ -258,55 +268,65 @@ class Matcher:
             else:
                 mentions.append(hit)
         if excludes:
+            kept = []
             for hit in mentions:
-                spans = excludes.get(hit.target.entity)
-                if spans and any(s <= hit.start and hit.end <= e for s, e in spans):
-                    hit.verdict = "excluded"
-            mentions = [h for h in mentions if h.verdict == "kept"]
-        kept = sorted(mentions, key=_order)
-        by_entity: dict[int, list[_Hit]] = defaultdict(list)
+                spans = excludes.get(hit[2].entity)
+                if spans and any(s <= hit[0] and hit[1] <= e for s, e in spans):
+                    if dropped is not None:
+                        dropped.append((hit, "excluded"))
+                else:
+                    kept.append(hit)
+            mentions = kept
+        mentions.sort(key=_order)
+        by_entity: dict[int, list[Hit]] = {}
         reach = -1
-        for hit in kept:
-            if hit.end <= reach:
-                hit.verdict = "overlapped"  # inside a longer valid match that starts no later
+        for hit in mentions:
+            if hit[1] <= reach:  # inside a longer valid match that starts no later
+                if dropped is not None:
+                    dropped.append((hit, "overlapped"))
                 continue
-            reach = hit.end
-            by_entity[hit.target.entity].append(hit)
+            reach = hit[1]
+            bucket = by_entity.get(hit[2].entity)
+            if bucket is None:
+                by_entity[hit[2].entity] = [hit]
+            else:
+                bucket.append(hit)
         return by_entity, keyword, negative
 
-    def _evaluate(self, scan: _Scan, hits: list[_Hit], rules: Rules) -> WatchlistMatch | None:
+    def _evaluate(self, scan: _Scan, hits: list[Hit], rules: Rules) -> WatchlistMatch | None:
         by_entity, keyword, negative = self._select(hits)
         if not by_entity or negative or (rules.keywords and not keyword):
             return None
-        counted: dict[int, list[_Hit]] = {}
-        for ei, hits in by_entity.items():
-            usable = [h for h in hits if h.start < scan.body] if rules.title_only else hits
-            if len(usable) >= rules.min_mentions:
-                counted[ei] = hits
+        body = scan.body
+        counted: dict[int, list[Hit]] = {}
+        for ei, found in by_entity.items():
+            usable = sum(1 for h in found if h[0] < body) if rules.title_only else len(found)
+            if usable >= rules.min_mentions:
+                counted[ei] = found
         if not counted:
             return None
         if rules.all_of and not rules.all_of <= counted.keys():
             return None
         if rules.any_of and not rules.any_of & counted.keys():
             return None
-        entities = [self._entity(scan, rules, ei, hits) for ei, hits in counted.items()]
-        entities.sort(key=lambda e: (-e.salience, e.id))
-        return WatchlistMatch(rules.name, entities, max(e.salience for e in entities))
+        entities = [self._entity(scan, rules, ei, found) for ei, found in counted.items()]
+        if len(entities) > 1:
+            entities.sort(key=lambda e: (-e.salience, e.id))
+        return WatchlistMatch(rules.name, entities, entities[0].salience)
 
-    def _entity(self, scan: _Scan, rules: Rules, ei: int, hits: list[_Hit]) -> EntityMatch:
+    def _entity(self, scan: _Scan, rules: Rules, ei: int, hits: list[Hit]) -> EntityMatch:
         joined, body = scan.joined, scan.body
-        in_title = hits[0].start < body
+        in_title = hits[0][0] < body
         mentions = []
         fld: Field
-        for hit in hits[:MAX_MENTIONS]:
-            start, end = hit.start, hit.end
+        for start, end, target in hits[:MAX_MENTIONS]:
             if start < body:
                 lo, hi, fld, base = 0, body - 1, "title", 0
             else:
                 lo, hi, fld, base = body, len(joined), "body", body
             snippet = " ".join(joined[max(lo, start - SNIPPET):min(hi, end + SNIPPET)].split())
-            kind: MentionKind = "ticker" if hit.target.kind == TICKER else "alias"
-            mentions.append(Mention(hit.target.alias, fld, start - base, end - base, snippet, joined[start:end], kind))
+            kind: MentionKind = "ticker" if target.kind == TICKER else "alias"
+            mentions.append(Mention(target.alias, fld, start - base, end - base, snippet, joined[start:end], kind))
         return EntityMatch(rules.ids[ei], rules.names[ei], mentions, salience(in_title, len(hits)),
                            count=len(hits), in_title=in_title)
 
@@ -316,21 +336,8 @@ def salience(in_title: bool, count: int) -> float:
     return round((2.0 if in_title else 0.0) + math.log2(1 + count), 3)
 
 
-def _order(hit: _Hit) -> tuple[int, int]:
-    return hit.start, -hit.end
-
-
-def _by_watchlist(hits: list[_Hit]) -> dict[int, list[_Hit]]:
-    groups: dict[int, list[_Hit]] = defaultdict(list)
-    for hit in hits:
-        groups[hit.target.watchlist].append(hit)
-    return groups
-
-
-def _field_offsets(scan: _Scan, hit: _Hit) -> tuple[Field, int, int]:
-    if hit.start < scan.body:
-        return "title", hit.start, hit.end
-    return "body", hit.start - scan.body, hit.end - scan.body
+def _order(hit: Hit) -> tuple[int, int]:
+    return hit[0], -hit[1]
 
 
 def matches_to_json(matches: Sequence[WatchlistMatch]) -> list[dict[str, object]]:

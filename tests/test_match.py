@@ -14,8 +14,6 @@ from alerts.normalise import fold, fold_table
 from alerts.watchlist import compile_watchlists
 from config.watchlist import WatchlistConfig
 
-CATALOGUE = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "entities.yaml"
-
 # A self-contained subset of the corpus catalogue, so these tables run without ../shared.
 ENTITIES: list[dict[str, Any]] = [
     {"id": "MSFT", "name": "Microsoft", "aliases": ["Microsoft", "微软", "微軟", "マイクロソフト", "Azure"],
@@ -188,6 +186,8 @@ TICKERS = [
     ("TSM shares", "TSMC", True),
     ("$tsla moon", "TSLA", True),
     ("US$V", "V", False),
+    ("she: 002594 said", "BYD", True),  # SHE is the Shenzhen exchange code
+    ("she shed a tear", "BYD", False),
 ]
 
 

@@ -86,6 +86,9 @@ def test_compile_errors_name_the_problem(watchlists: list[WatchlistConfig], mess
     assert message in str(info.value)
 
 
+TESLA_MODEL = wl("w", [TESLA]).entities[0]
+
+
 def test_an_alias_that_folds_to_one_character_is_refused() -> None:
     bad = WatchlistConfig.model_construct(
         watchlist="w", entities=[TESLA_MODEL.model_copy(update={"aliases": ["ｘ "]})], all_of=[], any_of=[],
@@ -93,9 +96,6 @@ def test_an_alias_that_folds_to_one_character_is_refused() -> None:
     )
     with pytest.raises(WatchlistError, match="alias 'ｘ ' is shorter than 2 characters"):
         compile_watchlists([bad])
-
-
-TESLA_MODEL = wl("w", [TESLA]).entities[0]
 
 # -- properties -------------------------------------------------------------------------------------
 
