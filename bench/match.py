@@ -190,11 +190,12 @@ Python {r['python']}, {r['machine']}, on a shared 2-CPU machine, so figures move
 | peer: one `re` alternation, IGNORECASE | {r['peer_mb_s']} MB/s ({r['peer_mb']} MB sample; compile {r['peer_compile_s']} s) | | |
 | compile 10k aliases, first in process / again | {r['compile_cold_s']} s / {r['compile_warm_s']} s | | < 2 s |
 
-Reading: folding costs about half a bare scan by itself (OpenCC's C++ converter loaded with the
-one-for-one fold table; `str.translate` would be ~6× slower), so fold + scan is already ~1.5–1.8× the
-bare scan. On natural text the matcher stays near 2×; on dense text the Python work per hit
-(boundaries, case, excludes, overlap, results with snippets: ~3 µs per hit, ~9 µs per entity reported)
-dominates. The regex peer does less (no folding, no boundaries) and is orders of magnitude slower.
+Reading: folding alone takes {d['limit_mb_s'] / d['fold_mb_s']:.1f}× (dense) and {n['limit_mb_s'] / n['fold_mb_s']:.1f}× (natural) the time
+of a bare scan (OpenCC's C++ converter loaded with the one-for-one fold table; `str.translate` is ~6×
+slower), so fold + scan alone sits at ~1.6–1.8× the bare scan. On natural text the matcher is at
+{n['ratio_to_limit']}×; on dense text ({d['mentions'] / d['items']:.1f} mentions reported per item) the Python work per hit and per
+reported entity (boundaries, case, excludes, overlap, results with snippets: a few µs each) dominates.
+The regex peer does less (no folding, no boundaries) and is orders of magnitude slower.
 """
 
 
