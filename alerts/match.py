@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from alerts.normalise import fold, is_katakana, is_word
@@ -34,7 +34,7 @@ from alerts.types import (
     WatchlistMatch,
 )
 
-__all__ = ["Matcher", "fold", "matches_to_json"]
+__all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
 
 ALIAS, EXCLUDE, KEYWORD, NOT_KEYWORD, TICKER, ANCHOR = range(6)  # kinds below TICKER obey edges
 ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
@@ -361,3 +361,8 @@ def matches_to_json(matches: Sequence[WatchlistMatch]) -> list[dict[str, object]
         }
         for m in matches
     ]
+
+
+def candidates_to_json(rows: Sequence[Candidate]) -> list[dict[str, object]]:
+    """A JSON-able form of `Matcher.mentions` (explain output): one dict per candidate."""
+    return [asdict(row) for row in rows]

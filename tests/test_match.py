@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.match import Matcher, matches_to_json
+from alerts.match import Matcher, candidates_to_json, matches_to_json
 from alerts.normalise import fold, fold_table
 from alerts.watchlist import compile_watchlists
 from config.watchlist import WatchlistConfig
@@ -267,6 +267,9 @@ def test_explain_lists_rejected_candidates_with_reasons(matcher: Matcher) -> Non
     assert ("亚马逊", "AMZN", "excluded") in verdicts
     assert ("Amazon", "AMZN", "overlapped") in verdicts
     assert ("Amazon Web Services", "AMZN", "kept") in verdicts
+    rows_json = candidates_to_json(rows)
+    assert json.loads(json.dumps(rows_json, ensure_ascii=False)) == rows_json
+    assert {"watchlist", "entity", "kind", "alias", "field", "start", "end", "text", "verdict"} == set(rows_json[0])
 
 
 FOLDS = [
