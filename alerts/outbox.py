@@ -399,7 +399,7 @@ async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) 
 
 
 async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
-                      concurrency: int = 32, now: datetime | None = None) -> dict[str, int]:
+                      concurrency: int = 16, now: datetime | None = None) -> dict[str, int]:
     """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
 
     `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.

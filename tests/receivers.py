@@ -33,6 +33,7 @@ class Reply:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # bursts of concurrent deliveries; the default backlog of 5 drops connections
     receiver: Receiver
 
     def handle_error(self, request: Any, client_address: Any) -> None:
