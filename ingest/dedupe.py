@@ -39,8 +39,9 @@ in the larger when their lengths are within `CONTAINMENT_MIN_RATIO`); joining ne
 threshold (default `THRESHOLD` = 0.5, as `DedupeConfig`). For texts of equal length containment
 is the Dice coefficient 2J/(1+J), so 0.5 accepts J ≥ 0.33; updates that add a paragraph (J ≈ 0.6-0.8,
 containment ≈ 1) pass through containment, siblings (containment ≤ 0.19) do not. A join whose text has ≥ `UPDATE_NOVELTY` of its shingles
-outside the matched item is reported as an update. When either text is shorter than `short_text`
-characters (normalised), only an identical shingle set joins (Jaccard estimate 1.0).
+outside the matched item is reported as an update. Set sizes are estimated from `len()` of the
+clean texts (`Candidate.text_len`, what the store saves). When either text is shorter than
+`short_text` characters, only an identical shingle set joins (Jaccard estimate 1.0).
 
 Persisted signatures and band keys are valid only for one `SCHEME` (library, its version and
 algorithm version, Unicode version, tokenisation and every parameter); the store rebuilds its
@@ -56,6 +57,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import version
 
 import rensa
@@ -73,7 +75,6 @@ __all__ = [
     "Signature",
     "band_keys",
     "decide",
-    "dedupe_length",
     "normalise_for_dedupe",
     "shingles",
     "signature",
@@ -133,7 +134,7 @@ class Signature:
 
 @dataclass(slots=True)
 class Candidate:
-    """A stored item found through a shared band: its story, signature and normalised length."""
+    """A stored item found through a shared band: its story, signature and `len()` of its clean text."""
 
     story_id: int
     item_id: int
@@ -151,7 +152,9 @@ class Decision:
     reason: str
 
 
+@lru_cache(maxsize=16)
 def _fold(text: str) -> str:
+    # Cached: the pipeline asks for the hash and the signature of the same text in a row.
     folded = unicodedata.normalize("NFKC", text).casefold()
     return folded if unicodedata.is_normalized("NFKC", folded) else unicodedata.normalize("NFKC", folded)
 
@@ -159,11 +162,6 @@ def _fold(text: str) -> str:
 def normalise_for_dedupe(text: str) -> str:
     """NFKC + casefold; words (letter/digit runs) joined by one space, punctuation dropped."""
     return " ".join(_WORD.findall(_fold(text)))
-
-
-def dedupe_length(text: str) -> int:
-    """Characters of the normalised text without spaces: `Candidate.text_len` and the short-text test."""
-    return sum(map(len, _WORD.findall(_fold(text))))
 
 
 def text_hash(text: str) -> str:
@@ -229,7 +227,7 @@ class _Verified:
 
 def _verify(length: int, sig: Signature, cand: Candidate, short_text: int) -> _Verified:
     jaccard = similarity(sig, cand.signature)
-    if min(length, cand.text_len) < short_text:
+    if min(length, cand.text_len) < max(short_text, 1):
         return _Verified(cand, 1.0 if jaccard == 1.0 else 0.0, jaccard, "short-exact")
     small, large = sorted((length, cand.text_len))
     if small / large >= CONTAINMENT_MIN_RATIO:
@@ -247,8 +245,8 @@ def decide(
     short_text: int = SHORT_TEXT,
 ) -> Decision:
     """Choose the story a new item joins among verified candidates, or a new story (story_id None)."""
-    length = dedupe_length(text)
-    if length == 0 or _is_empty(sig):
+    length = len(text)
+    if _is_empty(sig):
         return Decision(None, 0.0, False, "new: no words to compare")
     if not candidates:
         return Decision(None, 0.0, False, "new: no candidates")

@@ -47,7 +47,7 @@ def _join(paragraphs: list[str], sep: str = "\n\n") -> str:
 def _index_with(text: str, story_id: int = 7, item_id: int = 1) -> MemoryIndex:
     index = MemoryIndex()
     sig = dedupe.signature(text)
-    index.add(item_id, story_id, sig, dedupe.dedupe_length(text))
+    index.add(item_id, story_id, sig, len(text))
     return index
 
 
@@ -190,7 +190,7 @@ def test_decide_picks_the_best_story_and_reports_new_without_candidates() -> Non
     text = _join(EN_RESULTS)
     sig = dedupe.signature(text)
     other = dedupe.signature(_join(EN_OTHER_EVENT))
-    cands = [Candidate(3, 30, other, 600), Candidate(5, 50, sig, dedupe.dedupe_length(text))]
+    cands = [Candidate(3, 30, other, 600), Candidate(5, 50, sig, len(text))]
     assert dedupe.decide(text, sig, cands).story_id == 5
     assert dedupe.decide(text, sig, []).story_id is None
     assert dedupe.decide("", dedupe.signature(""), cands).story_id is None
@@ -200,7 +200,7 @@ def test_memory_index_finds_copies_and_ranks_them_first() -> None:
     index = MemoryIndex()
     texts = [_join(ZH_RESULTS), _join(ZH_OTHER_EVENT), _join(EN_RESULTS), _join(EN_OTHER_EVENT)]
     for item_id, text in enumerate(texts):
-        index.add(item_id, 100 + item_id, dedupe.signature(text), dedupe.dedupe_length(text))
+        index.add(item_id, 100 + item_id, dedupe.signature(text), len(text))
     assert len(index) == 4
     found = index.candidates(dedupe.signature("\n".join(EN_RESULTS)))
     assert found and found[0].item_id == 2 and found[0].story_id == 102
@@ -222,7 +222,7 @@ _PARAGRAPH = st.text(_ALPHABET, max_size=60)
 def test_decide_never_raises_on_random_unicode(text: str, others: list[str]) -> None:
     index = MemoryIndex()
     for item_id, other in enumerate(others):
-        index.add(item_id, item_id, dedupe.signature(other), dedupe.dedupe_length(other))
+        index.add(item_id, item_id, dedupe.signature(other), len(other))
     sig = dedupe.signature(text)
     decision = dedupe.decide(text, sig, index.candidates(sig))
     assert 0.0 <= decision.score <= 1.0
@@ -242,5 +242,13 @@ def test_text_hash_is_invariant_to_rebreaking(paragraphs: list[str], seps: list[
 @pytest.mark.parametrize("text", ["茅台\udcff公告 a\ud800b", "\x00\x1b[31m", "👍🏽👨‍👩‍👧" * 20, "e\u0301" * 80])
 def test_odd_text_is_handled(text: str) -> None:
     sig = dedupe.signature(text)
-    assert dedupe.decide(text, sig, [Candidate(1, 1, sig, dedupe.dedupe_length(text))]).score in (0.0, 1.0)
+    assert dedupe.decide(text, sig, [Candidate(1, 1, sig, len(text))]).score in (0.0, 1.0)
     assert len(dedupe.text_hash(text)) == 64
+
+
+def test_candidate_without_length_only_joins_when_identical() -> None:
+    text = _join(EN_RESULTS)
+    sig = dedupe.signature(text)
+    near = dedupe.signature(text + " Shares later pared gains.")
+    assert dedupe.decide(text, sig, [Candidate(1, 1, near, 0)], short_text=0).story_id is None
+    assert dedupe.decide(text, sig, [Candidate(1, 1, sig, 0)], short_text=0).story_id == 1

@@ -18,7 +18,7 @@ def _group(texts: list[str]) -> list[int]:
         sig = dedupe.signature(text)
         decision = dedupe.decide(text, sig, index.candidates(sig))
         story = decision.story_id if decision.story_id is not None else item_id
-        index.add(item_id, story, sig, dedupe.dedupe_length(text))
+        index.add(item_id, story, sig, len(text))
         stories.append(story)
     return stories
 
