@@ -119,7 +119,6 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("alert_id", "channel", name="uq_alert_deliveries_alert_channel"),
         sa.Index("ix_alert_deliveries_due", "state", "next_attempt_at"),
-        sa.Index("ix_alert_deliveries_waiting", "batched", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
