@@ -202,21 +202,22 @@ def render_chat(payload: Mapping[str, Any], fmt: str, max_body: int, max_title: 
     return title, body
 
 
+def _digest_entry(payload: Mapping[str, Any], fmt: str) -> str:
+    raw = _title_line(payload)[:300]
+    url = (payload.get("item") or {}).get("url")
+    linked = _link(url, fmt, label=raw) if fmt != "text" else ""
+    bare = "" if linked else _link(url, "text")
+    return "• " + (linked or _fit([raw], fmt, 300) + (f" {bare}" if bare else ""))
+
+
 def _digest_lines(payloads: Sequence[Mapping[str, Any]], fmt: str, room: int) -> str:
-    entries: list[str] = []
-    sep = _LINE_SEP[fmt]
+    sep, entries = _LINE_SEP[fmt], list[str]()
     for n, payload in enumerate(payloads):
-        url = (payload.get("item") or {}).get("url")
-        line = _fit([_title_line(payload)], fmt, 300)
-        if fmt != "text" and _link(url, fmt):
-            line = _link(url, fmt, label=_title_line(payload)[:300])
-        elif _link(url, fmt):
-            line += " " + _link(url, fmt)
-        more = f"{ELLIPSIS} and {len(payloads) - n - 1} more" if n + 1 < len(payloads) else ""
-        if len(sep.join([*entries, "• " + line, more])) > room:
-            entries.append(f"{ELLIPSIS} and {len(payloads) - n} more")
+        entry, left = _digest_entry(payload, fmt), len(payloads) - n - 1
+        if len(sep.join([*entries, entry, f"{ELLIPSIS} and {left} more" if left else ""])) > room:
+            entries.append(f"{ELLIPSIS} and {left + 1} more")
             break
-        entries.append("• " + line)
+        entries.append(entry)
     return sep.join(entries)
 
 

@@ -98,7 +98,17 @@ def test_a_503_then_200_is_delivered_once(engine: Engine, receiver: Receiver) ->
     assert [r["status"] for r in receiver.requests] == [503, 200]
 
 
-def test_one_url_down_the_healthy_one_gets_exactly_one_message(engine: Engine) -> None:
+@pytest.fixture
+def any_engine(db_url: str) -> Iterator[Engine]:
+    """A real SQLite file, then the real PostgreSQL (skipped when unreachable, outside CI)."""
+    engine = sa.create_engine(db_url)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_one_url_down_the_healthy_one_gets_exactly_one_message(any_engine: Engine) -> None:
+    engine = any_engine
     with Receiver() as good, Receiver() as bad:
         bad.plan(Reply(503), Reply(502))
         config = channel(f"json://{hostport(good)}/a", f"form://robot:s3cretpass@{hostport(bad)}/b")
