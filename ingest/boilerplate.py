@@ -58,16 +58,17 @@ class Rule:
     pattern: re.Pattern[str]
     needle: str = ""
 
-    def find(self, line: str) -> re.Match[str] | None:
-        """The rule's match in `line` where it applies (whole, prefix, suffix, first anywhere), or None."""
+    def find(self, line: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+        """The rule's match in `line[pos:endpos]` where it applies (whole, prefix, suffix, anywhere), or None."""
+        end = len(line) if endpos is None else endpos
         if self.where == "line":
-            return self.pattern.fullmatch(line)
-        if self.where == "start":
-            m = self.pattern.match(line)
+            m = self.pattern.fullmatch(line, pos, end)
+        elif self.where == "start":
+            m = self.pattern.match(line, pos, end)
         elif self.where == "end":
-            m = self.pattern.search(line, max(0, len(line) - END_WINDOW))
+            m = self.pattern.search(line, max(pos, end - END_WINDOW), end)
         else:
-            m = self.pattern.search(line)
+            m = self.pattern.search(line, pos, end)
         return m if m is not None and m.end() > m.start() else None
 
 

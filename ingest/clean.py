@@ -51,6 +51,8 @@ FLAT_MIN = 60
 FLAT_COVER = 0.8
 DUP_MIN = 12
 TEASER_MIN = 50
+TEASER_WINDOW = 64
+FLAT_CANDIDATES = 16
 TAIL = 200
 
 _LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|出典|出所|(?i:source))"
@@ -129,74 +131,85 @@ def _clean_line(line: str, work: _Work) -> str:
             work.found_source(m)
             return ""
         low = line.lower()
-        rule = _first(rules.line, line, low)
-        if rule is not None:
-            work.remove(rule[0].id, line)
+        found = _first(rules.line, line, low)
+        if found is not None:
+            work.remove(found[0].id, line)
             return ""
         if line in rules.learned:
             work.remove(LEARNED, line)
             return ""
-        trimmed = _trim_ends(line, work)
+        trimmed = _trim_ends(line, low, work)
         if trimmed != line:
             line = trimmed
             continue
-        found = _first(rules.anywhere, line, low)
-        if found is not None:
-            work.remove(found[0].id, found[1].group(0))
-            line = " ".join((line[: found[1].start()] + " " + line[found[1].end():]).split())
-            continue
-        if rules.learned:
+        cut = _cut_anywhere(line, low, work)
+        if cut == line and rules.learned:
             cut = _cut_learned_sentences(line, work)
-            if cut != line:
-                line = cut
-                continue
-        return line
+        if cut == line:
+            return line
+        line = cut
     return line
 
 
-def _first(rules: tuple[Rule, ...], line: str, low: str) -> tuple[Rule, re.Match[str]] | None:
+def _first(rules: tuple[Rule, ...], line: str, low: str, pos: int = 0,
+           endpos: int | None = None) -> tuple[Rule, re.Match[str]] | None:
     """The first rule (in order) whose needle is in the line and whose pattern matches it."""
     for rule in rules:
         if rule.needle in low:
-            m = rule.find(line)
+            m = rule.find(line, pos, endpos)
             if m is not None:
                 return rule, m
     return None
 
 
-def _trim_ends(line: str, work: _Work) -> str:
+def _trim_ends(line: str, low: str, work: _Work) -> str:
     """Remove source markers and matching prefixes and suffixes (as strings, never as character sets)."""
     rules = work.rules
     start, end = 0, len(line)
     while start < end:
-        head = line[start:end]
-        m = _SOURCE_START.match(head)
+        m = _SOURCE_START.match(line, start, end)
         if m is not None:
             work.found_source(m)
-            start += m.end()
         else:
-            found = _first(rules.start, head, head.lower())
+            found = _first(rules.start, line, low, start, end)
             if found is None:
                 break
-            work.remove(found[0].id, found[1].group(0).strip())
-            start += found[1].end()
+            m = found[1]
+            work.remove(found[0].id, m.group(0).strip())
+        start = m.end()
         while start < end and line[start].isspace():
             start += 1
     while start < end:
-        tail = line[start:end]
-        m = _SOURCE_END.search(tail, max(0, len(tail) - TAIL)) if tail[-1] in _CLOSERS else None
+        m = _SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
         if m is not None:
             work.found_source(m)
-            end -= len(tail) - m.start()
         else:
-            found = _first(rules.end, tail, tail.lower())
+            found = _first(rules.end, line, low, start, end)
             if found is None:
                 break
-            work.remove(found[0].id, found[1].group(0).strip())
-            end -= len(tail) - found[1].start()
+            m = found[1]
+            work.remove(found[0].id, m.group(0).strip())
+        end = m.start()
         while end > start and line[end - 1].isspace():
             end -= 1
     return line[start:end]
+
+
+def _cut_anywhere(line: str, low: str, work: _Work) -> str:
+    """Remove every match of each `anywhere` rule whose needle occurs in the line."""
+    for rule in work.rules.anywhere:
+        if rule.needle not in low:
+            continue
+
+        def cut(m: re.Match[str], rule: Rule = rule) -> str:
+            if m.end() > m.start():
+                work.remove(rule.id, m.group(0))
+            return " "
+
+        new = rule.pattern.sub(cut, line)
+        if new != line:
+            return " ".join(new.split())
+    return line
 
 
 def _cut_learned_sentences(line: str, work: _Work) -> str:
@@ -226,14 +239,9 @@ def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]
     if len(kept) < 2:
         return kept
     keys = [_key(line) for _, line in kept]
-    dropped: set[int] = set()
-    for i, key in enumerate(keys):
-        if len(key) < FLAT_MIN:
-            continue
-        parts = {keys[j] for j in range(len(keys))
-                 if j != i and j not in dropped and 8 <= len(keys[j]) < len(key) and keys[j] in key}
-        if len(parts) >= 2 and sum(map(len, parts)) >= FLAT_COVER * len(key):
-            dropped.add(i)
+    if not _anything_repeats(keys):
+        return kept
+    dropped = _flattened(keys)
     seen: set[str] = set()
     for i, key in enumerate(keys):
         if i in dropped or len(key) < DUP_MIN:
@@ -251,19 +259,50 @@ def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]
     return out
 
 
+def _anything_repeats(keys: list[str]) -> bool:
+    """Whether some line's first `DUP_MIN` characters occur elsewhere: needed for any copy to exist."""
+    joined = "".join(keys)
+    offset = 0
+    for key in keys:
+        if len(key) >= DUP_MIN:
+            head = key[:DUP_MIN]
+            if joined.find(head, 0, offset + DUP_MIN - 1) != -1 or joined.find(head, offset + 1) != -1:
+                return True
+        offset += len(key)
+    return False
+
+
+def _flattened(keys: list[str]) -> set[int]:
+    """Lines made mostly of two or more other lines: a body flattened into one paragraph.
+
+    Only the `FLAT_CANDIDATES` longest lines are candidates (a flattened copy is long), which keeps
+    a text of thousands of lines linear.
+    """
+    longest = sorted((i for i, key in enumerate(keys) if len(key) >= FLAT_MIN), key=lambda i: -len(keys[i]))
+    dropped: set[int] = set()
+    for i in sorted(longest[:FLAT_CANDIDATES]):
+        key = keys[i]
+        parts = {keys[j] for j in range(len(keys))
+                 if j != i and j not in dropped and DUP_MIN <= len(keys[j]) < len(key) and keys[j] in key}
+        if len(parts) >= 2 and sum(map(len, parts)) >= FLAT_COVER * len(key):
+            dropped.add(i)
+    return dropped
+
+
 def _drop_teasers(keys: list[str], dropped: set[int]) -> None:
-    """Drop lines whose text (a trailing ellipsis aside) appears inside the other lines."""
+    """Drop lines whose text (a trailing ellipsis aside) appears within the `TEASER_WINDOW` lines around them."""
     live = [i for i in range(len(keys)) if i not in dropped]
     joined = "".join(keys[i] for i in live)
-    offset = 0
+    offsets = [0]
     for i in live:
-        key = keys[i]
-        probe = _ELLIPSIS.sub("", key)
-        if len(probe) >= TEASER_MIN:
-            before = joined.find(probe, 0, offset)
-            if before != -1 or joined.find(probe, offset + len(key)) != -1:
-                dropped.add(i)
-        offset += len(key)
+        offsets.append(offsets[-1] + len(keys[i]))
+    for n, i in enumerate(live):
+        probe = _ELLIPSIS.sub("", keys[i])
+        if len(probe) < TEASER_MIN:
+            continue
+        lo, hi = offsets[max(0, n - TEASER_WINDOW)], offsets[min(len(live), n + 1 + TEASER_WINDOW)]
+        if joined.find(probe, lo, offsets[n]) != -1 or joined.find(probe, offsets[n + 1], hi) != -1:
+            dropped.add(i)
 
 
 def _title_keys(title: str) -> set[str]:

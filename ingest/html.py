@@ -1,16 +1,19 @@
 """Feed HTML fragments to plain text, and the one normal form every cleaning rule matches against.
 
-Parser: selectolax's Lexbor backend (`selectolax.lexbor.LexborHTMLParser`). It is an HTML5 parser
-(a fragment is parsed as browsers parse it: unclosed `<p>`s, stray `</div>`s, entities without `;`),
-it is actively maintained, and it is the fastest of the installed options. `bench/clean.py` times
-it against lxml on the same ~3 KB items: on one core Lexbor parses and walks an item in roughly half
-lxml's time (see the Cleaning section of `bench/RESULTS.md`), and lxml's libxml2 HTML parser is an
-HTML4-era parser that mangles some fragments (it needs a wrapper element, and text before the first
-tag lands in a separate node). Modest (`selectolax.parser`) is deprecated upstream.
+Parser: selectolax's Lexbor backend (`selectolax.lexbor.LexborHTMLParser`), chosen after measuring
+(`bench/clean.py`, figures in the Cleaning section of `bench/RESULTS.md`):
+- it implements the HTML5 parsing algorithm, so a fragment becomes the tree a browser builds
+  (unclosed `<p>`, stray end tags, entities without `;`); lxml uses libxml2's older HTML parser,
+  which for example silently drops text nested deeper than 255 elements;
+- it is maintained (selectolax 1.0 removed its older Modest backend in its favour) and parses a
+  ~3 KB item in ~20 µs; lxml parses about as fast, and a plain lxml walk was quicker than a
+  per-node Python walk over Lexbor, so the common case here uses Lexbor's C-level `traverse()`
+  (about 60 µs per item all told, a fifth of the cleaning cost); fragments with scripts, `<pre>`
+  or feed ads take a careful walk that skips whole subtrees.
 
-A fragment without any tag is treated as plain text (entities are still decoded): its newlines are
-kept, a blank line separates paragraphs and, when there is none, each line is a paragraph. That is
-how a scraper hands over text like the seed article, and how the stored text reads back.
+A fragment without any tag is plain text (entities are still decoded): a blank line separates
+paragraphs and, when there is none, each line is a paragraph. That is how a scraper hands over text
+like the seed article, and how the stored text reads back.
 """
 
 from __future__ import annotations
@@ -28,23 +31,27 @@ __all__ = ["html_to_text", "nfkc", "normalise", "paragraphs"]
 # Elements whose content is never article text.
 _DROP = frozenset({
     "script", "style", "iframe", "noscript", "template", "object", "embed", "applet", "svg", "math",
-    "head", "title", "meta", "link", "base", "form", "button", "select", "option", "input", "textarea",
-    "audio", "video", "source", "track", "canvas", "map", "area", "img", "picture", "frame", "frameset",
+    "head", "title", "meta", "link", "base", "form", "button", "select", "option", "textarea", "audio",
+    "video", "canvas", "map", "img", "picture", "frameset", "frame",
 })
+# Of those, the ones that can hold text (an <img> cannot, so it need not be cut out before walking).
+_DROP_TEXT = _DROP - {"img", "meta", "link", "base", "canvas", "picture", "frame"}
+# Ad and tracking blocks that feeds splice into item HTML (FeedBurner flares, Feedsportal, ad servers).
+_AD_CLASSES = ("feedflare", "mf-viral", "feedsportal")
+_AD_HOSTS = ("feeds.feedburner.com/~", "feedproxy.google.com/~", "feedsportal.com", "doubleclick.net", "pheedo.com")
+_AD_MARKERS = _AD_CLASSES + ("feedburner", "feedproxy", "doubleclick", "pheedo")
 # Elements that start and end a paragraph.
 _BLOCK = frozenset({
     "p", "div", "section", "article", "aside", "header", "footer", "main", "nav", "blockquote", "pre",
     "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody",
     "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "address", "hr", "details", "summary",
-    "fieldset", "legend", "center", "body", "html",
+    "fieldset", "legend", "center",
 })
-# Ad and tracking blocks that feeds splice into item HTML (FeedBurner flares, Feedsportal, ad servers).
-_AD_CLASSES = ("feedflare", "mf-viral", "feedsportal", "advertisement")
-_AD_HOSTS = ("feeds.feedburner.com/~", "feedproxy.google.com/~", "feedsportal.com", "doubleclick.net",
-             "pheedo.com", "feedads.g.doubleclick")
+# Non-characters marking paragraph and line breaks while the text is assembled.
+_PARA_MARK = "\ufdd0"
+_LINE_MARK = "\ufdd1"
 
 _TAG = re.compile(r"<(?:[A-Za-z][^\s/>]*|/[A-Za-z]|!--)")
-_SPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _PARA = "\n\n"
 # Characters that end a line, and invisible ones (zero-width, format, C0/C1 controls but tab and newline).
@@ -64,14 +71,48 @@ def html_to_text(fragment: str) -> str:
         return ""
     if _TAG.search(fragment) is None:
         return _plain_to_text(html.unescape(fragment))
+    for mark in (_PARA_MARK, _LINE_MARK):
+        if mark in fragment:
+            fragment = fragment.replace(mark, "")
     body = LexborHTMLParser(fragment).body
     if body is None:
         return ""
-    return _tidy("".join(_pieces(body)))
+    pieces = None
+    if not any(marker in fragment for marker in _AD_MARKERS):
+        pieces = _fast_pieces(body)
+    if pieces is None:
+        pieces = list(_careful_pieces(body))
+    return _tidy("".join(pieces))
 
 
-def _pieces(root: LexborNode) -> Iterator[str]:
-    """Walk the tree without recursion, yielding text, line breaks and paragraph breaks."""
+def _fast_pieces(body: LexborNode) -> list[str] | None:
+    """Text and break marks from one C-level traversal; None if the fragment needs `_careful_pieces`.
+
+    A traversal has no end-of-element event, so content that follows a block inside the same parent
+    gets its paragraph break from its previous sibling being a block.
+    """
+    out: list[str] = []
+    for node in body.traverse(include_text=True):
+        tag = node.tag
+        if tag in _BLOCK:
+            if tag == "pre":
+                return None
+            out.append(_PARA_MARK)
+        elif tag == "br":
+            out.append(_LINE_MARK)
+        elif tag in _DROP_TEXT:
+            return None
+        else:
+            prev = node.prev
+            if prev is not None and prev.tag in _BLOCK:
+                out.append(_PARA_MARK)
+            if tag == "-text":
+                out.append(node.text_content or "")
+    return out
+
+
+def _careful_pieces(root: LexborNode) -> Iterator[str]:
+    """Walk the tree without recursion, skipping dropped elements and ads, keeping `<pre>` newlines."""
     stack: list[tuple[Iterator[LexborNode], str]] = [(root.iter(include_text=True), "")]
     in_pre = 0
     while stack:
@@ -81,19 +122,19 @@ def _pieces(root: LexborNode) -> Iterator[str]:
             stack.pop()
             if closing:
                 in_pre -= closing == "pre"
-                yield _PARA
+                yield _PARA_MARK
             continue
         tag = child.tag
         if tag == "-text":
             text = child.text_content or ""
-            yield text.replace("\r\n", "\n") if in_pre else _SPACE.sub(" ", text)
+            yield text.replace("\n", _LINE_MARK) if in_pre else text
         elif tag == "br":
-            yield "\n"
+            yield _LINE_MARK
         elif tag is None or tag[0] in "-_!" or tag in _DROP or _is_ad(child):
             continue
         elif tag in _BLOCK:
             in_pre += tag == "pre"
-            yield _PARA
+            yield _PARA_MARK
             stack.append((child.iter(include_text=True), tag))
         else:
             stack.append((child.iter(include_text=True), ""))
@@ -111,10 +152,10 @@ def _is_ad(node: LexborNode) -> bool:
 
 
 def _tidy(text: str) -> str:
-    """Strip lines, drop empty ones, and join paragraphs with one blank line."""
+    """Collapse whitespace inside lines, drop empty lines, and join paragraphs with one blank line."""
     out: list[str] = []
-    for block in text.split(_PARA):
-        lines = [line.strip() for line in block.split("\n")]
+    for block in text.split(_PARA_MARK):
+        lines = [" ".join(line.split()) for line in block.split(_LINE_MARK)]
         para = "\n".join(line for line in lines if line)
         if para:
             out.append(para)
@@ -125,9 +166,12 @@ def _plain_to_text(text: str) -> str:
     for mark, replacement in _LINE_BREAKS.items():
         if mark in text:
             text = text.replace(mark, replacement)
+    for mark in (_PARA_MARK, _LINE_MARK):
+        if mark in text:
+            text = text.replace(mark, "")
     if _BLANK_LINE.search(text) is None:
-        text = text.replace("\n", _PARA)
-    return _tidy(_BLANK_LINE.sub(_PARA, text))
+        return _tidy(text.replace("\n", _PARA_MARK))
+    return _tidy(_BLANK_LINE.sub(_PARA_MARK, text).replace("\n", _LINE_MARK))
 
 
 def paragraphs(text: str) -> list[list[str]]:
@@ -145,12 +189,14 @@ def normalise(text: str) -> str:
     """NFKC, no zero-width or control characters, spaces collapsed inside lines, paragraphs kept."""
     if not text:
         return ""
-    for mark, replacement in _LINE_BREAKS.items():
-        if mark in text:
-            text = text.replace(mark, replacement)
-    for mark in _INVISIBLE:
-        if mark in text:
-            text = text.replace(mark, "")
+    if not text.replace("\n", "").isprintable() or "\u034f" in text:
+        # Every line break but "\n" and every invisible character is non-printable: only then look.
+        for mark, replacement in _LINE_BREAKS.items():
+            if mark in text:
+                text = text.replace(mark, replacement)
+        for mark in _INVISIBLE:
+            if mark in text:
+                text = text.replace(mark, "")
     text = nfkc(text)
     out: list[str] = []
     lines: list[str] = []
