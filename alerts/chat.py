@@ -54,7 +54,8 @@ FORMATS = ("text", "markdown", "html")
 PRUNE_EVERY = 3600.0
 PRUNE_AFTER = timedelta(days=1)
 
-_MD_ALWAYS = frozenset("\\`*_[]<>|~&")
+_MD_ALWAYS = frozenset("\\`*_[]<>|~")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]{1,32};)")  # `&amp;` would be decoded; `AT&T` is left alone
 _MD_LINE_START = re.compile(r"(?m)^[ \t]*(?:[#>+=-]|\d{1,9}[.)])")
 _MENTION = re.compile(r"(?<=@)(?=(?:everyone|here|channel|all)\b)|(?<=<)(?=[@!#]|at\b)", re.IGNORECASE)
 _LINE_SEP = {"text": "\n", "markdown": "\n\n", "html": "<br/>\n"}
@@ -91,7 +92,7 @@ def _units(text: str, fmt: str) -> list[str]:
         return [html.escape(c) for c in text]
     if fmt != "markdown":
         return list(text)
-    marked = {m.end() - 1 for m in _MD_LINE_START.finditer(text)}
+    marked = {m.end() - 1 for m in _MD_LINE_START.finditer(text)} | {m.start() for m in _MD_ENTITY.finditer(text)}
     return ["\\" + c if c in _MD_ALWAYS or i in marked else c for i, c in enumerate(text)]
 
 
@@ -181,16 +182,12 @@ def _compose(head: list[str], middle: Callable[[int], str], tail: list[str], fmt
     return _cut(body, max_body)
 
 
-def _bold(text: str, fmt: str) -> str:
-    left, right = _BOLD[fmt]
-    return f"{left}{text}{right}" if text else ""
-
-
 def _titles(raw: str, fmt: str, max_body: int, max_title: int) -> tuple[str, list[str]]:
     """The title field, or (when the service has none) a bold first line of the body."""
     if max_title > 0:
         return _fit([raw], fmt, max_title), []
-    return "", [_bold(_fit([raw], fmt, max_body - 2 * len(_BOLD[fmt][0]) - 1), fmt)]
+    left, right = _BOLD[fmt]
+    return "", [f"{left}{_fit([raw], fmt, max_body - len(left) - len(right))}{right}"]
 
 
 def render_chat(payload: Mapping[str, Any], fmt: str, max_body: int, max_title: int) -> tuple[str, str]:

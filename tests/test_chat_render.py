@@ -144,3 +144,20 @@ def test_a_url_apprise_cannot_use_fails_at_build_time_without_showing_it() -> No
     with pytest.raises(ValueError, match=r"urls\[1\] \(nosuchthing://…\)") as info:
         AppriseSender("chat", config, None)
     assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "escaped"), [
+    ("AT&T", "AT&T"),
+    ("&amp; &#169;", "\\&amp; \\&#169;"),
+    ("- item", "\\- item"),
+    ("  + item", "  \\+ item"),
+    ("1. one", "1\\. one"),
+    ("2024) year", "2024\\) year"),
+    ("a_b *c* `d`", "a\\_b \\*c\\* \\`d\\`"),
+    ("# h", "\\# h"),
+    ("x # y - z 3.5", "x # y - z 3.5"),
+    ("<@U123> <!channel> @here", "\\<\u200b@U123\\> \\<\u200b!channel\\> @\u200bhere"),
+])
+def test_markdown_escapes_only_what_could_become_markup(text: str, escaped: str) -> None:
+    _, body = render_chat(payload(text=text), "markdown", 4000, 250)
+    assert body.split("\n\n")[0] == escaped.strip()
