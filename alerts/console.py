@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from alerts.render import alert_lines
+from config.models import ConsoleChannel
 
 __all__ = ["ConsoleSender", "format_alert"]
 
@@ -21,8 +22,9 @@ def format_alert(payload: Mapping[str, Any]) -> str:
 class ConsoleSender:
     """Writes alerts to standard output (or any text stream)."""
 
-    def __init__(self, name: str, stream: TextIO | None = None) -> None:
+    def __init__(self, name: str, stream: TextIO | None = None, config: ConsoleChannel | None = None) -> None:
         self.name = name
+        self.config = config
         self._stream = stream
 
     def _write(self, text: str) -> None:

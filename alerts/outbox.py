@@ -155,10 +155,16 @@ class Outbox:
         self.worker_id = worker_id
         self.retry_config = retry
         self.lease = timedelta(seconds=lease_seconds)
-        self.configs = dict(channels or {})
-        self.digest_schedules: dict[str, Schedule] = {
-            name: parse_every(c.every) for name, c in self.configs.items() if c.mode == "digest"}
+        self.configs: dict[str, ChannelConfig] = {}
+        self.digest_schedules: dict[str, Schedule] = {}
         self._overflow = parse_every(OVERFLOW_EVERY)
+        self._synced = False
+        self.use_configs(channels or {})
+
+    def use_configs(self, channels: Mapping[str, ChannelConfig]) -> None:
+        """Know the channels' configs: which are digests (and their windows), what a config change is."""
+        self.configs = dict(channels)
+        self.digest_schedules = {name: parse_every(c.every) for name, c in self.configs.items() if c.mode == "digest"}
         self._synced = False
 
     # --- claiming -------------------------------------------------------------------------
@@ -403,7 +409,11 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
     """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
 
     `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
+    An Outbox made without channel configs takes them from the channels (their `config`).
     """
+    if not outbox.configs:
+        known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
+        outbox.use_configs({name: c for name, c in known.items() if c is not None})
     claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
     counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}}
     if not claims:

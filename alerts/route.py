@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
+from sqlalchemy.engine import Engine
 
 from alerts.console import ConsoleSender
 from alerts.errors import DeliveryError
@@ -79,19 +80,21 @@ class UnavailableChannel:
         raise DeliveryError(f"channel {self.name!r}: {self.reason}")
 
 
-def _apprise(name: str, config: AppriseChannel) -> Channel:
+def _apprise(name: str, config: AppriseChannel, engine: Engine | None) -> Channel:
     try:
-        from alerts import apprise as apprise_channel  # type: ignore[attr-defined]  # optional module
-    except ImportError:
-        return UnavailableChannel(name, "Apprise support is not installed (pip install apprise)")
-    channel: Channel = apprise_channel.AppriseSender(name, config)
+        from alerts.chat import AppriseSender
+    except ImportError as exc:  # apprise itself is an optional dependency
+        return UnavailableChannel(name, f"Apprise support is not available ({exc}); pip install apprise")
+    channel: Channel = AppriseSender(name, config, engine)
     return channel
 
 
-def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient | None = None) -> dict[str, Channel]:
+def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient | None = None,
+                   engine: Engine | None = None) -> dict[str, Channel]:
     """Channel objects for every enabled channel config; one shared HTTP client for webhooks.
 
-    When `http` is None a client is created; close it with `close_channels`.
+    When `http` is None a client is created; close it with `close_channels`. `engine` lets
+    Apprise channels remember which of their URLs a delivery already reached.
     Raises `TemplateError` for a template that does not compile, naming the channel.
     """
     from alerts.email import EmailSender  # local: keeps smtplib out of webhook-only imports
@@ -109,14 +112,15 @@ def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient
         elif isinstance(config, EmailChannel):
             channels[name] = EmailSender(name, config)
         elif isinstance(config, ConsoleChannel):
-            channels[name] = ConsoleSender(name)
+            channels[name] = ConsoleSender(name, config=config)
         else:
-            channels[name] = _apprise(name, config)
+            channels[name] = _apprise(name, config, engine)
     return channels
 
 
 async def close_channels(channels: Mapping[str, Channel]) -> None:
-    """Close the HTTP client `build_channels` created (a client passed in is the caller's to close)."""
+    """Release what channels hold (the HTTP client `build_channels` created; a client passed in stays open)."""
     for channel in channels.values():
-        if isinstance(channel, WebhookSender):
-            await channel.aclose()
+        close = getattr(channel, "aclose", None)
+        if close is not None:
+            await close()

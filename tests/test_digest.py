@@ -204,3 +204,14 @@ def test_a_digest_send_failure_keeps_members_together(engine: Engine) -> None:
     assert {d.state for d in outbox.list_deliveries()} == {"retrying"}
     [again] = outbox.claim_due(10, now=T0 + 63 * MIN)
     assert again.id == claim.id and len(again.payloads) == 2 and again.message_id == claim.message_id
+
+
+def test_an_outbox_made_without_configs_learns_digest_mode_from_the_channels(
+        engine: Engine, receiver: Receiver) -> None:
+    configs = webhook(receiver, mode="digest", every="1h")
+    outbox = Outbox(engine, "w", QUICK)  # as `wirewatch.delivery` makes it
+    alert(engine, 1, T0 + MIN)
+    alert(engine, 2, T0 + 2 * MIN)
+    assert deliver(outbox, configs, T0 + 3 * MIN)["claimed"] == 0
+    assert deliver(outbox, configs, T0 + 61 * MIN)["delivered"] == 1
+    assert receiver.bodies()[0]["count"] == 2
