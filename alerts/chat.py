@@ -340,33 +340,30 @@ class AppriseSender:
 
     async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
         """Deliver one alert to every URL not yet done for `delivery_id`."""
-        def render(limits: ChatLimits) -> tuple[str, str]:
-            title, body = render_chat(payload, limits.fmt, limits.max_body, limits.max_title)
-            if self._template is not None:
-                context = {**payload, "alert": payload, "alerts": None, "digest": None,
-                           "title": _title_line(payload), "excerpt": "\n".join(_excerpt(payload))}
-                body = self._template.render(limits.fmt, context, limits.max_body)
-            return title, body
-        await self._deliver(delivery_id, render)
+        context = {**payload, "alert": payload, "alerts": None, "digest": None,
+                   "title": _title_line(payload), "excerpt": "\n".join(_excerpt(payload))}
+        await self._deliver(delivery_id, partial(render_chat, payload), context)
 
     async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
         """Deliver one message listing the alerts of a digest window."""
-        def render(limits: ChatLimits) -> tuple[str, str]:
-            title, body = render_chat_digest(payloads, limits.fmt, limits.max_body, limits.max_title)
-            if self._template is not None:
-                context = {"alerts": list(payloads), "alert": None,
-                           "digest": {"id": delivery_id, "count": len(payloads)}}
-                body = self._template.render(limits.fmt, context, limits.max_body)
-            return title, body
-        await self._deliver(delivery_id, render)
+        context = {"alerts": list(payloads), "alert": None, "digest": {"id": delivery_id, "count": len(payloads)}}
+        await self._deliver(delivery_id, partial(render_chat_digest, payloads), context)
 
-    async def _deliver(self, delivery_id: str, render: Callable[[ChatLimits], tuple[str, str]]) -> None:
+    def _render(self, render: Callable[[str, int, int], tuple[str, str]], context: Mapping[str, Any],
+                limits: ChatLimits) -> tuple[str, str]:
+        title, body = render(limits.fmt, limits.max_body, limits.max_title)
+        if self._template is not None:  # the template makes the body; the title stays ours
+            body = self._template.render(limits.fmt, context, limits.max_body)
+        return title, body
+
+    async def _deliver(self, delivery_id: str, render: Callable[[str, int, int], tuple[str, str]],
+                       context: Mapping[str, Any]) -> None:
         done = await asyncio.to_thread(self._done, delivery_id)
         pending = [t for t in self._targets if t.key not in done]
         if not pending:
             return
         try:
-            messages = [render(t.limits) for t in pending]
+            messages = [self._render(render, context, t.limits) for t in pending]
         except TemplateError as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
         errors = await asyncio.gather(*(self._notify(t, *m) for t, m in zip(pending, messages, strict=True)))
