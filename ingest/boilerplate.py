@@ -167,7 +167,7 @@ def rule_source(rule: CleanRuleConfig) -> str:
 def compile_rule(rule: CleanRuleConfig) -> Rule:
     """Compile one rule config (raises re.error when the pattern does not compile)."""
     pattern = re.compile(rule_source(rule))
-    needle = regex_needle(_GLOBAL_FLAGS.sub("", halfwidth_regex(rule.pattern))) if rule.regex else literal_needle(rule.pattern)
+    needle = regex_needle(halfwidth_regex(rule.pattern)) if rule.regex else literal_needle(rule.pattern)
     return Rule(rule.id, rule.where, pattern, needle.lower())
 
 
@@ -194,6 +194,11 @@ def regex_needle(source: str) -> str:
 
     Conservative: an alternation at the top level, or nothing certain, gives "" (always try the rule).
     """
+    flags = _GLOBAL_FLAGS.match(source)
+    if flags and "x" in flags.group(1):
+        return ""  # verbose: whitespace and comments are not literal; try the rule on every item
+    if flags:
+        source = source[flags.end():]
     runs: list[str] = [""]
     depth = 0
     i = 0

@@ -165,6 +165,8 @@ def test_regex_full_width_characters_are_read_as_half_width() -> None:
         (r"a|b", ""),
         (r"x{0,3}yz", "yz"),
         (r"\[\d{4}年\d{1,2}月\d{1,2}日\]", "日]"),
+        ("(?i)sign up", "sign up"),
+        ("(?x) sign \\ up  # verbose", ""),
     ],
 )
 def test_regex_needle_is_text_every_match_contains(source: str, needle: str) -> None:
