@@ -404,6 +404,13 @@ async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) 
     return None
 
 
+def _safe_batch(outbox: Outbox, channels: Mapping[str, Channel], concurrency: int) -> int:
+    """How many claims can all be sent before their lease runs out, even if every send times out."""
+    timeouts = [float(getattr(getattr(ch, "config", None), "timeout", 30.0)) for ch in channels.values()]
+    rounds = int(outbox.lease.total_seconds() // max(timeouts, default=30.0))
+    return concurrency * max(1, rounds)
+
+
 async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
                       concurrency: int = 16, now: datetime | None = None) -> dict[str, int]:
     """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
@@ -414,6 +421,7 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
     if not outbox.configs:
         known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
         outbox.use_configs({name: c for name, c in known.items() if c is not None})
+    limit = min(limit, _safe_batch(outbox, channels, concurrency))
     claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
     counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}}
     if not claims:

@@ -200,3 +200,19 @@ def test_a_caller_supplied_http_client_is_used_and_left_open(engine: Engine, rec
 
     assert asyncio.run(go())["delivered"] == 1
     assert json.loads(receiver.requests[0]["body"])["watchlist"] == "acme"
+
+
+def test_a_pass_claims_no_more_than_it_can_send_within_the_lease(engine: Engine) -> None:
+    for n in range(1, 21):
+        alert(engine, n)
+    configs = {"hook": WebhookChannel(type="webhook", url="http://127.0.0.1:9/hook", timeout="15s")}
+    outbox = Outbox(engine, "w", QUICK, lease_seconds=30, channels=configs)
+
+    async def go() -> dict[str, int]:
+        channels = build_channels(configs)
+        try:
+            return await deliver_due(outbox, channels, limit=100, concurrency=2)
+        finally:
+            await close_channels(channels)
+
+    assert asyncio.run(go())["claimed"] == 4  # two rounds of 15 s fit in a 30 s lease, two at a time
