@@ -205,7 +205,7 @@ def test_a_caller_supplied_http_client_is_used_and_left_open(engine: Engine, rec
 def test_a_pass_claims_no_more_than_it_can_send_within_the_lease(engine: Engine) -> None:
     for n in range(1, 21):
         alert(engine, n)
-    configs = {"hook": WebhookChannel(type="webhook", url="http://127.0.0.1:9/hook", timeout="15s")}
+    configs = {"hook": WebhookChannel(type="webhook", url="http://127.0.0.1:9/hook", timeout=15.0)}
     outbox = Outbox(engine, "w", QUICK, lease_seconds=30, channels=configs)
 
     async def go() -> dict[str, int]:
