@@ -10,6 +10,7 @@ plain function that can be replaced: `cleaner`, `dedupe` lives in `store.insert_
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -17,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from config.models import CleanRuleConfig, Config, FeedConfig
@@ -34,6 +35,7 @@ from ingest.store import (
     ItemRow,
     Known,
     LearnedRule,
+    StoryAssigner,
     add_history,
     feed_history,
     insert_item,
@@ -44,6 +46,7 @@ from ingest.store import (
 from ingest.urls import canonical_url, entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
+T = TypeVar("T")
 
 Sink = Callable[[Session, Item, StoryRef], None]
 """Called inside the transaction that stored an item (new or materially edited) in its story."""
@@ -108,10 +111,10 @@ class Cleaner:
             results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
         else:
             results = first
-        for item, result, item_line in zip(items, results, lines, strict=True):
+        for item, result in zip(items, results, strict=True):
             item.text, item.source = result.text, result.source
             item.content_hash = dedupe.text_hash(result.text) if result.text else ""
-            add_history(session, feed.name, None, item_line)
+        add_history(session, feed.name, lines)
         return results
 
     def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]]) -> set[str]:
@@ -145,6 +148,11 @@ class Pipeline:
         if self.executor is None:
             workers = 1 if self.engine.dialect.name == "sqlite" else 4
             self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirewatch-db")
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking database work on the pipeline's database threads (one writer on SQLite)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         """Stop the database worker threads after in-flight work finishes."""
@@ -233,36 +241,32 @@ class Pipeline:
             return
         with Session(self.engine) as session:
             cleaned = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
+            report.removed_lines += sum(len(c.removed) for c in cleaned)
+            cfg = self.config.dedupe
+            assigner = StoryAssigner(session, [i for i, _, old in fresh if old is None], cfg.window, cfg.threshold,
+                                     cfg.short_text, now)
+            stored = [self._store_one(session, assigner, item, digest, old, report) for item, digest, old in fresh]
             session.commit()
-        report.removed_lines += sum(len(c.removed) for c in cleaned)
-        for item, digest, old in fresh:
-            self._store_one(item, digest, old, report)
+        report.stored.extend(item for item, ok in zip((i for i, _, _ in fresh), stored, strict=True) if ok)
 
-    def _store_one(self, item: Item, digest: str, old: Known | None, report: PollReport) -> None:
-        cfg = self.config.dedupe
-        with Session(self.engine) as session:
-            try:
-                if old is None:
-                    story = insert_item(session, item, digest, cfg.window, cfg.threshold, cfg.short_text)
-                else:
-                    maybe = update_item(session, old, item, digest)
-                    if maybe is None:
-                        session.rollback()
-                        return
-                    story = maybe
-                if self.sink is not None:
-                    self.sink(session, item, story)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                report.duplicate += 1  # another daemon stored the same item first
-                return
+    def _store_one(self, session: Session, assigner: StoryAssigner, item: Item, digest: str, old: Known | None,
+                   report: PollReport) -> bool:
+        """Store one item, its story and the sink's rows; False if another daemon stored it first."""
+        if old is None:
+            story = insert_item(session, assigner, item, digest)
+        else:
+            story = update_item(session, old, item, digest)
+        if story is None:
+            report.duplicate += 1
+            return False
+        if self.sink is not None:
+            self.sink(session, item, story)
         if old is None:
             report.new += 1
             report.stories_created += int(story.created)
         else:
             report.updated += 1
-        report.stored.append(item)
+        return True
 
 
 def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,

@@ -8,17 +8,33 @@ one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from ingest import dedupe
 from ingest.item import Item, StoryRef
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -217,28 +233,12 @@ class StoryIndex:
         ]
 
     def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int, now: datetime) -> None:
-        """Index one item's signature and bands under its story."""
-        self.session.add(ItemSignature(item_id=item_id, story_id=story_id, signature=sig.to_bytes(),
-                                       text_len=text_len, created_at=now))
-        for key in dedupe.band_keys(sig):
-            self.session.add(StoryBand(band=key, item_id=item_id, story_id=story_id, created_at=now))
-
-
-def _exact_story(session: Session, item: Item, since: datetime) -> int | None:
-    """A story that already holds this canonical URL or this exact normalised text."""
-    row = session.exec(
-        select(ItemRow.story_id)
-        .where(ItemRow.url == item.url, col(ItemRow.fetched_at) >= since, col(ItemRow.story_id).is_not(None))
-        .limit(1)
-    ).first()
-    if row is None and item.content_hash:
-        row = session.exec(
-            select(ItemRow.story_id)
-            .where(ItemRow.content_hash == item.content_hash, col(ItemRow.fetched_at) >= since,
-                   col(ItemRow.story_id).is_not(None))
-            .limit(1)
-        ).first()
-    return row
+        """Index one item's signature and bands under its story (Core inserts: no ORM objects per band)."""
+        self.session.execute(insert(ItemSignature), [{"item_id": item_id, "story_id": story_id,
+                                                      "signature": sig.to_bytes(), "text_len": text_len,
+                                                      "created_at": now}])
+        self.session.execute(insert(StoryBand), [{"band": key, "item_id": item_id, "story_id": story_id,
+                                                  "created_at": now} for key in dedupe.band_keys(sig)])
 
 
 def lock_story_assignment(session: Session) -> None:
@@ -247,46 +247,134 @@ def lock_story_assignment(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
 
 
-def insert_item(session: Session, item: Item, raw_hash: str, window: float, threshold: float,
-                short_text: int) -> StoryRef:
-    """Store a new item and put it in a story (an existing one if a copy is found); flush, don't commit."""
+def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class StoryAssigner:
+    """Puts a batch of items into stories with a handful of queries, not a handful per item.
+
+    Taking the advisory lock first (PostgreSQL) and loading the window's candidates after it
+    means a copy that another daemon stored a moment ago is seen, so two daemons ingesting
+    copies of one story at once still make one story. Items stored by this batch are
+    remembered, so copies within one poll join too.
+    """
+
+    def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
+                 short_text: int, now: datetime | None = None) -> None:
+        self.session, self.threshold, self.short_text = session, threshold, short_text
+        lock_story_assignment(session)
+        self.since = (now or utcnow()) - timedelta(seconds=window)
+        self.sigs = {id(i): dedupe.signature(i.text) for i in items}
+        self.bands: dict[str, list[int]] = {}
+        self.known: dict[int, dedupe.Candidate] = {}
+        self.by_url: dict[str, int] = {}
+        self.by_hash: dict[str, int] = {}
+        self._load(items)
+
+    def _load(self, items: Sequence[Item]) -> None:
+        keys = sorted({k for sig in self.sigs.values() for k in dedupe.band_keys(sig)})
+        ids: set[int] = set()
+        for chunk in _chunks(keys):
+            for band, item_id in self.session.execute(
+                select(col(StoryBand.band), col(StoryBand.item_id))
+                .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= self.since)
+            ).all():
+                self.bands.setdefault(band, []).append(item_id)
+                ids.add(item_id)
+        for id_chunk in _chunks(sorted(ids)):
+            for row in self.session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(id_chunk))).all():
+                self.known[row.item_id] = dedupe.Candidate(row.story_id, row.item_id,
+                                                           dedupe.Signature.from_bytes(row.signature), row.text_len)
+        urls = sorted({i.url for i in items if i.url})
+        hashes = sorted({i.content_hash for i in items if i.content_hash})
+        for field, values, target in ((ItemRow.url, urls, self.by_url), (ItemRow.content_hash, hashes, self.by_hash)):
+            for chunk in _chunks(values):
+                for value, story_id in self.session.execute(
+                    select(col(field), col(ItemRow.story_id)).where(
+                        col(field).in_(chunk), col(ItemRow.fetched_at) >= self.since,
+                        col(ItemRow.story_id).is_not(None))
+                ).all():
+                    target.setdefault(value, story_id)
+
+    def signature(self, item: Item) -> dedupe.Signature:
+        """The item's signature (computed once for the batch)."""
+        return self.sigs.get(id(item)) or dedupe.signature(item.text)
+
+    def assign(self, item: Item) -> tuple[int | None, bool]:
+        """The story an item joins (None = a new story) and whether it is an update of it."""
+        exact = self.by_url.get(item.url) if item.url else None
+        if exact is None and item.content_hash:
+            exact = self.by_hash.get(item.content_hash)
+        if exact is not None:
+            return exact, False
+        sig = self.signature(item)
+        seen: dict[int, dedupe.Candidate] = {}
+        for key in dedupe.band_keys(sig):
+            for item_id in self.bands.get(key, ()):
+                if item_id in self.known and len(seen) < 200:
+                    seen[item_id] = self.known[item_id]
+        decision = dedupe.decide(item.text, sig, list(seen.values()), threshold=self.threshold,
+                                 short_text=self.short_text)
+        return decision.story_id, decision.is_update
+
+    def remember(self, item: Item, item_id: int, story_id: int, now: datetime) -> None:
+        """Index a stored item (database and this batch's view)."""
+        sig = self.signature(item)
+        keys = dedupe.band_keys(sig)
+        conn = self.session.connection()  # Core inserts: no ORM bookkeeping for 30-odd rows per item
+        conn.execute(ItemSignature.__table__.insert(), [{  # type: ignore[attr-defined]
+            "item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": len(item.text),
+            "created_at": now}])
+        conn.execute(StoryBand.__table__.insert(), [  # type: ignore[attr-defined]
+            {"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in keys])
+        self.known[item_id] = dedupe.Candidate(story_id, item_id, sig, len(item.text))
+        for key in keys:
+            self.bands.setdefault(key, []).append(item_id)
+        if item.url:
+            self.by_url.setdefault(item.url, story_id)
+        if item.content_hash:
+            self.by_hash.setdefault(item.content_hash, story_id)
+
+
+def _insert_ignore(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert an item unless (feed, identity) exists (another daemon stored it first); its id or None."""
+    dialect = session.get_bind().dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = builder(ItemRow).values(**values).on_conflict_do_nothing(index_elements=["feed", "identity"])
+    return session.execute(stmt.returning(col(ItemRow.id))).scalar_one_or_none()
+
+
+def insert_item(session: Session, assigner: StoryAssigner, item: Item, raw_hash: str) -> StoryRef | None:
+    """Store a new item in its story (an existing one if a copy is found); None if it was already stored."""
     now = item.fetched_at
-    lock_story_assignment(session)
-    since = now - timedelta(seconds=window)
-    index = StoryIndex(session, window, now)
-    sig = dedupe.signature(item.text)
-    story_id = _exact_story(session, item, since)
-    is_update = False
-    if story_id is None:
-        decision = dedupe.decide(item.text, sig, index.candidates(sig), threshold=threshold, short_text=short_text)
-        story_id, is_update = decision.story_id, decision.is_update
-    row = ItemRow(
-        feed=item.feed, identity=item.identity, guid=item.guid, url=item.url, title=item.title,
-        raw_summary=item.raw_summary, raw_content=item.raw_content, raw_hash=raw_hash, text=item.text,
-        source=item.source, published_at=item.published_at, fetched_at=now, updated_at=now,
-        content_hash=item.content_hash,
-    )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
+    story_id, is_update = assigner.assign(item)
+    item_id = _insert_ignore(session, {
+        "feed": item.feed, "identity": item.identity, "guid": item.guid, "url": item.url, "title": item.title,
+        "raw_summary": item.raw_summary, "raw_content": item.raw_content, "raw_hash": raw_hash, "text": item.text,
+        "source": item.source, "published_at": item.published_at, "fetched_at": now, "updated_at": now,
+        "content_hash": item.content_hash, "story_id": story_id,
+    })
+    if item_id is None:
+        return None
     story = session.get(StoryRow, story_id) if story_id is not None else None
     created = story is None
     if story is None:
-        story = StoryRow(first_item_id=row.id, title=item.title, first_seen=now, last_updated=now, items=1,
+        story = StoryRow(first_item_id=item_id, title=item.title, first_seen=now, last_updated=now, items=1,
                          sources=_outlets(item))
-        session.add(story)
     else:
         story.items += 1
         story.last_updated = now
         story.updates += int(is_update)
         story.sources = list(dict.fromkeys([*story.sources, *_outlets(item)]))
-        session.add(story)
+    session.add(story)
     session.flush()
     assert story.id is not None
-    row.story_id = story.id
-    item.id, item.story_id = row.id, story.id
-    index.add(row.id, story.id, sig, len(item.text), now)
-    session.flush()
+    if created:
+        session.execute(update(ItemRow).where(col(ItemRow.id) == item_id).values(story_id=story.id))
+    item.id, item.story_id = item_id, story.id
+    assigner.remember(item, item_id, story.id, now)
     return _story_ref(story, created, is_update)
 
 
@@ -313,8 +401,8 @@ def update_item(session: Session, known: Known, item: Item, raw_hash: str) -> St
             sig_row.signature, sig_row.text_len = sig.to_bytes(), len(item.text)
             session.add(sig_row)
         session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known.id))
-        for key in dedupe.band_keys(sig):
-            session.add(StoryBand(band=key, item_id=known.id, story_id=story.id or 0, created_at=item.fetched_at))
+        session.execute(insert(StoryBand), [{"band": key, "item_id": known.id, "story_id": story.id,
+                                             "created_at": item.fetched_at} for key in dedupe.band_keys(sig)])
         session.add(story)
     session.flush()
     return _story_ref(story, False, material)
@@ -353,10 +441,13 @@ def feed_history(session: Session, feed: str, limit: int = 50) -> list[list[str]
     return [list(r) for r in rows]
 
 
-def add_history(session: Session, feed: str, item_id: int | None, lines: Sequence[str], keep: int = 50) -> None:
-    """Remember one item's lines for learning, keeping only the newest `keep` per feed."""
-    session.add(FeedHistory(feed=feed, item_id=item_id, lines=list(lines), created_at=utcnow()))
-    session.flush()
+def add_history(session: Session, feed: str, batch: Sequence[Sequence[str]], keep: int = 50) -> None:
+    """Remember the lines of a batch of items for learning, keeping only the newest `keep` per feed."""
+    if not batch:
+        return
+    now = utcnow()
+    session.execute(insert(FeedHistory), [{"feed": feed, "item_id": None, "lines": list(lines), "created_at": now}
+                                          for lines in batch])
     cutoff = session.exec(
         select(FeedHistory.id).where(FeedHistory.feed == feed).order_by(col(FeedHistory.id).desc())
         .offset(keep).limit(1)

@@ -57,8 +57,12 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float 
 
 
 def count_items(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("select count(*) from item").fetchone()[0])
+    """Items stored so far (0 while the daemon is still creating the database)."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("select count(*) from item").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
 
 
 def test_sigterm_during_a_poll_lets_it_finish_and_exits_zero(tmp_path: Path, server: FeedServer) -> None:

@@ -181,14 +181,14 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     """Match text from standard input against one watchlist file; print JSON."""
-    from alerts.match import matches_to_json
+    from alerts.match import candidates_to_json, matches_to_json
     from alerts.watchlist import compile_watchlists
     from config.loader import load_watchlist
 
     matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
     text = sys.stdin.read()
     title = args.title or ""
-    result = matcher.mentions(title, text) if args.explain else matches_to_json(matcher.match(title, text))
+    result = candidates_to_json(matcher.mentions(title, text)) if args.explain else matches_to_json(matcher.match(title, text))
     print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     return 0
 

@@ -56,7 +56,7 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
         report = await app.pipeline.poll(fetcher, feed, row.etag, row.last_modified)
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
-        await asyncio.to_thread(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
+        await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
                                 jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff)
         observe(report)
         return report
@@ -68,7 +68,7 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
 async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport]:
     """One pass over all (or the named) feeds, due or not; then deliver what is due once."""
     cfg = app.wiring.loaded.config
-    rows = await asyncio.to_thread(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
+    rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
     async with Fetcher(cfg.fetch) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     await delivery.deliver_once(app)
@@ -105,7 +105,7 @@ class Daemon:
         free = cfg.fetch.concurrency * 2 - len(self.claimed)
         if free <= 0:
             return
-        rows = await asyncio.to_thread(claim_due, self.app.engine, self.app.worker, cfg.lease, free)
+        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free)
         rows = [r for r in rows if r.name not in self.claimed]
         if not rows:
             return
@@ -123,7 +123,7 @@ class Daemon:
     async def keep_leases(self) -> None:
         """Renew leases on feeds still being polled (long polls must not be taken over)."""
         cfg = self.app.wiring.loaded.config
-        await asyncio.to_thread(renew_leases, self.app.engine, self.app.worker, sorted(self.claimed), cfg.lease)
+        await self.app.pipeline.run_db(renew_leases, self.app.engine, self.app.worker, sorted(self.claimed), cfg.lease)
 
     async def deliver(self) -> None:
         """Send what the outbox holds that is due."""
@@ -132,7 +132,7 @@ class Daemon:
 
     async def prune(self) -> None:
         """Daily upkeep: retention and vacuum."""
-        await asyncio.to_thread(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
+        await self.app.pipeline.run_db(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
 
     def reload(self) -> None:
         """Validate the config and watchlists, then swap; on error keep the running ones."""

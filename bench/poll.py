@@ -1,0 +1,139 @@
+"""Poll benchmark: 1,000 feeds × 20 items on a local server; a cycle where all is new, then one of 304s.
+
+    python bench/poll.py [--feeds 1000] [--items 20] [--concurrency 16] [--profile]
+
+Reports feeds/s, items/s and peak RSS for both cycles, and with --profile where the time goes
+(fetch, parse, clean, store). The feed server runs in a separate process so it does not share
+the benchmark's interpreter lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import hashlib
+import io
+import multiprocessing
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SYLLABLES = ("ka ri to ne mo sa lu vi pe da zo ha ki ru fe no mi ta so be gu la xe po yu ci".split())
+WORDS = [a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES[:8]]  # 5,000 distinct words
+
+
+def feed_body(n: int, items: int) -> bytes:
+    """A deterministic RSS feed for feed number n."""
+    parts = []
+    for i in range(items):
+        h = int(hashlib.sha1(f"{n}:{i}".encode()).hexdigest(), 16)
+        words = " ".join(WORDS[(h >> k) % len(WORDS)] for k in range(0, 150, 3))
+        parts.append(f"<item><title>Feed {n} item {i} {WORDS[h % len(WORDS)]}</title>"
+                     f"<link>http://bench.invalid/{n}/{i}</link><guid>b-{n}-{i}</guid>"
+                     f"<pubDate>Fri, 27 Nov 2026 09:30:00 +0000</pubDate>"
+                     f"<description><![CDATA[<p>Company {n}-{i} said {words}.</p><p>{words[::-1]} {n} {i}.</p>]]>"
+                     f"</description></item>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>bench {n}</title>'
+            f"<link>http://bench.invalid/</link><description>b</description>{''.join(parts)}</channel></rss>"
+            ).encode()
+
+
+def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignore[type-arg]
+    """Serve /feed/N with an ETag; answer 304 on a matching If-None-Match."""
+    cache: dict[int, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            n = int(self.path.rsplit("/", 1)[1])
+            etag = f'"{n}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = cache.setdefault(n, feed_body(n, items))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+def main() -> int:
+    """Run both cycles and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+
+    from wirewatch.app import App
+    from wirewatch.daemon import poll_once
+
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    proc = multiprocessing.Process(target=serve, args=(queue, args.items), daemon=True)
+    proc.start()
+    port = queue.get(timeout=10)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            feeds = "\n".join(f"  - {{name: f{n}, url: 'http://127.0.0.1:{port}/feed/{n}'}}"
+                              for n in range(args.feeds))
+            cfg = Path(tmp) / "wirewatch.yaml"
+            cfg.write_text(f"database: 'sqlite:///{tmp}/bench.db'\n"
+                           f"fetch: {{allow_private_networks: true, concurrency: {args.concurrency}, per_host: "
+                           f"{args.concurrency}}}\nfeeds:\n{feeds}\n", encoding="utf-8")
+            app = App.open(cfg)
+            rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            for label in ("all new", "all 304"):
+                profiler = cProfile.Profile() if args.profile else None
+                if profiler:
+                    profiler.enable()
+                started = time.perf_counter()
+                reports = asyncio.run(poll_once(app))
+                elapsed = time.perf_counter() - started
+                if profiler:
+                    profiler.disable()
+                new = sum(r.new for r in reports)
+                errors = [r for r in reports if r.status == "error"]
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"{label:8}: {len(reports)} feeds in {elapsed:.2f}s = {len(reports) / elapsed:.0f} feeds/s, "
+                      f"{new / elapsed:.0f} new items/s, errors {len(errors)}, peak RSS {peak:.0f} MB "
+                      f"(start {rss_start:.0f} MB)")
+                if profiler:
+                    out = io.StringIO()
+                    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+                    stats.print_stats(r"(fetch\.py.*\(fetch\)|parse\.py.*\(parse_feed\)|pipeline\.py.*"
+                                      r"\((clean_batch|_store_one|process_document)\)|app\.py.*on_stored)")
+                    print("\n".join(line for line in out.getvalue().splitlines() if "(" in line and ".py" in line))
+            app.close()
+    finally:
+        proc.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
