@@ -20,6 +20,16 @@ def config_problems(config: Config) -> Iterator[tuple[Path, str]]:
         if feed.name in seen:
             yield ("feeds", i, "name"), f"feed name {feed.name!r} is used twice; names must be unique"
         seen.add(feed.name)
+    packs: set[str] | None = None
+    for i, feed in enumerate(config.feeds):
+        if feed.clean.packs:
+            if packs is None:
+                from config.packs import load_packs
+
+                packs = set(load_packs())
+            for j, pack in enumerate(feed.clean.packs):
+                if pack not in packs:
+                    yield ("feeds", i, "clean", "packs", j), f"no rule pack {pack!r}; expected one of {sorted(packs)}"
     for i, name in enumerate(config.ops_channels):
         if name not in config.channels:
             yield ("ops_channels", i), f"{name!r} is not a channel; expected one of {sorted(config.channels)}"

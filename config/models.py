@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.types import ByteSize, Duration
+from config.types import ByteSize, Delay, Duration
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_TRACKING_PARAMS = [
@@ -151,7 +151,7 @@ class MetricsConfig(Strict):
 class RetryConfig(Strict):
     """Delivery retry schedule (seconds after the first try); Standard Webhooks' by default."""
 
-    schedule: list[Duration] = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+    schedule: list[Delay] = Field(default=[0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400], min_length=1)
 
 
 class _ChannelBase(Strict):

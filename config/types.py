@@ -7,23 +7,23 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, allow_zero: bool = False) -> float:
     """Turn `30s`, `5m`, `1h`, `1d` (or a number of seconds) into seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 5m, 1h or 1d")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     else:
         raise ValueError(f"expected a duration like 30s, 5m, 1h or 1d, got {value!r}")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"expected a positive duration, got {value!r}")
     return seconds
 
@@ -45,6 +45,9 @@ def parse_size(value: object) -> int:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML as `30s`, `5m`, `1h`, `1d`."""
+
+Delay = Annotated[float, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
+"""Seconds ≥ 0 (a retry delay may be `0`, meaning at once)."""
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 """Bytes, written in YAML as `512KiB`, `15MiB`."""

@@ -103,6 +103,10 @@ BROKEN: list[tuple[str, str, str | None, str]] = [
      "watchlists/ai.yaml:1: entities: required key is missing"),
     ("watchlist YAML error", GOOD_CONFIG, "watchlist: ai\nentities:\n  - id: [unclosed\n",
      "watchlists/ai.yaml:4: YAML syntax error: expected ',' or ']', but got '<stream end>'"),
+    ("unknown rule pack", GOOD_CONFIG.replace(
+        "    url: https://a.example/feed.xml\n", "    url: https://a.example/feed.xml\n    clean: {packs: [sinaa]}\n"),
+     GOOD_WATCHLIST, "wirewatch.yaml:5: feeds[0].clean.packs[0]: no rule pack 'sinaa'; expected one of "
+     "['eastmoney', 'en', 'ja', 'netease', 'sina', 'zh']"),
     ("bad clean rule regex", GOOD_CONFIG.replace(
         "    url: https://a.example/feed.xml\n",
         "    url: https://a.example/feed.xml\n    clean: {rules: [{id: x, pattern: '(', regex: true}]}\n"),

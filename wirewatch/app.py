@@ -11,10 +11,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -22,6 +20,7 @@ from sqlmodel import Session
 from alerts.match import Matcher
 from alerts.matchstore import save_matches
 from alerts.outbox import create_alerts
+from alerts.route import Channel, Route, build_channels, close_channels, routes_from
 from alerts.watchlist import compile_watchlists
 from config.loader import Loaded, load_config
 from config.packs import load_packs
@@ -45,7 +44,7 @@ class Wiring:
 
     loaded: Loaded
     matcher: Matcher
-    routes: dict[str, list[str]]
+    routes: dict[str, Route]
     cleaner: Cleaner
 
     @property
@@ -59,7 +58,7 @@ def build_wiring(config_path: Path | str | None) -> Wiring:
     loaded = load_config(config_path)
     watchlists = [wl for _, wl in loaded.watchlists]
     matcher = compile_watchlists(watchlists)
-    routes = {wl.watchlist: list(wl.channels) for wl in watchlists}
+    routes = routes_from(watchlists)
     return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()))
 
 
@@ -71,7 +70,7 @@ class App:
     wiring: Wiring
     worker: str = field(default_factory=worker_id)
     pipeline: Pipeline = field(init=False)
-    _channels: tuple[int, dict[str, Any]] | None = field(default=None, init=False)
+    _channels: tuple[int, dict[str, Channel], asyncio.AbstractEventLoop] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.pipeline = Pipeline(engine=self.engine, config=self.wiring.loaded.config,
@@ -125,12 +124,21 @@ class App:
 
         return on_reprocessed
 
-    def channels(self, build: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-        """The delivery channels of the current wiring, built once per config."""
+    async def channels(self) -> dict[str, Channel]:
+        """The delivery channels of the current wiring, built once per config and event loop."""
         key = hash((id(self.wiring), id(asyncio.get_running_loop())))  # HTTP clients belong to one loop
         if self._channels is None or self._channels[0] != key:
-            self._channels = (key, build(self.wiring.loaded.config.channels))
+            if self._channels is not None and self._channels[2] is asyncio.get_running_loop():
+                await close_channels(self._channels[1])
+            built = build_channels(self.wiring.loaded.config.channels, engine=self.engine)
+            self._channels = (key, built, asyncio.get_running_loop())
         return self._channels[1]
+
+    async def close_channels(self) -> None:
+        """Close the channels' HTTP clients (at shutdown, on the loop that built them)."""
+        if self._channels is not None and self._channels[2] is asyncio.get_running_loop():
+            await close_channels(self._channels[1])
+        self._channels = None
 
     def close(self) -> None:
         """Finish database work and release connections."""

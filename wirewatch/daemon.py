@@ -72,6 +72,7 @@ async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport
     async with Fetcher(cfg.fetch) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     await delivery.deliver_once(app)
+    await app.close_channels()
     return reports
 
 
@@ -194,6 +195,7 @@ class Daemon:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        await self.app.close_channels()
         await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
         if server is not None:
             server.shutdown()

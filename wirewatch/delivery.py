@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from alerts.outbox import Outbox, deliver_due
 from wirewatch import metrics
 
 if TYPE_CHECKING:
@@ -15,15 +16,11 @@ log = logging.getLogger("wirewatch.delivery")
 
 async def deliver_once(app: App, limit: int = 200) -> dict[str, int]:
     """One pass of the outbox: claim due deliveries, send them, record results."""
-    try:
-        from alerts.outbox import Outbox, build_channels, deliver_due
-    except ImportError:
-        return {}
     cfg = app.wiring.loaded.config
     if not cfg.channels:
         return {}
-    channels = app.channels(build_channels)
-    outbox = Outbox(app.engine, app.worker, cfg.retry, lease_seconds=cfg.lease)
+    channels = await app.channels()
+    outbox = Outbox(app.engine, app.worker, cfg.retry, lease_seconds=cfg.lease, channels=cfg.channels)
     counts = await deliver_due(outbox, channels, limit=limit)
     for outcome, n in counts.items():
         metrics.DELIVERIES.labels(outcome).inc(n)

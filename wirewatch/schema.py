@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("ingest.store", "alerts.matchstore", "alerts.models")
+TABLE_MODULES = ("ingest.store", "alerts.matchstore", "alerts.models", "alerts.chat")
 
 
 def load_models() -> None:
-    """Import the table modules of both packages (alerts' may not exist in older trees)."""
+    """Import the table modules of both packages."""
     for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
