@@ -148,6 +148,14 @@ class MetricsConfig(Strict):
         return value
 
 
+class FeedHealthConfig(Strict):
+    """When a feed counts as unhealthy: failing polls in a row, or silent far past its usual cadence."""
+
+    failures: int = Field(default=5, ge=1)
+    silence_factor: float = Field(default=10.0, gt=1)
+    min_silence: Duration = 6 * 3600.0
+
+
 class RetryConfig(Strict):
     """Delivery retry schedule (seconds after the first try); Standard Webhooks' by default."""
 
@@ -225,6 +233,7 @@ class Config(Strict):
     retention: RetentionConfig = RetentionConfig()
     metrics: MetricsConfig = MetricsConfig()
     retry: RetryConfig = RetryConfig()
+    feed_health: FeedHealthConfig = FeedHealthConfig()
     shutdown_grace: Duration = 10.0
     lease: Duration = 120.0
 

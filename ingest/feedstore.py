@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
@@ -51,8 +53,8 @@ def sync_feeds(engine: Engine, specs: Sequence[FeedSpec], now: datetime | None =
         for name, spec in by_name.items():
             row = rows.get(name)
             if row is None:
-                session.add(FeedRow(name=name, url=spec.url, enabled=spec.enabled,
-                                    next_poll_at=first_poll(now, spec.interval)))
+                _insert_feed(session, FeedRow(name=name, url=spec.url, enabled=spec.enabled,
+                                              next_poll_at=first_poll(now, spec.interval)))
                 continue
             if row.url != spec.url:
                 row.url, row.etag, row.last_modified = spec.url, None, None
@@ -63,6 +65,12 @@ def sync_feeds(engine: Engine, specs: Sequence[FeedSpec], now: datetime | None =
                 row.enabled = False
                 session.add(row)
         session.commit()
+
+
+def _insert_feed(session: Session, row: FeedRow) -> None:
+    """Insert a feed row unless one of that name exists: daemons starting together all sync the same feeds."""
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(builder(FeedRow).values(**row.model_dump()).on_conflict_do_nothing(index_elements=["name"]))
 
 
 def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequence[str] | None = None,
@@ -116,6 +124,10 @@ def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, in
             if outcome.last_modified is not None or outcome.status == "ok":
                 row.last_modified = outcome.last_modified
         if outcome.new_items:
+            previous = as_utc(row.last_new_item_at)
+            if previous is not None:
+                gap = (now - previous).total_seconds()
+                row.new_item_gap = gap if row.new_item_gap is None else 0.8 * row.new_item_gap + 0.2 * gap
             row.items_total += outcome.new_items
             row.last_new_item_at = now
         row.next_poll_at = next_poll(now, interval, jitter=jitter, consecutive_errors=row.consecutive_errors,

@@ -73,6 +73,9 @@ class FeedRow(SQLModel, table=True):
     items_total: int = 0
     claimed_by: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = _ts()
+    new_item_gap: float | None = None
+    health: str = Field(default="ok", max_length=20)
+    health_since: datetime | None = _ts()
 
 
 class ItemRow(SQLModel, table=True):

@@ -24,6 +24,7 @@ from ingest.pipeline import PollReport
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
+from wirewatch.health import check_feed
 
 log = logging.getLogger("wirewatch.daemon")
 
@@ -57,7 +58,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
         await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
-                                jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff)
+                                  jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff)
+        await app.pipeline.run_db(check_feed, app.engine, row.name, cfg)
         observe(report)
         return report
 
