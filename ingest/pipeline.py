@@ -13,6 +13,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,28 @@ class PollReport:
     stored: list[Item] = field(default_factory=list)
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text both databases can hold: NUL dropped (PostgreSQL refuses it), lone surrogates as U+FFFD.
+
+    JSON Feed escapes (`\\u0000`, an unpaired `\\ud800`) reach us as such characters; XML cannot carry them.
+    """
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def make_storable(entry: Entry) -> Entry:
+    """The entry with every text field `storable` (in place; returned for chaining)."""
+    entry.title, entry.summary, entry.content = storable(entry.title), storable(entry.summary), storable(entry.content)
+    entry.guid = storable(entry.guid) if entry.guid is not None else None
+    entry.link = storable(entry.link) if entry.link is not None else None
+    entry.author = storable(entry.author) if entry.author is not None else None
+    return entry
+
+
 def raw_hash(entry: Entry) -> str:
     """A hash of the raw fields, to tell an edit from a repeat of the same item."""
     h = hashlib.sha256()
@@ -93,19 +116,27 @@ def to_item(feed: str, entry: Entry, fetched_at: datetime, tracking_params: Sequ
     )
 
 
+@dataclass(slots=True)
+class CleanedBatch:
+    """A cleaned batch: one result per item, and the boilerplate lines this batch taught."""
+
+    results: list[Cleaned]
+    learned: set[str]
+
+
 class Cleaner:
     """Cleans a batch of one feed's items: shipped packs, feed rules, and boilerplate learned from history."""
 
     def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
         self.packs = packs
 
-    def clean_batch(self, session: Session, feed: FeedConfig, items: Sequence[Item]) -> list[Cleaned]:
+    def clean_batch(self, session: Session, feed: FeedConfig, items: Sequence[Item]) -> CleanedBatch:
         """Clean `items` (filling text, source, content_hash); learn and store new boilerplate lines."""
         host = urlsplit(feed.url).hostname or ""
         base = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host)
         first = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, base) for i in items]
-        lines = [cleaning.item_lines(c.text) for c in first]
-        active = self.active_lines(session, feed, lines)
+        lines = [cleaning.item_lines(c.text) for c in first]  # counted before learned rules apply
+        active, learned = self.active_lines(session, feed, lines)
         if active:
             ruleset = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host, learned=active)
             results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
@@ -115,23 +146,31 @@ class Cleaner:
             item.text, item.source = result.text, result.source
             item.content_hash = dedupe.text_hash(result.text) if result.text else ""
         add_history(session, feed.name, lines)
-        return results
+        return CleanedBatch(results, learned)
 
-    def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]]) -> set[str]:
-        """Learned lines in force for the feed: learned from history + batch, plus pinned, minus disabled."""
+    def ruleset(self, session: Session, feed: FeedConfig) -> cleaning.Ruleset:
+        """The feed's rules as they stand (packs, feed rules, learned lines in force); learns nothing."""
+        active, _ = self.active_lines(session, feed, [], learn=False)
+        return cleaning.compile_ruleset(self.packs, feed.clean, feed.name, urlsplit(feed.url).hostname or "",
+                                        learned=active)
+
+    def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]],
+                     learn: bool = True) -> tuple[set[str], set[str]]:
+        """Learned lines in force (learned from history + batch, plus pinned, minus disabled) and the new ones."""
         cfg = feed.clean.learned
         stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
-        if cfg.enabled:
-            learned = cleaning.learn_boilerplate([*feed_history(session, feed.name), *batch])
-            for line in learned - stored.keys():
+        new: set[str] = set()
+        if cfg.enabled and learn:
+            new = cleaning.learn_boilerplate([*feed_history(session, feed.name), *batch]) - stored.keys()
+            for line in new:
                 rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
                                    state="learned", learned_at=utcnow())
                 session.add(rule)
                 stored[line] = rule
                 log.info("learned boilerplate", extra={"feed": feed.name, "line": line[:80]})
-        disabled = set(cfg.disable) | {line for line, r in stored.items() if r.state == "disabled"}
+        disabled = {cleaning.normalise(x) for x in cfg.disable} | {x for x, r in stored.items() if r.state == "disabled"}
         active = {line for line, r in stored.items() if r.state in ("learned", "pinned")} if cfg.enabled else set()
-        return (active | set(cfg.pin)) - disabled
+        return (active | {cleaning.normalise(x) for x in cfg.pin}) - disabled, new - disabled
 
 
 @dataclass
@@ -142,6 +181,7 @@ class Pipeline:
     config: Config
     cleaner: Cleaner
     sink: Sink | None = None
+    resink: Sink | None = None
     executor: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
@@ -219,6 +259,7 @@ class Pipeline:
         for entry in parsed.entries:
             if entry.link and entry.link in full_text:
                 entry.content = full_text[entry.link]
+            make_storable(entry)
             entries.setdefault(entry_identity(entry), (entry, raw_hash(entry)))
         self.process_entries(feed, [e for e, _ in entries.values()], now, report)
 
@@ -240,14 +281,17 @@ class Pipeline:
         if not fresh:
             return
         with Session(self.engine) as session:
-            cleaned = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
-            report.removed_lines += sum(len(c.removed) for c in cleaned)
+            batch = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
+            report.removed_lines += sum(len(c.removed) for c in batch.results)
             cfg = self.config.dedupe
             assigner = StoryAssigner(session, [i for i, _, old in fresh if old is None], cfg.window, cfg.threshold,
                                      cfg.short_text, now)
             stored = [self._store_one(session, assigner, item, digest, old, report) for item, digest, old in fresh]
             session.commit()
         report.stored.extend(item for item, ok in zip((i for i, _, _ in fresh), stored, strict=True) if ok)
+        if batch.learned:  # the feed's earlier items still hold the newly learned lines: clean them again
+            n = reprocess(self.engine, self.config, self.cleaner, self.resink, feed.name)
+            log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name, len(batch.learned))
 
     def _store_one(self, session: Session, assigner: StoryAssigner, item: Item, digest: str, old: Known | None,
                    report: PollReport) -> bool:
@@ -273,6 +317,7 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
               feed: str | None = None) -> int:
     """Re-run cleaning (and the sink: matching, alerts) over stored items from their raw fields."""
     feeds = {f.name: f for f in config.feeds}
+    rulesets: dict[str, cleaning.Ruleset] = {}
     count = 0
     with Session(engine) as session:
         query = select(ItemRow).order_by(ItemRow.id)  # type: ignore[arg-type]
@@ -285,10 +330,9 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
                         raw_summary=row.raw_summary, raw_content=row.raw_content,
                         published_at=row.published_at or utcnow(), fetched_at=row.fetched_at or utcnow(),
                         id=row.id, story_id=row.story_id)
-            host = urlsplit(fcfg.url).hostname or ""
-            active = cleaner.active_lines(session, fcfg, [])
-            ruleset = cleaning.compile_ruleset(cleaner.packs, fcfg.clean, fcfg.name, host, learned=active)
-            result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset)
+            if row.feed not in rulesets:
+                rulesets[row.feed] = cleaner.ruleset(session, fcfg)
+            result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, rulesets[row.feed])
             row.text, row.source = result.text, result.source
             row.content_hash = dedupe.text_hash(result.text) if result.text else ""
             session.add(row)

@@ -74,7 +74,7 @@ class App:
 
     def __post_init__(self) -> None:
         self.pipeline = Pipeline(engine=self.engine, config=self.wiring.loaded.config,
-                                 cleaner=self.wiring.cleaner, sink=self.sink())
+                                 cleaner=self.wiring.cleaner, sink=self.sink(), resink=self.rematch_sink())
 
     @classmethod
     def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
@@ -99,6 +99,7 @@ class App:
         self.pipeline.config = wiring.loaded.config
         self.pipeline.cleaner = wiring.cleaner
         self.pipeline.sink = self.sink()
+        self.pipeline.resink = self.rematch_sink()
         self.sync_feeds()
 
     def sink(self) -> Sink:

@@ -1,0 +1,83 @@
+"""Learned boilerplate through the pipeline: learned on a feed's first poll, earlier items re-cleaned later."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from ingest.store import ItemRow
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_config
+from wirewatch.app import App
+from wirewatch.daemon import poll_once
+
+FOOTER = "欢迎订阅本站晨间快讯，每个交易日早八点准时送达。"
+STORED_FOOTER = FOOTER.replace("，", ",")  # as stored: NFKC makes full-width punctuation half-width
+BODIES = ["央行今日开展逆回购操作，净投放流动性约两千亿元，市场利率小幅回落。",
+          "沪深两市成交额连续第三日突破一万亿元，半导体板块领涨。",
+          "国际油价隔夜下跌百分之二，市场担忧需求放缓。",
+          "人民币兑美元中间价上调一百个基点，创近两个月新高。",
+          "多家券商上调明年盈利预测，看好消费复苏。",
+          "统计局公布的工业增加值同比增长百分之五点四，好于预期。"]
+
+
+def items(n: int) -> list[dict[str, str]]:
+    return [{"title": f"快讯{i}", "link": f"http://example.invalid/{i}", "guid": f"k{i}",
+             "body": f"<p>{BODIES[i]}</p><p>{FOOTER}</p>"} for i in range(n)]
+
+
+def texts(app: App) -> list[str]:
+    with Session(app.engine) as session:
+        return [r.text for r in session.exec(select(ItemRow).order_by(ItemRow.id)).all()]  # type: ignore[arg-type]
+
+
+def test_first_poll_of_a_new_feed_is_already_cleaned(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.add("/f.xml", rss(items(6)))
+        app = App.open(write_config(tmp_path, {"f": server.url("/f.xml")}))
+        try:
+            asyncio.run(poll_once(app))
+            stored = texts(app)
+        finally:
+            app.close()
+    assert len(stored) == 6
+    assert all(STORED_FOOTER not in t for t in stored)
+    assert sorted(stored) == sorted(b.replace("，", ",") for b in BODIES)  # the article text is intact
+
+
+def test_stored_items_are_recleaned_when_a_line_is_learned_later(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.add("/f.xml", rss(items(3)))
+        config = write_config(tmp_path, {"f": server.url("/f.xml")})
+        app = App.open(config)
+        try:
+            asyncio.run(poll_once(app))
+            assert all(STORED_FOOTER in t for t in texts(app))  # three items are not enough to learn from
+            server.add("/f.xml", rss(items(6)))
+            asyncio.run(poll_once(app))
+            assert len(texts(app)) == 6 and all(STORED_FOOTER not in t for t in texts(app))
+        finally:
+            app.close()
+    listed = subprocess.run([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "boilerplate"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and STORED_FOOTER in listed.stdout and "learned" in listed.stdout
+
+
+def test_a_disabled_learned_line_stays_in_the_text(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.add("/f.xml", rss(items(6)))
+        config = write_config(tmp_path, {})
+        config.write_text(config.read_text().replace(
+            "feeds: []", f"feeds:\n  - name: f\n    url: '{server.url('/f.xml')}'\n"
+                         f"    clean: {{learned: {{disable: ['{FOOTER}']}}}}"), encoding="utf-8")
+        app = App.open(config)
+        try:
+            asyncio.run(poll_once(app))
+            stored = texts(app)
+        finally:
+            app.close()
+    assert len(stored) == 6 and all(STORED_FOOTER in t for t in stored)
