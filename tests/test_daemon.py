@@ -177,3 +177,26 @@ def test_cli_poll_status_export_and_version(tmp_path: Path, server: FeedServer) 
     assert cli("poll", "--feed", "nope").returncode == 2
     assert cli("--version").stdout.startswith("wirewatch ")
     assert cli("stories").stdout.startswith("STORY")
+
+
+def test_editing_a_watchlist_file_reloads_it_and_a_bad_edit_is_rejected(tmp_path: Path, server: FeedServer) -> None:
+    server.add("/f.xml", rss(ITEMS))
+    (tmp_path / "watchlists").mkdir()
+    wl = tmp_path / "watchlists" / "w.yaml"
+    wl.write_text("watchlist: w\nentities:\n  - {id: A, name: Alpha, aliases: [Alpha]}\n", encoding="utf-8")
+    config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["watchlists/*.yaml"])
+    proc = start(config)
+    log = tmp_path / "daemon.log"
+    try:
+        assert wait_for(lambda: server.hits("/f.xml") > 0)
+        time.sleep(1.1)  # a new mtime
+        wl.write_text("watchlist: w\nentities:\n  - {id: B, name: Beta, aliases: [Beta]}\n", encoding="utf-8")
+        assert wait_for(lambda: "reloaded: 1 feeds, 1 watchlists" in log.read_text()), log.read_text()
+        wl.write_text("watchlist: w\nentities:\n  - {id: B, name: Beta, aliases: [B]}\n", encoding="utf-8")
+        assert wait_for(lambda: "reload rejected" in log.read_text()), log.read_text()
+        assert proc.poll() is None
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "aliases: alias 'B' is shorter than 2 characters" in log.read_text()

@@ -18,6 +18,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from config.errors import ConfigError
+from config.loader import Loaded, resolve_watchlist_paths
 from ingest.feedstore import PollOutcome, claim_due, record_poll, release_all, renew_leases
 from ingest.fetch import Fetcher
 from ingest.pipeline import PollReport
@@ -78,6 +79,23 @@ async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport
     return reports
 
 
+def files_fingerprint(loaded: Loaded) -> tuple[tuple[str, float, int], ...]:
+    """Paths, mtimes and sizes of the config and of every watchlist file its globs match now."""
+    paths = [loaded.path]
+    try:
+        paths += resolve_watchlist_paths(loaded.config.watchlists, loaded.base_dir, str(loaded.path), {})
+    except ConfigError:
+        pass  # a listed file vanished: the fingerprint changes and the reload reports it
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime, st.st_size))
+    return tuple(out)
+
+
 class Daemon:
     """`wirewatch run`: polls, delivers and prunes until SIGTERM/SIGINT; reloads on SIGHUP."""
 
@@ -89,6 +107,7 @@ class Daemon:
         self.claimed: set[str] = set()
         self.health = metrics.HealthState(self._ready)
         self.fetcher: Fetcher | None = None
+        self.fingerprint = files_fingerprint(app.wiring.loaded)
 
     def _ready(self) -> tuple[bool, str]:
         from wirewatch import db
@@ -137,6 +156,14 @@ class Daemon:
         """Daily upkeep: retention and vacuum."""
         await self.app.pipeline.run_db(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
 
+    async def watch_files(self) -> None:
+        """Reload when the config or a watchlist file changed on disk (a bad edit keeps the running config)."""
+        current = files_fingerprint(self.app.wiring.loaded)
+        if current != self.fingerprint:
+            self.fingerprint = current
+            log.info("config or watchlist files changed; reloading")
+            self.reload()
+
     def reload(self) -> None:
         """Validate the config and watchlists, then swap; on error keep the running ones."""
         try:
@@ -148,6 +175,7 @@ class Daemon:
             log.error("reload failed, keeping the running config: %s", exc)
             return
         self.app.swap(wiring)
+        self.fingerprint = files_fingerprint(wiring.loaded)
         log.info("reloaded: %d feeds, %d watchlists", len(wiring.loaded.config.feeds), len(wiring.loaded.watchlists))
 
     def summary(self) -> str:
@@ -180,6 +208,7 @@ class Daemon:
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         scheduler.add_job(self.dispatch, "interval", seconds=1, next_run_time=now, id="dispatch", **common)
         scheduler.add_job(self.deliver, "interval", seconds=1, next_run_time=now, id="deliver", **common)
+        scheduler.add_job(self.watch_files, "interval", seconds=2, id="watch", **common)
         scheduler.add_job(self.keep_leases, "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
         scheduler.add_job(self.prune, "interval", hours=24, next_run_time=now + timedelta(minutes=1), id="prune",
                           **common)
