@@ -124,7 +124,10 @@ def test_metrics_health_and_redacted_logs(tmp_path: Path, server: FeedServer) ->
     server.add("/f.xml", rss(ITEMS))
     port = free_port()
     secret_url = f"http://user:hunter2@127.0.0.1:{server.port}/missing?token=abc123"
-    config = write_config(tmp_path, {"f": server.url("/f.xml"), "secret": secret_url},
+    (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
+                                     "  - {id: BODY, name: Body, aliases: [Body number]}\n", encoding="utf-8")
+    config = write_config(tmp_path, {"f": server.url("/f.xml"), "secret": secret_url}, watchlists=["w.yaml"],
+                          channels={"screen": {"type": "console"}},
                           extra=f"metrics: {{listen: '127.0.0.1:{port}'}}\n")
     proc = start(config, "--log-format", "json")
     try:
@@ -135,8 +138,16 @@ def test_metrics_health_and_redacted_logs(tmp_path: Path, server: FeedServer) ->
                 return str(resp.read().decode())
 
         assert wait_for(lambda: 'wirewatch_polls_total{outcome="ok"}' in metrics())
+        # the three items are near-copies: one story, so one alert
+        assert wait_for(lambda: "wirewatch_delivery_latency_seconds_count 1.0" in metrics())
         body = metrics()
         assert 'wirewatch_items_total{kind="new"} 3.0' in body
+        assert 'wirewatch_matches_total{watchlist="w"} 3.0' in body
+        assert "wirewatch_alerts_created_total 1.0" in body
+        assert 'wirewatch_deliveries_total{outcome="delivered"} 1.0' in body
+        assert "wirewatch_stories_created_total 1.0" in body
+        assert "wirewatch_outbox_depth 0.0" in body
+        assert 'wirewatch_feed_staleness_seconds{feed="f"}' in body
         assert 'wirewatch_polls_total{outcome="error"}' in body
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
             assert resp.status == 200

@@ -28,7 +28,7 @@ from ingest.feedstore import FeedSpec, sync_feeds
 from ingest.item import Item, StoryRef
 from ingest.pipeline import Cleaner, Pipeline, Sink
 from ingest.store import ensure_index_scheme
-from wirewatch import db
+from wirewatch import db, metrics
 
 log = logging.getLogger("wirewatch")
 
@@ -110,8 +110,10 @@ class App:
             matches = wiring.matcher.match(item.title, item.text)
             assert item.id is not None
             save_matches(session, item.id, story.id, matches)
+            for wm in matches:
+                metrics.MATCHES.labels(wm.watchlist).inc()
             if matches:
-                create_alerts(session, item, story, matches, wiring.routes)
+                metrics.ALERTS.inc(len(create_alerts(session, item, story, matches, wiring.routes)))
 
         return on_stored
 

@@ -25,7 +25,8 @@ from ingest.pipeline import PollReport
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
-from wirewatch.health import check_feed
+from wirewatch.health import check_feed, refresh_gauges
+from wirewatch.logs import redact
 
 log = logging.getLogger("wirewatch.daemon")
 
@@ -56,6 +57,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
         if feed is None:
             return None
         report = await app.pipeline.poll(fetcher, feed, row.etag, row.last_modified)
+        if report.error:  # the feed URL may carry credentials; the row, `status` and `poll` show this text
+            report.error = redact(report.error)
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
         await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
@@ -108,6 +111,7 @@ class Daemon:
         self.health = metrics.HealthState(self._ready)
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
+        self.gauges_since = utcnow()
 
     def _ready(self) -> tuple[bool, str]:
         from wirewatch import db
@@ -141,6 +145,10 @@ class Daemon:
             self.claimed -= names
 
         task.add_done_callback(done)
+
+    async def gauges(self) -> None:
+        """Refresh outbox depth, oldest pending age, delivery latency and feed staleness."""
+        self.gauges_since = await self.app.pipeline.run_db(refresh_gauges, self.app.engine, self.gauges_since)
 
     async def keep_leases(self) -> None:
         """Renew leases on feeds still being polled (long polls must not be taken over)."""
@@ -208,6 +216,8 @@ class Daemon:
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         scheduler.add_job(self.dispatch, "interval", seconds=1, next_run_time=now, id="dispatch", **common)
         scheduler.add_job(self.deliver, "interval", seconds=1, next_run_time=now, id="deliver", **common)
+        if server is not None:
+            scheduler.add_job(self.gauges, "interval", seconds=5, next_run_time=now, id="gauges", **common)
         scheduler.add_job(self.watch_files, "interval", seconds=2, id="watch", **common)
         scheduler.add_job(self.keep_leases, "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
         scheduler.add_job(self.prune, "interval", hours=24, next_run_time=now + timedelta(minutes=1), id="prune",

@@ -1,16 +1,20 @@
-"""After each poll: update the feed's health and raise `feed.unhealthy` / `feed.recovered` to the ops channels."""
+"""Feed health after each poll (`feed.unhealthy` / `feed.recovered` to the ops channels) and the gauges."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from alerts.models import Delivery, DeliveryState
 from alerts.ops import create_feed_event
 from config.models import Config
 from ingest.feedhealth import assess, transition
-from ingest.store import FeedRow, utcnow
+from ingest.store import FeedRow, as_utc, utcnow
+from wirewatch import metrics
 
 log = logging.getLogger("wirewatch.health")
 
@@ -35,3 +39,29 @@ def check_feed(engine: Engine, name: str, config: Config) -> str | None:
     level = logging.WARNING if change.event == "feed.unhealthy" else logging.INFO
     log.log(level, "%s %s: %s", change.event, name, change.reason)
     return change.event
+
+
+def refresh_gauges(engine: Engine, since: datetime) -> datetime:
+    """Set outbox depth, oldest pending age, feed staleness, and observe latencies delivered after `since`."""
+    now = utcnow()
+    with Session(engine) as session:
+        waiting = (DeliveryState.PENDING, DeliveryState.RETRYING)
+        depth, oldest = session.execute(
+            select(func.count(), func.min(col(Delivery.created_at))).where(col(Delivery.state).in_(waiting))
+        ).one()
+        metrics.OUTBOX_DEPTH.set(depth)
+        oldest_at = as_utc(oldest)
+        metrics.OUTBOX_OLDEST.set((now - oldest_at).total_seconds() if oldest_at else 0)
+        for created, delivered in session.execute(
+            select(col(Delivery.created_at), col(Delivery.delivered_at))
+            .where(col(Delivery.delivered_at) > since, col(Delivery.delivered_at) <= now)
+        ).all():
+            done, made = as_utc(delivered), as_utc(created)
+            if done and made:
+                metrics.DELIVERY_LATENCY.observe(max((done - made).total_seconds(), 0.0))
+        for name, polled in session.execute(select(col(FeedRow.name), col(FeedRow.last_polled_at))
+                                            .where(col(FeedRow.enabled))).all():
+            polled_at = as_utc(polled)
+            if polled_at is not None:
+                metrics.FEED_STALENESS.labels(name).set((now - polled_at).total_seconds())
+    return now
