@@ -1,0 +1,83 @@
+"""Retention and index upkeep: old rows pruned, the story index rebuilt when its hashing scheme changes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from alerts.matchstore import ItemMatch
+from alerts.models import Alert, Delivery
+from ingest import dedupe
+from ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, ensure_index_scheme, utcnow
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_config
+from wirewatch import upkeep
+from wirewatch.app import App
+from wirewatch.daemon import poll_once
+
+ITEMS = [{"title": f"Alpha news {i}", "link": f"http://example.invalid/{i}", "guid": f"g{i}",
+          "body": f"<p>Alpha Corp item {i}: {' '.join(['word' + str(i * 1000 + k * 13) for k in range(40)])}.</p>"}
+         for i in range(4)]
+
+
+def count(session: Session, model: type) -> int:
+    return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
+                                     "  - {id: ALPHA, name: Alpha, aliases: [Alpha Corp]}\n", encoding="utf-8")
+    with FeedServer() as server:
+        server.add("/f.xml", rss(ITEMS))
+        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                              channels={"screen": {"type": "console"}},
+                              extra="retention: {items: 30d, delivered_alerts: 90d}\n")
+        app = App.open(config)
+        try:
+            asyncio.run(poll_once(app))
+            with Session(app.engine) as session:
+                assert count(session, ItemRow) == 4 and count(session, ItemMatch) == 4
+                assert count(session, Alert) == 4 and count(session, StoryBand) > 0
+                old = utcnow() - timedelta(days=100)
+                session.execute(update(ItemRow).where(ItemRow.guid.in_(["g0", "g1"])).values(fetched_at=old))  # type: ignore[union-attr]
+                session.execute(update(ItemSignature).values(created_at=old))
+                session.execute(update(StoryBand).values(created_at=old))
+                session.execute(update(Alert).values(created_at=old))
+                session.commit()
+            counts = upkeep.prune(app.engine, app.wiring.loaded.config)
+            with Session(app.engine) as session:
+                assert counts["items"] == 2 and counts["alerts"] == 4
+                assert sorted(r.guid or "" for r in session.exec(select(ItemRow)).all()) == ["g2", "g3"]
+                assert count(session, ItemMatch) == 2
+                assert count(session, StoryBand) == 0 and count(session, ItemSignature) == 0  # past the window
+                assert count(session, Alert) == 0 and count(session, Delivery) == 0
+        finally:
+            app.close()
+
+
+def test_index_is_rebuilt_when_the_hashing_scheme_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FeedServer() as server:
+        server.add("/f.xml", rss(ITEMS))
+        app = App.open(write_config(tmp_path, {"f": server.url("/f.xml")}))
+        try:
+            asyncio.run(poll_once(app))
+            assert ensure_index_scheme(app.engine) is False  # same scheme: nothing to do
+            with Session(app.engine) as session:
+                bands_before = count(session, StoryBand)
+                session.execute(update(StoryBand).values(band="stale-" + StoryBand.band))  # type: ignore[operator]
+                session.commit()
+            monkeypatch.setattr(dedupe, "SCHEME", dedupe.SCHEME + ";changed")
+            assert ensure_index_scheme(app.engine) is True
+            with Session(app.engine) as session:
+                meta = session.get(IndexMeta, "dedupe.scheme")
+                assert meta is not None and meta.value.endswith(";changed")
+                assert count(session, StoryBand) == bands_before
+                assert session.exec(select(StoryBand).where(col(StoryBand.band).startswith("stale-"))).first() is None
+                assert count(session, ItemSignature) == 4
+        finally:
+            app.close()
