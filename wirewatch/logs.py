@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 _SECRET_PATTERNS = [
     (re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@", re.IGNORECASE), r"\g<pre>***:***@"),
+    # user:password@host without the scheme (a URL's netloc quoted in an error message)
+    (re.compile(r"(?P<pre>[\s('\"])[^\s/@:()'\"*]+:[^\s/@()'\"]+@(?=[\w\[])"), r"\g<pre>***:***@"),
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***"),
     (re.compile(r"(?i)(?P<k>[?&](?:token|access_token|api_key|apikey|key|secret|password|sig|signature)=)[^&\s]+"),
      r"\g<k>***"),
@@ -74,5 +76,7 @@ def setup(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Apprise's debug lines carry the service URLs and tokens in forms `redact` cannot know (bot paths).
+    logging.getLogger("apprise").setLevel(max(logging.INFO, logging.getLogger().level))
