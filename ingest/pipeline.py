@@ -253,25 +253,27 @@ class Pipeline:
         report.warning = parsed.warning
         if parsed.warning:
             log.info("feed %s parsed with a warning: %s", feed.name, parsed.warning)
-        full_text = full_text or {}
         now = utcnow()
-        entries: dict[str, tuple[Entry, str]] = {}
+        entries: dict[str, Entry] = {}
         for entry in parsed.entries:
-            if entry.link and entry.link in full_text:
-                entry.content = full_text[entry.link]
-            make_storable(entry)
-            entries.setdefault(entry_identity(entry), (entry, raw_hash(entry)))
-        self.process_entries(feed, [e for e, _ in entries.values()], now, report)
+            entries.setdefault(entry_identity(entry), entry)
+        self.process_entries(feed, list(entries.values()), now, report, full_text or {})
 
-    def process_entries(self, feed: FeedConfig, entries: Sequence[Entry], now: datetime,
-                        report: PollReport) -> None:
-        """Clean, group and store entries of one feed; skip the ones already stored unchanged."""
+    def process_entries(self, feed: FeedConfig, entries: Sequence[Entry], now: datetime, report: PollReport,
+                        full_text: Mapping[str, str] | None = None) -> None:
+        """Clean, group and store entries of one feed; skip the ones already stored unchanged.
+
+        `full_text` maps an entry's link to the article fetched from its page; it replaces the
+        entry's content, while the raw hash stays that of the entry as the feed gave it.
+        """
         tracking = self.config.fetch.tracking_params
         with Session(self.engine) as session:
             known = known_items(session, feed.name, [entry_identity(e) for e in entries])
         fresh: list[tuple[Item, str, Known | None]] = []
         for entry in entries:
             item = to_item(feed.name, entry, now, tracking)
+            if full_text and entry.link in full_text:
+                item.raw_content = full_text[entry.link]
             digest = raw_hash(entry)
             old = known.get(item.identity)
             if old is not None and old.raw_hash == digest:
