@@ -272,7 +272,7 @@ class Pipeline:
         fresh: list[tuple[Item, str, Known | None]] = []
         for entry in entries:
             item = to_item(feed.name, entry, now, tracking)
-            if full_text and entry.link in full_text:
+            if full_text and entry.link and entry.link in full_text:
                 item.raw_content = full_text[entry.link]
             digest = raw_hash(entry)
             old = known.get(item.identity)
