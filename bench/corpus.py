@@ -111,9 +111,12 @@ def feed_names(corpus: Path, rounds: list[str]) -> dict[str, str]:
 
 
 @contextmanager
-def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool,
-               database: str | None = None) -> Iterator[tuple[Path, list[dict[str, object]]]]:
-    """Poll every round in turn into a fresh database; yield (export file, received alerts)."""
+def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, database: str | None = None,
+               channel: str = "webhook") -> Iterator[tuple[Path, list[dict[str, object]]]]:
+    """Poll every round in turn into a fresh database; yield (export file, received alerts).
+
+    `channel` is how alerts reach the local receiver: a signed `webhook`, or `apprise` (`json://`).
+    """
     from wirewatch.app import App
     from wirewatch.daemon import poll_once
     from wirewatch.reports import export_lines
@@ -126,8 +129,14 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool,
         (work / "watchlists").mkdir(exist_ok=True)
         (work / "watchlists" / "entities.yaml").write_text(
             (corpus / "entities.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-        channels = (f"channels:\n  corpus-webhook: {{type: webhook, url: '{receiver.url}', "
-                    f"secret: '{WEBHOOK_SECRET}'}}\n") if receiver else "channels:\n  corpus-webhook: {type: console}\n"
+        if receiver is None:
+            channels = "channels:\n  corpus-webhook: {type: console}\n"
+        elif channel == "apprise":
+            target = receiver.url.replace("http://", "json://")
+            channels = f"channels:\n  corpus-webhook: {{type: apprise, urls: ['{target}']}}\n"
+        else:
+            channels = (f"channels:\n  corpus-webhook: {{type: webhook, url: '{receiver.url}', "
+                        f"secret: '{WEBHOOK_SECRET}'}}\n")
         db = database or f"sqlite:///{work / 'wirewatch.db'}"
         config = work / "wirewatch.yaml"
         config.write_text(f"database: '{db}'\nfetch: {{allow_private_networks: true}}\nfeeds:\n{feeds}\n"

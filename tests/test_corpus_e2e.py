@@ -43,3 +43,23 @@ def test_rounds_1_and_2_meet_every_bar_with_alerts_exactly_once(corpus_dir: Path
     for alert in received:
         verifier.verify(alert["body"], alert["headers"])  # raises on a bad signature
     assert len({a["headers"]["webhook-id"] for a in received}) == len(received)  # type: ignore[index]
+
+
+def test_corpus_through_an_apprise_json_channel_alerts_every_story_once(corpus_dir: Path, tmp_path: Path) -> None:
+    gold = [json.loads(line) for line in (corpus_dir / "built" / "gold.jsonl").open(encoding="utf-8")]
+    with corpus_run(corpus_dir, tmp_path, ["round1", "round2"], alerts=True, channel="apprise") as (_, received):
+        messages = [json.loads(str(r["body"])) for r in received]
+    per_story: dict[str, int] = {}
+    for message in messages:
+        text = message["title"] + "\n" + message["message"]
+        hits = {g["story"] for g in gold if g["link"].split("?")[0] in text}
+        assert len(hits) == 1, text[:200]
+        story = hits.pop()
+        per_story[story] = per_story.get(story, 0) + 1
+        item = next(g for g in gold if g["story"] == story and g["link"].split("?")[0] in text)
+        assert item["title"][:12] in message["title"] or item["title"][:12] in message["message"]  # CJK intact
+    wanted = {g["story"] for g in gold if g["entities"]}
+    assert set(per_story) == wanted  # none missing, none spurious
+    assert all(n == 1 for n in per_story.values())  # none doubled
+    langs = {g["lang"] for g in gold if g["story"] in per_story}
+    assert {"zh", "ja", "en"} <= langs
