@@ -1,7 +1,7 @@
 """Benchmark of story grouping (`ingest.dedupe`): per-item cost at scale, and robustness on the corpus.
 
     python bench/dedupe.py speed   [--sizes 10000,100000,1000000] [--queries 2000] [--workers 2]
-                                   [--index memory | --index MODULE:CLASS [--index-arg ARG]] [--peer-max N]
+                                   [--index memory|store|MODULE:CLASS] [--index-arg ARG] [--peer-max N]
     python bench/dedupe.py quality [--corpus ../shared/corpus] [--trials 6]
 
 `speed` fills an index with synthetic items (40% Chinese with some Latin tokens, 60% Latin; 10% of
@@ -9,9 +9,11 @@ them near-copies of an earlier item), growing it through each size, and at each 
 per-item flow for `--queries` new items (30% near-copies of stored items): `signature` +
 `index.candidates` + `decide`. Queries are not added, so every size sees the same queries. After each fill the index is moved
 out of the garbage collector's generations (`gc.freeze`), so its scans do not land on queries.
-`--index MODULE:CLASS` plugs in another index with the same `add(item_id, story_id, sig, text_len)` /
-`candidates(sig)` methods (the SQLite one from `ingest.store`); CLASS is called with `--index-arg`
-when given, else with no argument. The peer runs the same items through `datasketch.MinHashLSH`
+`--index store` runs the same flow on `ingest.store.StoryIndex` over an SQLite file migrated to head
+(`--index-arg PATH`, default a temporary file; `--sqlite-cache-mb` sets its page cache);
+`--index MODULE:CLASS` plugs in any other index with
+`add(item_id, story_id, sig, text_len)` / `candidates(sig)`; CLASS is called with `--index-arg` when
+given, else with no argument. The peer runs the same items through `datasketch.MinHashLSH`
 (same 32x3 banding, datasketch's own MinHash) and the same `decide`.
 
 `quality` runs the shared corpus's gold texts, damaged (re-broken paragraphs, a leftover boilerplate
@@ -27,10 +29,13 @@ import importlib
 import itertools
 import json
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, Protocol
@@ -172,9 +177,55 @@ class PeerIndex:
         return Signature(tuple(minhash.hashvalues.tolist())), found
 
 
-def _make_index(spec: str, arg: str | None) -> BandIndex:
+class StoreIndex:
+    """`ingest.store.StoryIndex` on an SQLite file migrated to head, behind the MemoryIndex methods."""
+
+    def __init__(self, path: str | None = None, cache_mb: int = 0) -> None:
+        from sqlalchemy import event
+        from sqlmodel import Session
+
+        from ingest.store import StoryIndex
+        from wirewatch.db import make_engine, upgrade
+
+        self.folder = None if path is not None else tempfile.mkdtemp(prefix="dedupe-bench-")
+        engine = make_engine(f"sqlite:///{path or Path(str(self.folder)) / 'bench.db'}")
+        if cache_mb:
+            event.listen(engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}"))
+        upgrade(engine)
+        self.engine = engine
+        self.session = Session(engine)
+        self.now = datetime.now(UTC)
+        self.index = StoryIndex(self.session, window=10 * 365 * 86400.0, now=self.now)
+        self.pending = 0
+
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
+        """Insert through the store, committing every 5,000 items."""
+        self.index.add(item_id, story_id, sig, text_len, self.now)
+        self.pending += 1
+        if self.pending >= 5000:
+            self.session.commit()
+            self.pending = 0
+
+    def candidates(self, sig: Signature) -> list[Candidate]:
+        """The store's band look-up."""
+        if self.pending:
+            self.session.commit()
+            self.pending = 0
+        return self.index.candidates(sig)
+
+    def close(self) -> None:
+        """Close the session and remove the temporary database, if one was made."""
+        self.session.close()
+        self.engine.dispose()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _make_index(spec: str, arg: str | None, cache_mb: int = 0) -> BandIndex:
     if spec == "memory":
         return dedupe.MemoryIndex()
+    if spec == "store":
+        return StoreIndex(arg, cache_mb)
     module_name, _, class_name = spec.partition(":")
     factory: Callable[..., BandIndex] = getattr(importlib.import_module(module_name), class_name)
     return factory(arg) if arg is not None else factory()
@@ -231,7 +282,7 @@ def _grow(
 
 
 def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: Sequence[tuple[str, int | None]]) -> dict[int, dict[str, float]]:
-    index = _make_index(args.index, args.index_arg)
+    index = _make_index(args.index, args.index_arg, args.sqlite_cache_mb)
 
     def add(i: int, story: int, raw: bytes, text_len: int) -> None:
         index.add(i, story, Signature.from_bytes(raw), text_len)
@@ -240,7 +291,11 @@ def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: 
         sig = dedupe.signature(text)
         return dedupe.decide(text, sig, index.candidates(sig))
 
-    return _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
+    results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
+    close = getattr(index, "close", None)
+    if callable(close):
+        close()
+    return results
 
 
 def _speed_peer(pool: Any, sizes: list[int], queries: Sequence[tuple[str, int | None]]) -> dict[int, dict[str, float]]:
@@ -337,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--sizes", default="10000,100000,1000000")
     speed.add_argument("--queries", type=int, default=2000)
     speed.add_argument("--workers", type=int, default=2)
-    speed.add_argument("--index", default="memory", help="memory, or MODULE:CLASS with add/candidates")
+    speed.add_argument("--index", default="memory", help="memory, store (SQLite via ingest.store), or MODULE:CLASS")
     speed.add_argument("--index-arg", default=None)
+    speed.add_argument("--sqlite-cache-mb", type=int, default=0, help="PRAGMA cache_size for --index store")
     speed.add_argument("--peer-max", type=int, default=100000, help="largest size to run the datasketch peer at")
     quality = sub.add_parser("quality")
     quality.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))

@@ -21,14 +21,14 @@ word elsewhere, and each window of `SHINGLE_N` = 3 consecutive tokens is a shing
 (paragraphs re-broken, a leftover boilerplate line, a dateline, 1% of words replaced), n = 3 keeps
 copies at Jaccard ≥ 0.79 (en), 0.67 (zh), 0.62 (ja), while different events about one company stay
 ≤ 0.09 (containment ≤ 0.19) and unrelated items ≤ 0.10. n = 2 lifts those sibling pairs to
-containment 0.28-0.31; n = 4 loses copies once characters are damaged too. Character 5-grams for
+containment 0.28; n = 4 loses copies once characters are damaged too. Character 5-grams for
 Latin text survive character damage better, but unrelated English financial items then share
 Jaccard ≈ 0.08 (word 3-grams: 0.002), which would make ~2% of all stored English items band
 candidates for every look-up. Figures: `bench/RESULTS.md`, "Stories (dedupe)".
 
 Signatures: rensa `RMinHash`, `NUM_PERM` = 128 values (32-bit), seed `SEED`; the standard error of
 the estimated Jaccard is ≤ 0.045. Hashing is a small part of the cost (tokenising dominates); the
-whole look-up is ≈ 3.5x faster than the same flow on datasketch. Banding uses the first
+whole look-up is ≈ 4x faster than the same flow on datasketch. Banding uses the first
 `BANDS` × `ROWS` = 32 × 3 values: a pair at Jaccard 0.6 becomes a candidate with probability
 0.9995, at 0.5 with 0.986, at 0.4 with 0.88, at 0.1 with 0.03 and at 0.01 with 3e-5, so copies
 (≥ 0.62 above) are found and unrelated items rarely cost a verification. Fewer rows (64 × 2) would
