@@ -222,6 +222,9 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
             log.exception("unexpected error polling %s", feed.name)
             report.error = f"internal error: {type(exc).__name__}: {exc}"
+        if report.status == "error":  # the store rolled back: nothing counted as stored was kept
+            report.new = report.updated = report.stories_created = report.removed_lines = 0
+            report.stored.clear()
         report.duration = time.monotonic() - started
         return report
 
@@ -256,6 +259,7 @@ class Pipeline:
         now = utcnow()
         entries: dict[str, Entry] = {}
         for entry in parsed.entries:
+            make_storable(entry)  # before identity and raw hash, so both are what the store keeps
             entries.setdefault(entry_identity(entry), entry)
         self.process_entries(feed, list(entries.values()), now, report, full_text or {})
 
@@ -273,7 +277,7 @@ class Pipeline:
         for entry in entries:
             item = to_item(feed.name, entry, now, tracking)
             if full_text and entry.link and entry.link in full_text:
-                item.raw_content = full_text[entry.link]
+                item.raw_content = storable(full_text[entry.link])
             digest = raw_hash(entry)
             old = known.get(item.identity)
             if old is not None and old.raw_hash == digest:
