@@ -8,7 +8,7 @@ expire. On SQLite the same statements run inside one immediate transaction.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,8 +103,9 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
 
 def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
                 jitter: float = 0.1, max_backoff: float = 6 * 3600.0, now: datetime | None = None,
-                rng: random.Random | None = None) -> FeedRow | None:
-    """Record a poll's outcome, schedule the next poll and release the lease."""
+                rng: random.Random | None = None,
+                then: Callable[[Session, FeedRow], None] | None = None) -> FeedRow | None:
+    """Record a poll's outcome, schedule the next poll and release the lease; `then` runs in the same transaction."""
     now = now or utcnow()
     with Session(engine) as session:
         row = session.get(FeedRow, name)
@@ -135,6 +136,8 @@ def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, in
         if row.claimed_by == worker:
             row.claimed_by, row.lease_until = None, None
         session.add(row)
+        if then is not None:
+            then(session, row)
         session.commit()
         session.refresh(row)
         session.expunge(row)

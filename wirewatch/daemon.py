@@ -9,11 +9,13 @@ The same claim lets several daemons share one PostgreSQL database.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -25,7 +27,7 @@ from ingest.pipeline import PollReport
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
-from wirewatch.health import check_feed, refresh_gauges
+from wirewatch.health import health_check, refresh_gauges
 from wirewatch.logs import redact
 
 log = logging.getLogger("wirewatch.daemon")
@@ -62,8 +64,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
         await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
-                                  jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff)
-        await app.pipeline.run_db(check_feed, app.engine, row.name, cfg)
+                                  jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff,
+                                  then=health_check(cfg))
         observe(report)
         return report
 
@@ -107,6 +109,7 @@ class Daemon:
         self.config_path = config_path
         self.stopping = asyncio.Event()
         self.inflight: set[asyncio.Task[list[PollReport]]] = set()
+        self.jobs: set[asyncio.Task[object]] = set()  # scheduled jobs running now (stop waits for them)
         self.claimed: set[str] = set()
         self.health = metrics.HealthState(self._ready)
         self.fetcher: Fetcher | None = None
@@ -121,6 +124,22 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             return False, f"database unreachable: {type(exc).__name__}"
         return ok, "ok" if ok else "migrations pending"
+
+    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Wrap a scheduled job so a stop waits for it to finish instead of cancelling it mid-way."""
+
+        @functools.wraps(job)
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.jobs.add(task)
+            try:
+                await job()
+            finally:
+                if task is not None:
+                    self.jobs.discard(task)
+
+        return run
 
     async def dispatch(self) -> None:
         """Claim due feeds (up to the free capacity) and start polling them."""
@@ -214,28 +233,32 @@ class Daemon:
         scheduler = AsyncIOScheduler(event_loop=loop)
         now = utcnow()
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
-        scheduler.add_job(self.dispatch, "interval", seconds=1, next_run_time=now, id="dispatch", **common)
-        scheduler.add_job(self.deliver, "interval", seconds=1, next_run_time=now, id="deliver", **common)
+        job = self._tracked
+        scheduler.add_job(job(self.dispatch), "interval", seconds=1, next_run_time=now, id="dispatch", **common)
+        scheduler.add_job(job(self.deliver), "interval", seconds=1, next_run_time=now, id="deliver", **common)
         if server is not None:
-            scheduler.add_job(self.gauges, "interval", seconds=5, next_run_time=now, id="gauges", **common)
-        scheduler.add_job(self.watch_files, "interval", seconds=2, id="watch", **common)
-        scheduler.add_job(self.keep_leases, "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
-        scheduler.add_job(self.prune, "interval", hours=24, next_run_time=now + timedelta(minutes=1), id="prune",
-                          **common)
+            scheduler.add_job(job(self.gauges), "interval", seconds=5, next_run_time=now, id="gauges", **common)
+        scheduler.add_job(job(self.watch_files), "interval", seconds=2, id="watch", **common)
+        scheduler.add_job(job(self.keep_leases), "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
+        scheduler.add_job(job(self.prune), "interval", hours=24, next_run_time=now + timedelta(minutes=1),
+                          id="prune", **common)
         async with Fetcher(cfg.fetch) as fetcher:
             self.fetcher = fetcher
             scheduler.start()
             await self.stopping.wait()
             log.info("stopping: finishing %d in-flight polls (grace %.0fs)", len(self.inflight), cfg.shutdown_grace)
-            scheduler.shutdown(wait=False)
+            scheduler.pause()  # no new runs; shutdown() would cancel the running ones mid-way
             deadline = time.monotonic() + cfg.shutdown_grace
-            pending = set(self.inflight)
-            if pending:
-                _, pending = await asyncio.wait(pending, timeout=max(deadline - time.monotonic(), 0))
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            # jobs first: a dispatch that is claiming may still start polls, a delivery is mid-send
+            for running in (self.jobs, self.inflight):
+                pending: set[asyncio.Task[Any]] = set(running)
+                if pending:
+                    _, pending = await asyncio.wait(pending, timeout=max(deadline - time.monotonic(), 0))
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+            scheduler.shutdown(wait=False)
         await self.app.close_channels()
         await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
         if server is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -19,26 +20,24 @@ from wirewatch import metrics
 log = logging.getLogger("wirewatch.health")
 
 
-def check_feed(engine: Engine, name: str, config: Config) -> str | None:
-    """Re-assess one feed; on a change of health store it and queue an event; return the event name."""
-    now = utcnow()
-    cfg = config.feed_health
-    with Session(engine) as session:
-        row = session.get(FeedRow, name)
-        if row is None:
-            return None
+def health_check(config: Config) -> Callable[[Session, FeedRow], None]:
+    """A `record_poll` hook: re-assess the feed and, on a change of health, store it and queue an event."""
+
+    def check(session: Session, row: FeedRow) -> None:
+        now = utcnow()
+        cfg = config.feed_health
         state, reason = assess(row, now, cfg.failures, cfg.silence_factor, cfg.min_silence)
         change = transition(row.health, state, reason)
         if change is None:
-            return None
+            return
         row.health, row.health_since = state, now
         session.add(row)
-        create_feed_event(session.connection(), change.event, name, row.url, state, change.reason,
+        create_feed_event(session.connection(), change.event, row.name, row.url, state, change.reason,
                           config.ops_channels, now)
-        session.commit()
-    level = logging.WARNING if change.event == "feed.unhealthy" else logging.INFO
-    log.log(level, "%s %s: %s", change.event, name, change.reason)
-    return change.event
+        level = logging.WARNING if change.event == "feed.unhealthy" else logging.INFO
+        log.log(level, "%s %s: %s", change.event, row.name, change.reason)
+
+    return check
 
 
 def refresh_gauges(engine: Engine, since: datetime) -> datetime:
