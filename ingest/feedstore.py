@@ -77,7 +77,7 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
               now: datetime | None = None, due_only: bool = True) -> list[FeedRow]:
     """Lease up to `limit` due feeds to `worker`; returns detached rows with their validators."""
     now = now or utcnow()
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         query = select(FeedRow).where(
             FeedRow.enabled == True,  # noqa: E712
             or_(col(FeedRow.lease_until).is_(None), col(FeedRow.lease_until) < now, FeedRow.claimed_by == worker),
@@ -94,9 +94,8 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
             row.claimed_by = worker
             row.lease_until = now + timedelta(seconds=lease)
             session.add(row)
-        session.commit()
+        session.commit()  # expire_on_commit=False: the rows stay readable without a query each
         for row in rows:
-            session.refresh(row)
             session.expunge(row)
         return rows
 
@@ -107,7 +106,7 @@ def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, in
                 then: Callable[[Session, FeedRow], None] | None = None) -> FeedRow | None:
     """Record a poll's outcome, schedule the next poll and release the lease; `then` runs in the same transaction."""
     now = now or utcnow()
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         row = session.get(FeedRow, name)
         if row is None:
             return None
@@ -139,7 +138,6 @@ def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, in
         if then is not None:
             then(session, row)
         session.commit()
-        session.refresh(row)
         session.expunge(row)
         return row
 
