@@ -23,7 +23,7 @@ from config.errors import ConfigError
 from config.loader import Loaded, resolve_watchlist_paths
 from ingest.feedstore import PollOutcome, claim_due, record_poll, release_all, renew_leases
 from ingest.fetch import Fetcher
-from ingest.pipeline import PollReport
+from ingest.pipeline import PollReport, describe_error
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
@@ -63,9 +63,12 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list
             report.error = redact(report.error)
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
-        await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
-                                  jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff,
-                                  then=health_check(cfg))
+        try:
+            await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
+                                      jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff,
+                                      then=health_check(cfg))
+        except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
+            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0])
         observe(report)
         return report
 
