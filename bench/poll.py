@@ -1,9 +1,9 @@
 """Poll benchmark: 1,000 feeds × 20 items on a local server; a cycle where all is new, then one of 304s.
 
-    python bench/poll.py [--feeds 1000] [--items 20] [--concurrency 16] [--profile]
+    python bench/poll.py [--feeds 1000] [--items 20] [--concurrency 16] [--breakdown]
 
-Reports feeds/s, items/s and peak RSS for both cycles, and with --profile where the time goes
-(fetch, parse, clean, store). The feed server runs in a separate process so it does not share
+Reports feeds/s, items/s and peak RSS for both cycles, and with --breakdown where the database
+thread's time goes (parse, clean, story assignment, inserts, index, sink), per item. The feed server runs in a separate process so it does not share
 the benchmark's interpreter lock.
 """
 
@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import hashlib
-import io
 import multiprocessing
-import pstats
 import resource
 import sys
 import tempfile
@@ -82,13 +79,42 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
     server.serve_forever()
 
 
+def instrument(app: object) -> dict[str, float]:
+    """Wrap the pipeline's steps to add up the time each takes (on the database thread)."""
+    import ingest.pipeline as pipeline
+    import ingest.store as store
+
+    spent: dict[str, float] = {}
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+    wrap(pipeline, "parse_feed", "parse")
+    wrap(pipeline.Cleaner, "clean_batch", "clean (+ learning)")
+    wrap(store.StoryAssigner, "assign", "story assignment")
+    wrap(store.StoryAssigner, "remember", "story index rows")
+    wrap(pipeline, "insert_item", "insert item+story (incl. index)")
+    wrap(app.pipeline, "sink", "match + stored matches + alerts")  # type: ignore[attr-defined]
+    wrap(pipeline.Pipeline, "process_document", "whole batch (all of the above)")
+    return spent
+
+
 def main() -> int:
     """Run both cycles and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--breakdown", action="store_true")
     args = ap.parse_args()
 
     from wirewatch.app import App
@@ -107,28 +133,22 @@ def main() -> int:
                            f"fetch: {{allow_private_networks: true, concurrency: {args.concurrency}, per_host: "
                            f"{args.concurrency}}}\nfeeds:\n{feeds}\n", encoding="utf-8")
             app = App.open(cfg)
+            spent = instrument(app) if args.breakdown else {}
             rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             for label in ("all new", "all 304"):
-                profiler = cProfile.Profile() if args.profile else None
-                if profiler:
-                    profiler.enable()
                 started = time.perf_counter()
                 reports = asyncio.run(poll_once(app))
                 elapsed = time.perf_counter() - started
-                if profiler:
-                    profiler.disable()
                 new = sum(r.new for r in reports)
                 errors = [r for r in reports if r.status == "error"]
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 print(f"{label:8}: {len(reports)} feeds in {elapsed:.2f}s = {len(reports) / elapsed:.0f} feeds/s, "
                       f"{new / elapsed:.0f} new items/s, errors {len(errors)}, peak RSS {peak:.0f} MB "
                       f"(start {rss_start:.0f} MB)")
-                if profiler:
-                    out = io.StringIO()
-                    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-                    stats.print_stats(r"(fetch\.py.*\(fetch\)|parse\.py.*\(parse_feed\)|pipeline\.py.*"
-                                      r"\((clean_batch|_store_one|process_document)\)|app\.py.*on_stored)")
-                    print("\n".join(line for line in out.getvalue().splitlines() if "(" in line and ".py" in line))
+                if spent and new:
+                    for step, seconds in spent.items():
+                        print(f"    {step:34} {seconds / new * 1000:6.2f} ms/item")
+                    spent.clear()
             app.close()
     finally:
         proc.terminate()
