@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,8 @@ def drop_pg_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def pg_url() -> object:
-    """A fresh PostgreSQL database for one test (skipped when the server is unreachable, outside CI)."""
+def _fresh_pg_database() -> Iterator[str]:
+    """Create a database for one test and drop it after (skipped when unreachable, outside CI)."""
     problem = _pg_reachable()
     if problem:
         if os.environ.get("CI"):
@@ -82,19 +82,18 @@ def pg_url() -> object:
     url = create_pg_database()
     yield url
     drop_pg_database(url)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    yield from _fresh_pg_database()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database URL: a real SQLite file, then the real PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'wirewatch.db'}"
-        return
-    problem = _pg_reachable()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL must be reachable in CI: {problem}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {problem}")
-    url = create_pg_database()
-    yield url
-    drop_pg_database(url)
+    else:
+        yield from _fresh_pg_database()
