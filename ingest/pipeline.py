@@ -49,6 +49,9 @@ from ingest.urls import canonical_url, entry_identity
 log = logging.getLogger("wirewatch.ingest")
 T = TypeVar("T")
 
+MAX_RETRY_AFTER = 86400.0
+"""Longest a feed server's Retry-After is honoured (seconds) when `fetch.max_backoff` is shorter."""
+
 Sink = Callable[[Session, Item, StoryRef], None]
 """Called inside the transaction that stored an item (new or materially edited) in its story."""
 
@@ -222,6 +225,8 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
             log.exception("unexpected error polling %s", feed.name)
             report.error = f"internal error: {type(exc).__name__}: {exc}"
+        if report.retry_after is not None:  # a server may ask for years (or overflow the clock): cap it
+            report.retry_after = min(report.retry_after, max(self.config.fetch.max_backoff, MAX_RETRY_AFTER))
         if report.status == "error":  # the store rolled back: nothing counted as stored was kept
             report.new = report.updated = report.stories_created = report.removed_lines = 0
             report.stored.clear()

@@ -249,3 +249,27 @@ def test_nul_bytes_and_lone_surrogates_are_stored_without_losing_the_batch(world
     assert len(out.sent["/hook"]) == 3
     assert {b["item"]["title"] for b in map(json.loads, (r["body"] for r in out.sent["/hook"]))} == {
         "Acme NUL title", "Acme \ufffd lone half", "Acme plain neighbour"}
+
+
+# --- the feed server's own words: a Retry-After meant to silence the feed forever ----------------
+
+
+@pytest.mark.parametrize("retry_after", ["99999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_huge_retry_after_neither_breaks_the_poll_nor_drops_the_feed(tmp_path: Path, retry_after: str) -> None:
+    from datetime import timedelta
+
+    from ingest.feedstore import list_feeds
+    from ingest.store import as_utc, utcnow
+
+    with FeedServer() as server:
+        server.add("/busy", b"come back in a few millennia", status=429, headers={"Retry-After": retry_after})
+        app = App.open(write_config(tmp_path, {"busy": server.url("/busy")}))
+        try:
+            [report] = asyncio.run(poll_once(app))
+            [row] = list_feeds(app.engine)
+        finally:
+            app.close()
+    assert report.status == "error" and report.http_status == 429
+    assert row.consecutive_errors == 1 and row.claimed_by is None  # recorded, lease given back
+    next_poll = as_utc(row.next_poll_at)
+    assert next_poll is not None and next_poll <= utcnow() + timedelta(days=1, minutes=1)  # honoured, but capped
