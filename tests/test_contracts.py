@@ -1,0 +1,54 @@
+"""Public contracts pinned: CLI commands, config keys, watchlist keys, export fields, webhook payload keys.
+
+Extending them is fine (add to the sets here); renaming or removing one breaks users and this test.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from alerts.render import build_payload
+from alerts.types import EntityMatch, Mention, WatchlistMatch
+from config.models import Config, FeedConfig
+from config.watchlist import EntityConfig, WatchlistConfig
+from ingest.item import Item, StoryRef
+from ingest.store import utcnow
+from wirewatch.cli import build_parser
+
+
+def keys(model: type) -> set[str]:
+    return {info.alias or name for name, info in model.model_fields.items()}  # type: ignore[attr-defined]
+
+
+def test_cli_commands_and_global_options() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    assert {"run", "poll", "check", "status", "export", "reprocess", "db", "demo", "clean", "boilerplate",
+            "stories", "match", "backtest", "alerts", "test-alert", "health"} <= set(sub.choices)
+    options = {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001
+    assert {"--config", "--version", "--log-format"} <= options
+
+
+def test_config_keys() -> None:
+    assert {"database", "defaults", "feeds", "watchlists", "channels"} <= keys(Config)
+    assert {"name", "url", "interval", "clean", "full_text"} <= keys(FeedConfig)
+
+
+def test_watchlist_keys() -> None:
+    assert {"watchlist", "channels", "entities", "min_mentions", "in", "all_of", "any_of", "keywords",
+            "exclude_keywords"} <= keys(WatchlistConfig)
+    assert {"id", "name", "aliases", "tickers", "exclude"} <= keys(EntityConfig)
+
+
+def test_webhook_payload_shape() -> None:
+    now = utcnow()
+    item = Item(feed="f", identity="g", guid="g", url="http://x.invalid/1", title="T", raw_summary="",
+                raw_content="", published_at=now, fetched_at=now, text="Microsoft said", source="S", id=1)
+    match = WatchlistMatch("w", [EntityMatch("MSFT", "Microsoft", [Mention("Microsoft", "body", 0, 9, "…")])])
+    payload = build_payload(alert_id="alt_1", type="alert.created", created_at=now, item=item,
+                            story=StoryRef(7, now, ["f", "S"], 2), match=match)
+    assert {"type", "id", "created_at", "watchlist", "story", "entities", "item"} <= set(payload)
+    assert {"id", "first_seen", "sources", "items"} <= set(payload["story"])
+    assert {"id", "name", "mentions"} <= set(payload["entities"][0])
+    assert {"alias", "field", "snippet"} <= set(payload["entities"][0]["mentions"][0])
+    assert {"feed", "guid", "url", "title", "text", "source", "published"} <= set(payload["item"])
