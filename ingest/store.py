@@ -211,48 +211,63 @@ def _outlets(item: Item) -> list[str]:
     return [item.feed] + ([item.source] if item.source and item.source != item.feed else [])
 
 
+def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+               now: datetime) -> None:
+    """Write one item's signature and band rows (Core inserts: no ORM objects for 30-odd rows)."""
+    conn = session.connection()
+    conn.execute(ItemSignature.__table__.insert(), [{  # type: ignore[attr-defined]
+        "item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": text_len,
+        "created_at": now}])
+    conn.execute(StoryBand.__table__.insert(), [  # type: ignore[attr-defined]
+        {"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in dedupe.band_keys(sig)])
+
+
+def load_candidates(session: Session, keys: Sequence[str],
+                    since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
+    """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`."""
+    bands: dict[str, list[int]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for band, item_id in session.execute(
+            select(col(StoryBand.band), col(StoryBand.item_id))
+            .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= since)
+        ).all():
+            bands.setdefault(band, []).append(item_id)
+    known: dict[int, dedupe.Candidate] = {}
+    for id_chunk in _chunks(sorted({i for ids in bands.values() for i in ids})):
+        for row in session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(id_chunk))).all():
+            known[row.item_id] = dedupe.Candidate(row.story_id, row.item_id,
+                                                  dedupe.Signature.from_bytes(row.signature), row.text_len)
+    return bands, known
+
+
 class StoryIndex:
-    """The persisted LSH band index over one session; the same `add`/`candidates` flow as dedupe's MemoryIndex."""
+    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
 
     def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
         self.session = session
-        self.since = (now or utcnow()) - timedelta(seconds=window)
+        self.now = now or utcnow()
+        self.since = self.now - timedelta(seconds=window)
 
     def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
         """Items in the window that share at least one band with `sig`."""
-        keys = dedupe.band_keys(sig)
-        ids = self.session.exec(
-            select(StoryBand.item_id)
-            .where(col(StoryBand.band).in_(keys), col(StoryBand.created_at) >= self.since)
-            .distinct()
-            .limit(200)
-        ).all()
-        if not ids:
-            return []
-        rows = self.session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(list(ids)))).all()
-        return [
-            dedupe.Candidate(r.story_id, r.item_id, dedupe.Signature.from_bytes(r.signature), r.text_len)
-            for r in rows
-        ]
+        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
+        return list(known.values())
 
-    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int, now: datetime) -> None:
-        """Index one item's signature and bands under its story (Core inserts: no ORM objects per band)."""
-        self.session.execute(insert(ItemSignature), [{"item_id": item_id, "story_id": story_id,
-                                                      "signature": sig.to_bytes(), "text_len": text_len,
-                                                      "created_at": now}])
-        self.session.execute(insert(StoryBand), [{"band": key, "item_id": item_id, "story_id": story_id,
-                                                  "created_at": now} for key in dedupe.band_keys(sig)])
+    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+            now: datetime | None = None) -> None:
+        """Index one item's signature and bands under its story."""
+        index_item(self.session, item_id, story_id, sig, text_len, now or self.now)
 
 
 def lock_story_assignment(session: Session) -> None:
     """Serialise story assignment across daemons for this transaction (PostgreSQL advisory lock)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-
-
-def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 class StoryAssigner:
@@ -277,19 +292,8 @@ class StoryAssigner:
         self._load(items)
 
     def _load(self, items: Sequence[Item]) -> None:
-        keys = sorted({k for sig in self.sigs.values() for k in dedupe.band_keys(sig)})
-        ids: set[int] = set()
-        for chunk in _chunks(keys):
-            for band, item_id in self.session.execute(
-                select(col(StoryBand.band), col(StoryBand.item_id))
-                .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= self.since)
-            ).all():
-                self.bands.setdefault(band, []).append(item_id)
-                ids.add(item_id)
-        for id_chunk in _chunks(sorted(ids)):
-            for row in self.session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(id_chunk))).all():
-                self.known[row.item_id] = dedupe.Candidate(row.story_id, row.item_id,
-                                                           dedupe.Signature.from_bytes(row.signature), row.text_len)
+        keys = [k for sig in self.sigs.values() for k in dedupe.band_keys(sig)]
+        self.bands, self.known = load_candidates(self.session, keys, self.since)
         urls = sorted({i.url for i in items if i.url})
         hashes = sorted({i.content_hash for i in items if i.content_hash})
         for field, values, target in ((ItemRow.url, urls, self.by_url), (ItemRow.content_hash, hashes, self.by_hash)):
@@ -326,12 +330,7 @@ class StoryAssigner:
         """Index a stored item (database and this batch's view)."""
         sig = self.signature(item)
         keys = dedupe.band_keys(sig)
-        conn = self.session.connection()  # Core inserts: no ORM bookkeeping for 30-odd rows per item
-        conn.execute(ItemSignature.__table__.insert(), [{  # type: ignore[attr-defined]
-            "item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": len(item.text),
-            "created_at": now}])
-        conn.execute(StoryBand.__table__.insert(), [  # type: ignore[attr-defined]
-            {"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in keys])
+        index_item(self.session, item_id, story_id, sig, len(item.text), now)
         self.known[item_id] = dedupe.Candidate(story_id, item_id, sig, len(item.text))
         for key in keys:
             self.bands.setdefault(key, []).append(item_id)
@@ -398,14 +397,10 @@ def update_item(session: Session, known: Known, item: Item, raw_hash: str) -> St
     if material:
         story.updates += 1
         story.last_updated = item.fetched_at
-        sig = dedupe.signature(item.text)
-        sig_row = session.get(ItemSignature, known.id)
-        if sig_row is not None:
-            sig_row.signature, sig_row.text_len = sig.to_bytes(), len(item.text)
-            session.add(sig_row)
+        session.exec(delete(ItemSignature).where(col(ItemSignature.item_id) == known.id))
         session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known.id))
-        session.execute(insert(StoryBand), [{"band": key, "item_id": known.id, "story_id": story.id,
-                                             "created_at": item.fetched_at} for key in dedupe.band_keys(sig)])
+        assert story.id is not None
+        index_item(session, known.id, story.id, dedupe.signature(item.text), len(item.text), item.fetched_at)
         session.add(story)
     session.flush()
     return _story_ref(story, False, material)
@@ -423,17 +418,12 @@ def ensure_index_scheme(engine: Engine) -> bool:
             meta = IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME)
         meta.value = dedupe.SCHEME
         session.add(meta)
-        rows = session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all()
-        for row in rows:
+        for row in session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all():
             assert row.id is not None and row.story_id is not None
-            sig = dedupe.signature(row.text)
-            created = as_utc(row.fetched_at) or utcnow()
-            session.add(ItemSignature(item_id=row.id, story_id=row.story_id, signature=sig.to_bytes(),
-                                      text_len=len(row.text), created_at=created))
-            for key in dedupe.band_keys(sig):
-                session.add(StoryBand(band=key, item_id=row.id, story_id=row.story_id, created_at=created))
+            index_item(session, row.id, row.story_id, dedupe.signature(row.text), len(row.text),
+                       as_utc(row.fetched_at) or utcnow())
         session.commit()
-        return bool(rows) or meta is not None
+        return True
 
 
 def feed_history(session: Session, feed: str, limit: int = 50) -> list[list[str]]:
