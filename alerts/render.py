@@ -36,7 +36,7 @@ MAX_SOURCES = 50
 SLACK_MAX = 3000
 DISCORD_MAX = 2000
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # bidi overrides too
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|>#\[\]()<:-])")
 
 
@@ -53,7 +53,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def strip_controls(text: str) -> str:
-    """Remove control characters (terminal escapes, CR/LF tricks) but keep tabs and newlines."""
+    """Remove control characters (terminal escapes, CR/LF tricks, bidi overrides) but keep tabs and newlines."""
     return _CONTROLS.sub("", text)
 
 
@@ -65,7 +65,7 @@ def _entity(entity: EntityMatch) -> dict[str, Any]:
             {"alias": m.alias, "field": m.field, "snippet": _cut(m.snippet, MAX_SNIPPET)}
             for m in entity.mentions[:MAX_MENTIONS]
         ],
-        "mentions_total": len(entity.mentions),
+        "mentions_total": max(entity.count, len(entity.mentions)),
     }
 
 

@@ -78,7 +78,8 @@ class WebhookSender:
         self.owns_http = owns_http
         self._key = _secret_key(config.secret) if config.secret else None
         self._template = JsonTemplate(config.template, name) if config.template else None
-        self._host = urlsplit(config.url).netloc
+        parts = urlsplit(config.url)  # never the userinfo: errors and `status` show this
+        self._host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this channel created it."""

@@ -409,6 +409,7 @@ def update_item(session: Session, known: Known, item: Item, raw_hash: str) -> St
 def ensure_index_scheme(engine: Engine) -> bool:
     """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt."""
     with Session(engine) as session:
+        lock_story_assignment(session)  # daemons starting together: one rebuilds, the others then see it done
         meta = session.get(IndexMeta, "dedupe.scheme")
         if meta is not None and meta.value == dedupe.SCHEME:
             return False

@@ -193,8 +193,6 @@ def test_right_to_left_overrides_do_not_break_storage_or_delivery(world: World) 
     assert len(out.sent["/slack"]) == 1 and "== ALERT desk: Acme" in out.console
 
 
-@pytest.mark.xfail(strict=True, reason="alerts/render.py strip_controls keeps bidi overrides (U+202A-202E, "
-                                       "U+2066-2069) in console and Slack text; see SECURITY.md")
 def test_right_to_left_overrides_are_removed_from_text_renderings(world: World) -> None:
     out = world.poll(rss_doc(("rlo", "Acme \u202egnp.exe\u202c quarterly", "<p>Acme filing.</p>")))
     assert "\u202e" not in out.console

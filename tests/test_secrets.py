@@ -158,9 +158,6 @@ def test_the_daemon_log_never_shows_a_secret(setup: Setup) -> None:
     assert not leaked(text), leaked(text)
 
 
-@pytest.mark.xfail(strict=True, reason="alerts/webhook.py names the channel by urlsplit(url).netloc, which keeps "
-                                       "user:password; delivery errors carry it into `alerts`, `status` and "
-                                       "`test-alert` output (use hostname[:port]); see SECURITY.md")
 def test_delivery_errors_never_show_webhook_url_credentials(setup: Setup) -> None:
     setup.receiver.default = Reply(410)  # gone: the channel is disabled and `status` says why
     setup.cli("poll")
@@ -169,8 +166,6 @@ def test_delivery_errors_never_show_webhook_url_credentials(setup: Setup) -> Non
     assert not leaked("\n".join(outputs))
 
 
-@pytest.mark.xfail(strict=True, reason="wirewatch/cli.py prints a ConfigError unredacted, and config/models.py "
-                                       "quotes the rejected URL whole; see SECURITY.md")
 def test_a_config_error_never_echoes_url_credentials(tmp_path: Path) -> None:
     config = tmp_path / "wirewatch.yaml"
     config.write_text('feeds: []\nchannels:\n  hook: {type: webhook, url: "htp://u:${HOOK_PASSWORD}@hooks.example/x"}\n',
