@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import socket
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 RSS_ITEM = """<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>
@@ -36,3 +38,20 @@ def write_config(tmp: Path, feeds: Mapping[str, str], *, database: str | None = 
     path = tmp / "wirewatch.yaml"
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers that cannot bind port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll `predicate` every 0.1 s until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

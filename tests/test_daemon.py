@@ -4,38 +4,26 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import rss, write_config
+from tests.helpers import free_port, rss, wait_for, write_config
 
 ITEMS = [{"title": f"Story {i}", "link": f"http://example.invalid/{i}", "guid": f"g{i}",
           "body": f"<p>Body number {i} with enough words to be a real paragraph about markets.</p>"}
          for i in range(3)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.feedserver import FeedServer
-from tests.helpers import rss, write_config
-from tests.test_daemon import start, stop, wait_for
+from tests.helpers import rss, wait_for, write_config
+from tests.test_daemon import start, stop
 
 SECRET = "whsec_Y3Jhc2gtdGVzdC1zZWNyZXQ="
 ITEMS = [

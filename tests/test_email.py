@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from alerts.outbox import Outbox, create_alerts, deliver_due
 from alerts.render import sample_payload
 from alerts.route import build_channels
 from config.models import EmailChannel, RetryConfig
+from tests.helpers import free_port
 from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
 
 QUICK = RetryConfig(schedule=[0.001, 0.001, 0.001])
@@ -42,13 +42,6 @@ class Inbox:
 
     def messages(self) -> list[EmailMessage]:
         return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def email_config(port: int, **extra: Any) -> EmailChannel:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -28,7 +28,7 @@ import pytest
 
 from tests.conftest import PG_ADMIN
 from tests.feedserver import FeedServer
-from tests.helpers import rss, write_config
+from tests.helpers import rss, wait_for, write_config
 from tests.receivers import Receiver
 
 KB = 1024
@@ -56,13 +56,6 @@ def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=timeout, cwd=config.parent)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def sqlite_query(db: Path, sql: str) -> list[tuple[object, ...]]:

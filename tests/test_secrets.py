@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import pytest
 from config.loader import load_config
 from config.models import MetricsConfig
 from tests.feedserver import FeedServer
-from tests.helpers import rss
+from tests.helpers import rss, wait_for
 from tests.receivers import Receiver, Reply
 from wirewatch import demo
 from wirewatch.logs import redact
@@ -265,11 +265,3 @@ def _host(hex_host: str) -> str:
     words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
     return str(ipaddress.IPv6Address(b"".join(words)))
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False

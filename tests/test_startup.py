@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from tests.feedserver import FeedServer
-from tests.helpers import rss, write_config
-from tests.test_daemon import free_port, start, stop, wait_for
+from tests.helpers import free_port, rss, wait_for, write_config
+from tests.test_daemon import start, stop
 
 ITEMS = [{"title": "t", "link": "http://example.invalid/1", "guid": "1", "body": "<p>Markets rose today.</p>"}]
 
