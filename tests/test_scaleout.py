@@ -8,6 +8,9 @@ What sharing one database must guarantee, checked against real servers on 127.0.
 - every alert reaches the webhook at least once, and a repeat carries the same `webhook-id`;
 - the feeds a SIGKILLed daemon held are polled again once its leases run out, not before;
 - the survivors stop with exit code 0 on SIGTERM and give their leases back.
+
+Also pinned here: daemons started at the same moment (feed rows, story index scheme), a stop signal
+while a delivery is being sent, and a daemon claiming more as soon as polls finish.
 """
 
 from __future__ import annotations
@@ -312,13 +315,8 @@ def test_three_daemons_share_one_postgres_and_survive_a_sigkill(
         news.serve(name)
     config = write_setup(tmp_path, pg_url, feed_server, receiver.url, names)
     engine = sa.create_engine(pg_url)
-    # The first daemon sets up the schema and the dedupe index scheme alone: two daemons doing that at
-    # once collide in `ensure_index_scheme` (see the xfail test below); the others start together.
-    procs = [start(config, 0)]
+    procs = [start(config, i) for i in range(DAEMONS)]  # all at once: migrations, index scheme, feed rows race
     try:
-        assert wait_for(lambda: "starting" in (tmp_path / "daemon-0.log").read_text(errors="replace"), 60), \
-            logs(tmp_path)
-        procs += [start(config, i) for i in range(1, DAEMONS)]
         assert wait_for(lambda: all(feed_server.first_after(Newsroom.path(n), 0) for n in names), 45), logs(tmp_path)
         assert all(p.poll() is None for p in procs), logs(tmp_path)
         victim, survivors = procs[0], procs[1:]
@@ -388,13 +386,12 @@ def test_feed_sync_tolerates_another_daemon_inserting_the_same_feeds(pg_url: str
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, raises=sa.exc.IntegrityError,
-                   reason="ingest/store.py ensure_index_scheme inserts index_meta 'dedupe.scheme' without "
-                          "ON CONFLICT: of several daemons started at once all but one exit 1")
-def test_index_scheme_setup_tolerates_another_daemon_doing_it_too(pg_url: str) -> None:
+def test_index_scheme_setup_waits_for_another_daemon_doing_it(pg_url: str) -> None:
     from ingest import dedupe
+    from ingest.store import lock_story_assignment
 
-    def other(session: Session) -> None:
+    def other(session: Session) -> None:  # another daemon inside `ensure_index_scheme`, not committed yet
+        lock_story_assignment(session)
         session.add(IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME))
 
     race(pg_url, other, ensure_index_scheme)
@@ -426,3 +423,49 @@ def test_sigterm_while_a_delivery_is_in_flight_waits_for_it(tmp_path: Path, feed
     engine.dispose()
     assert "Traceback" not in text and " ERROR " not in text, text[-4000:]
     assert len(hook.requests) == 1
+
+
+# --- a daemon claims more as soon as polls finish -----------------------------------------------------
+
+
+def test_finished_polls_start_the_next_claim_without_waiting_for_the_tick(
+        tmp_path: Path, feed_server: TimedFeedServer) -> None:
+    """One dispatch with 2 × concurrency slots goes on claiming until every due feed is polled, once."""
+    import asyncio
+
+    from ingest.fetch import Fetcher
+    from wirewatch.app import App
+    from wirewatch.daemon import Daemon
+
+    news = Newsroom(feed_server)
+    names = [Newsroom.feed(n) for n in range(1, 41)]  # not a multiple of SLOW_EVERY: all answer at once
+    for name in names:
+        news.add_plain(name, "a")
+        news.serve(name)
+    config = write_setup(tmp_path, f"sqlite:///{tmp_path / 'wirewatch.db'}", feed_server, "http://127.0.0.1:9/",
+                         names)
+    config.write_text(config.read_text().replace("concurrency: 32, per_host: 32", "concurrency: 2, per_host: 2")
+                      .replace(f"interval: {INTERVAL:.0f}s", "interval: 10m"))
+    app = App.open(config)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'wirewatch.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("update feed set next_poll_at = '2000-01-01 00:00:00'"))
+    engine.dispose()
+
+    async def one_dispatch() -> None:
+        daemon = Daemon(app, str(config))
+        async with Fetcher(app.wiring.loaded.config.fetch) as fetcher:
+            daemon.fetcher = fetcher
+            await daemon.dispatch()  # the one-second tick never fires here: no scheduler
+            while daemon.inflight or daemon.jobs:
+                await asyncio.wait(set(daemon.inflight) | set(daemon.jobs))
+            assert daemon.claimed == set()
+
+    try:
+        asyncio.run(one_dispatch())
+    finally:
+        app.close()
+    hits: dict[str, int] = defaultdict(int)
+    for _, path in feed_server.arrivals:
+        hits[path] += 1
+    assert {Newsroom.path(n): 1 for n in names} == dict(hits)

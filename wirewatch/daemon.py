@@ -13,7 +13,7 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -49,12 +49,19 @@ def observe(report: PollReport) -> None:
             f" error={report.error}" if report.error else "")
 
 
-async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow]) -> list[PollReport]:
-    """Poll claimed feeds concurrently, record each outcome and release its lease."""
+async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
+                    polled: Callable[[str], None] | None = None) -> list[PollReport]:
+    """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(name)` after each."""
     cfg = app.wiring.loaded.config
     feeds = {f.name: f for f in cfg.feeds}
 
     async def one(row: FeedRow) -> PollReport | None:
+        report = await poll_one(row)
+        if report is not None and polled is not None:  # not for a feed gone from the config: it stays claimed
+            polled(row.name)
+        return report
+
+    async def poll_one(row: FeedRow) -> PollReport | None:
         feed = feeds.get(row.name)
         if feed is None:
             return None
@@ -114,6 +121,8 @@ class Daemon:
         self.inflight: set[asyncio.Task[list[PollReport]]] = set()
         self.jobs: set[asyncio.Task[object]] = set()  # scheduled jobs running now (stop waits for them)
         self.claimed: set[str] = set()
+        self.dispatching = asyncio.Lock()
+        self.kicked = False  # a dispatch started by finished polls is pending
         self.health = metrics.HealthState(self._ready)
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
@@ -128,7 +137,7 @@ class Daemon:
             return False, f"database unreachable: {type(exc).__name__}"
         return ok, "ok" if ok else "migrations pending"
 
-    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    def _tracked(self, job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
         """Wrap a scheduled job so a stop waits for it to finish instead of cancelling it mid-way."""
 
         @functools.wraps(job)
@@ -147,6 +156,11 @@ class Daemon:
     async def dispatch(self) -> None:
         """Claim due feeds (up to the free capacity) and start polling them."""
         self.health.tick()
+        async with self.dispatching:  # the scheduled run and one started by finished polls never overlap
+            self.kicked = False
+            await self._dispatch()
+
+    async def _dispatch(self) -> None:
         if self.stopping.is_set() or self.fetcher is None:
             return
         cfg = self.app.wiring.loaded.config
@@ -159,7 +173,7 @@ class Daemon:
             return
         names = {r.name for r in rows}
         self.claimed |= names
-        task = asyncio.create_task(poll_rows(self.app, self.fetcher, rows))
+        task = asyncio.create_task(poll_rows(self.app, self.fetcher, rows, self._polled))
         self.inflight.add(task)
 
         def done(t: asyncio.Task[list[PollReport]]) -> None:
@@ -167,6 +181,28 @@ class Daemon:
             self.claimed -= names
 
         task.add_done_callback(done)
+
+    def _polled(self, name: str) -> None:
+        """A feed's poll is recorded: free its slot; once half the slots are free, claim more now.
+
+        Waiting for the next one-second tick instead would cap a daemon at 2 × fetch.concurrency
+        polls per second however fast the feeds answer.
+        """
+        self.claimed.discard(name)
+        free = self.app.wiring.loaded.config.fetch.concurrency * 2 - len(self.claimed)
+        if self.kicked or self.stopping.is_set() or free < self.app.wiring.loaded.config.fetch.concurrency:
+            return
+        self.kicked = True
+        task = asyncio.get_running_loop().create_task(self._tracked(self._dispatch_now)())
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def _dispatch_now(self) -> None:
+        try:
+            await self.dispatch()
+        except Exception as exc:  # noqa: BLE001 - database gone: the scheduled dispatch retries every second
+            self.kicked = False
+            log.warning("could not claim feeds: %s", redact(describe_error(exc)).splitlines()[0])
 
     async def gauges(self) -> None:
         """Refresh outbox depth, oldest pending age, delivery latency and feed staleness."""
