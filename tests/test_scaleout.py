@@ -469,3 +469,38 @@ def test_finished_polls_start_the_next_claim_without_waiting_for_the_tick(
     for _, path in feed_server.arrivals:
         hits[path] += 1
     assert {Newsroom.path(n): 1 for n in names} == dict(hits)
+
+
+def test_a_poll_that_stores_new_items_sends_their_alerts_without_waiting_for_the_tick(
+        tmp_path: Path, feed_server: TimedFeedServer) -> None:
+    import asyncio
+
+    from ingest.fetch import Fetcher
+    from wirewatch.app import App
+    from wirewatch.daemon import Daemon
+
+    news = Newsroom(feed_server)
+    news.add_event("ev-now", ["feed-001"])
+    news.serve("feed-001")
+    with Receiver() as hook:
+        config = write_setup(tmp_path, f"sqlite:///{tmp_path / 'wirewatch.db'}", feed_server, hook.url, ["feed-001"])
+        app = App.open(config)
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'wirewatch.db'}")
+        with engine.begin() as conn:
+            conn.execute(sa.text("update feed set next_poll_at = '2000-01-01 00:00:00'"))
+        engine.dispose()
+
+        async def one_dispatch() -> None:
+            daemon = Daemon(app, str(config))
+            async with Fetcher(app.wiring.loaded.config.fetch) as fetcher:
+                daemon.fetcher = fetcher
+                await daemon.dispatch()  # no scheduler: the deliver job never runs on its own
+                while daemon.inflight or daemon.jobs:
+                    await asyncio.wait(set(daemon.inflight) | set(daemon.jobs))
+            await app.close_channels()
+
+        try:
+            asyncio.run(one_dispatch())
+        finally:
+            app.close()
+        assert [b["item"]["guid"] for b in hook.bodies()] == ["feed-001-ev-now"]

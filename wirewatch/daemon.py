@@ -50,15 +50,15 @@ def observe(report: PollReport) -> None:
 
 
 async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
-                    polled: Callable[[str], None] | None = None) -> list[PollReport]:
-    """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(name)` after each."""
+                    polled: Callable[[PollReport], None] | None = None) -> list[PollReport]:
+    """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(report)` after each."""
     cfg = app.wiring.loaded.config
     feeds = {f.name: f for f in cfg.feeds}
 
     async def one(row: FeedRow) -> PollReport | None:
         report = await poll_one(row)
         if report is not None and polled is not None:  # not for a feed gone from the config: it stays claimed
-            polled(row.name)
+            polled(report)
         return report
 
     async def poll_one(row: FeedRow) -> PollReport | None:
@@ -122,7 +122,9 @@ class Daemon:
         self.jobs: set[asyncio.Task[object]] = set()  # scheduled jobs running now (stop waits for them)
         self.claimed: set[str] = set()
         self.dispatching = asyncio.Lock()
+        self.delivering = asyncio.Lock()
         self.kicked = False  # a dispatch started by finished polls is pending
+        self.again = False  # a dispatch arrived while one was claiming
         self.health = metrics.HealthState(self._ready)
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
@@ -156,9 +158,14 @@ class Daemon:
     async def dispatch(self) -> None:
         """Claim due feeds (up to the free capacity) and start polling them."""
         self.health.tick()
-        async with self.dispatching:  # the scheduled run and one started by finished polls never overlap
-            self.kicked = False
-            await self._dispatch()
+        if self.dispatching.locked():
+            self.again = True  # the one claiming now claims once more when it is done
+            return
+        async with self.dispatching:
+            self.again = True
+            while self.again:
+                self.again = self.kicked = False
+                await self._dispatch()
 
     async def _dispatch(self) -> None:
         if self.stopping.is_set() or self.fetcher is None:
@@ -182,27 +189,35 @@ class Daemon:
 
         task.add_done_callback(done)
 
-    def _polled(self, name: str) -> None:
-        """A feed's poll is recorded: free its slot; once half the slots are free, claim more now.
+    def _polled(self, report: PollReport) -> None:
+        """A feed's poll is recorded: free its slot, claim more once half the slots are free, send new alerts.
 
-        Waiting for the next one-second tick instead would cap a daemon at 2 × fetch.concurrency
-        polls per second however fast the feeds answer.
+        Waiting for the next one-second ticks instead would cap a daemon at 2 × fetch.concurrency
+        polls per second however fast the feeds answer, and add up to a second to every alert.
         """
-        self.claimed.discard(name)
-        free = self.app.wiring.loaded.config.fetch.concurrency * 2 - len(self.claimed)
-        if self.kicked or self.stopping.is_set() or free < self.app.wiring.loaded.config.fetch.concurrency:
+        self.claimed.discard(report.feed)
+        if self.stopping.is_set():
             return
-        self.kicked = True
-        task = asyncio.get_running_loop().create_task(self._tracked(self._dispatch_now)())
+        concurrency = self.app.wiring.loaded.config.fetch.concurrency
+        if not self.kicked and concurrency * 2 - len(self.claimed) >= concurrency:
+            self.kicked = True
+            self._soon(self.dispatch, "claim feeds")
+        if report.new and not self.delivering.locked():
+            self._soon(self.deliver, "deliver alerts")
+
+    def _soon(self, job: Callable[[], Coroutine[Any, Any, None]], what: str) -> None:
+        """Run a job now, outside the schedule; a stop waits for it like for a scheduled one."""
+
+        async def run() -> None:
+            try:
+                await job()
+            except Exception as exc:  # noqa: BLE001 - database gone: the scheduled run retries every second
+                self.kicked = False
+                log.warning("could not %s: %s", what, redact(describe_error(exc)).splitlines()[0])
+
+        task = asyncio.get_running_loop().create_task(self._tracked(run)())
         self.jobs.add(task)
         task.add_done_callback(self.jobs.discard)
-
-    async def _dispatch_now(self) -> None:
-        try:
-            await self.dispatch()
-        except Exception as exc:  # noqa: BLE001 - database gone: the scheduled dispatch retries every second
-            self.kicked = False
-            log.warning("could not claim feeds: %s", redact(describe_error(exc)).splitlines()[0])
 
     async def gauges(self) -> None:
         """Refresh outbox depth, oldest pending age, delivery latency and feed staleness."""
@@ -215,7 +230,9 @@ class Daemon:
 
     async def deliver(self) -> None:
         """Send what the outbox holds that is due."""
-        if not self.stopping.is_set():
+        if self.stopping.is_set() or self.delivering.locked():
+            return
+        async with self.delivering:
             await delivery.deliver_once(self.app)
 
     async def prune(self) -> None:
