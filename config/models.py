@@ -223,6 +223,7 @@ class Config(Strict):
     """The whole main configuration file."""
 
     database: str = "sqlite:///wirewatch.db"
+    sqlite_cache: ByteSize = 64 * 1024 * 1024
     defaults: DefaultsConfig = DefaultsConfig()
     fetch: FetchConfig = FetchConfig()
     feeds: list[FeedConfig] = []

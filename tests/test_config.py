@@ -138,6 +138,7 @@ def test_good_config_loads_with_defaults_env_and_relative_paths(tmp_path: Path,
     assert cfg.database == f"sqlite:///{(tmp_path / 'w.db').resolve()}"
     assert [wl.watchlist for _, wl in loaded.watchlists] == ["ai"]
     assert cfg.feed_interval(cfg.feeds[0]) == 120
+    assert cfg.sqlite_cache == 64 * 1024 * 1024
 
 
 def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,3 +23,16 @@ def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None
         assert diff == [], f"models and migrations disagree; add a migration: {diff}"
     finally:
         engine.dispose()
+
+
+def test_sqlite_page_cache_follows_the_config(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "c.db"
+    engine = db.make_engine(f"sqlite:///{path}", sqlite_cache=256 * 1024 * 1024)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -262144
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()

@@ -80,7 +80,8 @@ class App:
     def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
         """Load the config, connect to the database (with retries), migrate, and sync the feed table."""
         wiring = build_wiring(config_path)
-        engine = db.connect_with_retry(wiring.loaded.config.database, attempts=retries)
+        cfg = wiring.loaded.config
+        engine = db.connect_with_retry(cfg.database, attempts=retries, sqlite_cache=cfg.sqlite_cache)
         if migrate:
             db.upgrade(engine)
             ensure_index_scheme(engine)

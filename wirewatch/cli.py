@@ -114,7 +114,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from wirewatch import db
 
     loaded = load_config(args.config)
-    engine = db.connect_with_retry(loaded.config.database, attempts=args.retries)
+    engine = db.connect_with_retry(loaded.config.database, attempts=args.retries,
+                                   sqlite_cache=loaded.config.sqlite_cache)
     try:
         db.upgrade(engine)
         print(f"database at revision {db.current_revision(engine)}")

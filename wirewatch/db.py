@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
-    """Create an engine: SQLite gets WAL, a busy timeout and immediate transactions; PostgreSQL pre-ping."""
+DEFAULT_SQLITE_CACHE = 64 * 1024 * 1024
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000, sqlite_cache: int = DEFAULT_SQLITE_CACHE) -> Engine:
+    """Create an engine: SQLite gets WAL, a busy timeout, a page cache and immediate transactions."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
@@ -32,7 +35,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the story index stays hot (see bench/dedupe.py)
+            cur.execute(f"PRAGMA cache_size=-{max(sqlite_cache // 1024, 2048)}")  # KiB; keeps the story index hot
             cur.execute("PRAGMA mmap_size=268435456")
             cur.close()
 
@@ -75,9 +78,10 @@ def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def connect_with_retry(url: str, attempts: int = 30, delay: float = 1.0) -> Engine:
+def connect_with_retry(url: str, attempts: int = 30, delay: float = 1.0,
+                       sqlite_cache: int = DEFAULT_SQLITE_CACHE) -> Engine:
     """Create an engine and wait until the database answers (it may start after us)."""
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_cache=sqlite_cache)
     for attempt in range(1, attempts + 1):
         try:
             with engine.connect():
