@@ -19,7 +19,7 @@ from ingest.errors import (
     RedirectError,
     UnsafeURLError,
 )
-from ingest.fetch import Fetcher, FetchResult
+from ingest.fetch import Fetcher, FetchResult, check_url
 from ingest.parse import parse_feed
 from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 
@@ -58,11 +58,13 @@ def peak_growth(run: Callable[[], object]) -> int:
 
 
 class FirstHopTrusted(Fetcher):
-    """Trusts the URL asked for (the test server on 127.0.0.1) and applies the real policy to redirects."""
+    """Lets the first hop reach the test server on 127.0.0.1; every redirect gets the production check.
+
+    Use it with `allow_private_networks: true`, so the connect-time guard lets the first hop through.
+    """
 
     async def _check_url(self, url: str, hop: int) -> None:
-        if hop > 0:
-            await super()._check_url(url, hop)
+        await check_url(url, allow_private=hop == 0)  # checked (and pinned for connect) either way
 
 
 def test_read_timeout(server: FeedServer) -> None:
@@ -154,7 +156,8 @@ def test_redirect_to_non_http_scheme_is_refused(server: FeedServer, target: str)
 def test_redirect_to_private_address_is_refused(server: FeedServer, target: str) -> None:
     server.redirect("/r", target)
     with pytest.raises(UnsafeURLError, match="non-public address"):
-        fetch(server.url("/r"), FetchConfig(allow_private_networks=False), fetcher_class=FirstHopTrusted)
+        fetch(server.url("/r"), FetchConfig(allow_private_networks=True), fetcher_class=FirstHopTrusted)
+    assert server.hits("/r") == 1  # the first hop was served: the refusal is the redirect check's
 
 
 def test_private_address_is_refused_before_connecting(server: FeedServer) -> None:
