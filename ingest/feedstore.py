@@ -171,11 +171,3 @@ def list_feeds(engine: Engine) -> list[FeedRow]:
         for row in rows:
             session.expunge(row)
         return rows
-
-
-def staleness(row: FeedRow, now: datetime | None = None) -> float | None:
-    """Seconds since the feed last polled successfully (None if never)."""
-    polled = as_utc(row.last_polled_at)
-    if polled is None:
-        return None
-    return ((now or utcnow()) - polled).total_seconds()

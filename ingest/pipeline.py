@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -75,7 +75,6 @@ class PollReport:
     etag: str | None = None
     last_modified: str | None = None
     warning: str | None = None
-    stored: list[Item] = field(default_factory=list)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -229,7 +228,6 @@ class Pipeline:
             report.retry_after = min(report.retry_after, max(self.config.fetch.max_backoff, MAX_RETRY_AFTER))
         if report.status == "error":  # the store rolled back: nothing counted as stored was kept
             report.new = report.updated = report.stories_created = report.removed_lines = 0
-            report.stored.clear()
         report.duration = time.monotonic() - started
         return report
 
@@ -297,23 +295,28 @@ class Pipeline:
             cfg = self.config.dedupe
             assigner = StoryAssigner(session, [i for i, _, old in fresh if old is None], cfg.window, cfg.threshold,
                                      cfg.short_text, now)
-            stored = [self._store_one(session, assigner, item, digest, old, report) for item, digest, old in fresh]
+            for item, digest, old in fresh:
+                self._store_one(session, assigner, item, digest, old, report)
             session.commit()
-        report.stored.extend(item for item, ok in zip((i for i, _, _ in fresh), stored, strict=True) if ok)
         if batch.learned:  # the feed's earlier items still hold the newly learned lines: clean them again
-            n = reprocess(self.engine, self.config, self.cleaner, self.resink, feed.name)
-            log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name, len(batch.learned))
+            try:
+                n = reprocess(self.engine, self.config, self.cleaner, self.resink, feed.name)
+            except Exception:  # noqa: BLE001 - the batch is committed; `wirewatch reprocess` can redo this
+                log.exception("re-cleaning %s after learning boilerplate failed", feed.name)
+            else:
+                log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name,
+                         len(batch.learned))
 
     def _store_one(self, session: Session, assigner: StoryAssigner, item: Item, digest: str, old: Known | None,
-                   report: PollReport) -> bool:
-        """Store one item, its story and the sink's rows; False if another daemon stored it first."""
+                   report: PollReport) -> None:
+        """Store one item, its story and the sink's rows; count it as a duplicate if another daemon did first."""
         if old is None:
             story = insert_item(session, assigner, item, digest)
         else:
             story = update_item(session, old, item, digest)
         if story is None:
             report.duplicate += 1
-            return False
+            return
         if self.sink is not None:
             self.sink(session, item, story)
         if old is None:
@@ -321,7 +324,6 @@ class Pipeline:
             report.stories_created += int(story.created)
         else:
             report.updated += 1
-        return True
 
 
 def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,

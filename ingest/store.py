@@ -450,10 +450,10 @@ def add_history(session: Session, feed: str, batch: Sequence[Sequence[str]], kee
         session.exec(delete(FeedHistory).where(col(FeedHistory.feed) == feed, col(FeedHistory.id) <= cutoff))
 
 
-def learned_rules(session: Session, feed: str) -> list[LearnedRule]:
-    """Every learned, pinned or disabled rule of a feed (or all feeds with feed='*')."""
+def learned_rules(session: Session, feed: str | None = None) -> list[LearnedRule]:
+    """Every learned, pinned or disabled rule of a feed (of every feed when `feed` is None)."""
     query = select(LearnedRule).order_by(LearnedRule.feed, col(LearnedRule.id))
-    if feed != "*":
+    if feed is not None:
         query = query.where(LearnedRule.feed == feed)
     return list(session.exec(query).all())
 

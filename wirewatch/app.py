@@ -47,11 +47,6 @@ class Wiring:
     routes: dict[str, Route]
     cleaner: Cleaner
 
-    @property
-    def config(self):  # type: ignore[no-untyped-def]
-        """The main config model."""
-        return self.loaded.config
-
 
 def build_wiring(config_path: Path | str | None) -> Wiring:
     """Load and validate everything a reload needs; raises ConfigError without touching running state."""

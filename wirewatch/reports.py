@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from alerts.matchstore import matches_for
 from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, LearnedRule, StoryRow, as_utc, item_counts, utcnow
+from ingest.store import ItemRow, StoryRow, as_utc, item_counts, learned_rules, utcnow
 
 
 def _age(when: datetime | None, now: datetime) -> str:
@@ -102,10 +102,7 @@ def story_rows(engine: Engine, since: float | None = None) -> list[list[str]]:
 def boilerplate_rows(engine: Engine, feed: str | None) -> list[list[str]]:
     """Learned boilerplate lines per feed with their state."""
     with Session(engine) as session:
-        query = select(LearnedRule).order_by(LearnedRule.feed, col(LearnedRule.id))
-        if feed:
-            query = query.where(LearnedRule.feed == feed)
-        rules = session.exec(query).all()
+        rules = learned_rules(session, feed or None)
         return [["FEED", "STATE", "LEARNED", "LINE"]] + [
             [r.feed, r.state, _iso(r.learned_at) or "-", r.line[:100]] for r in rules
         ]
