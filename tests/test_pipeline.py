@@ -163,3 +163,21 @@ def test_export_lines_carry_the_public_fields(tmp_path: Path, server: FeedServer
     assert [set(line) for line in lines] == [{"feed", "guid", "url", "title", "text", "source", "published",
                                               "story", "matches"}] * 2
     assert lines[0]["published"] == "2026-11-27T09:30:00Z" and lines[0]["matches"] == []
+
+
+def test_a_reload_that_drops_a_feed_stops_polling_it(tmp_path: Path, server: FeedServer) -> None:
+    from ingest.feedstore import claim_due
+    from wirewatch.app import build_wiring
+
+    server.add("/a.xml", rss(ITEMS[:1]))
+    server.add("/b.xml", rss(ITEMS[1:]))
+    path = write_config(tmp_path, {"a": server.url("/a.xml"), "b": server.url("/b.xml")})
+    app = App.open(path)
+    try:
+        write_config(tmp_path, {"b": server.url("/b.xml")})
+        app.swap(build_wiring(path))
+        assert {f.name: f.enabled for f in list_feeds(app.engine)} == {"a": False, "b": True}
+        claimed = claim_due(app.engine, "w", 60, 10, due_only=False)
+        assert [row.name for row in claimed] == ["b"]
+    finally:
+        app.close()
