@@ -184,7 +184,7 @@ class StoreIndex:
         from sqlalchemy import event
         from sqlmodel import Session
 
-        from ingest.store import StoryIndex
+        from ingest.stories import StoryIndex
         from wirewatch.db import make_engine, upgrade
 
         self.folder = None if path is not None else tempfile.mkdtemp(prefix="dedupe-bench-")

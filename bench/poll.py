@@ -82,7 +82,7 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
 def instrument(app: object) -> dict[str, float]:
     """Wrap the pipeline's steps to add up the time each takes (on the database thread)."""
     import ingest.pipeline as pipeline
-    import ingest.store as store
+    import ingest.stories as stories
 
     spent: dict[str, float] = {}
 
@@ -100,9 +100,10 @@ def instrument(app: object) -> dict[str, float]:
 
     wrap(pipeline, "parse_feed", "parse")
     wrap(pipeline.Cleaner, "clean_batch", "clean (+ learning)")
-    wrap(store.StoryAssigner, "assign", "story assignment")
-    wrap(store.StoryAssigner, "remember", "story index rows")
-    wrap(pipeline, "insert_item", "insert item+story (incl. index)")
+    wrap(stories.StoryAssigner, "__init__", "story candidates (look-ups, signatures)")
+    wrap(stories.StoryAssigner, "assign", "story assignment (in memory)")
+    wrap(stories, "write_index", "story index rows (signature, bands)")
+    wrap(pipeline, "store_new_items", "store new items (all of the story lines)")
     wrap(app.pipeline, "sink", "match + stored matches + alerts")  # type: ignore[attr-defined]
     wrap(pipeline.Pipeline, "process_document", "whole batch (all of the above)")
     return spent

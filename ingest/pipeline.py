@@ -4,7 +4,7 @@
 which parses, keeps only entries that are new or edited, cleans them (shipped rule packs plus
 the feed's learned boilerplate), puts each in a story and stores it, and calls the sink inside
 the same transaction (the composition root plugs matching and alerts in there). Each step is a
-plain function that can be replaced: `cleaner`, `dedupe` lives in `store.insert_item`, `sink`.
+plain function that can be replaced: `cleaner`, `dedupe` (`stories.store_new_items`), `sink`.
 """
 
 from __future__ import annotations
@@ -32,18 +32,8 @@ from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Entry, Item, StoryRef
 from ingest.parse import parse_feed
-from ingest.store import (
-    ItemRow,
-    Known,
-    LearnedRule,
-    StoryAssigner,
-    add_history,
-    feed_history,
-    insert_item,
-    known_items,
-    update_item,
-    utcnow,
-)
+from ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
+from ingest.stories import store_new_items, update_item
 from ingest.urls import canonical_url, entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
@@ -293,10 +283,20 @@ class Pipeline:
             batch = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
             report.removed_lines += sum(len(c.removed) for c in batch.results)
             cfg = self.config.dedupe
-            assigner = StoryAssigner(session, [i for i, _, old in fresh if old is None], cfg.window, cfg.threshold,
-                                     cfg.short_text, now)
-            for item, digest, old in fresh:
-                self._store_one(session, assigner, item, digest, old, report)
+            new = [(i, digest) for i, digest, old in fresh if old is None]
+            stored = iter(store_new_items(session, new, cfg.window, cfg.threshold, cfg.short_text, now))
+            for item, digest, old in fresh:  # edits in place, and the sink for each item in feed order
+                story = next(stored) if old is None else update_item(session, old.id, item, digest)
+                if story is None:  # another daemon stored it first
+                    report.duplicate += 1
+                    continue
+                if self.sink is not None:
+                    self.sink(session, item, story)
+                if old is None:
+                    report.new += 1
+                    report.stories_created += int(story.created)
+                else:
+                    report.updated += 1
             session.commit()
         if batch.learned:  # the feed's earlier items still hold the newly learned lines: clean them again
             try:
@@ -306,24 +306,6 @@ class Pipeline:
             else:
                 log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name,
                          len(batch.learned))
-
-    def _store_one(self, session: Session, assigner: StoryAssigner, item: Item, digest: str, old: Known | None,
-                   report: PollReport) -> None:
-        """Store one item, its story and the sink's rows; count it as a duplicate if another daemon did first."""
-        if old is None:
-            story = insert_item(session, assigner, item, digest)
-        else:
-            story = update_item(session, old, item, digest)
-        if story is None:
-            report.duplicate += 1
-            return
-        if self.sink is not None:
-            self.sink(session, item, story)
-        if old is None:
-            report.new += 1
-            report.stories_created += int(story.created)
-        else:
-            report.updated += 1
 
 
 def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,

@@ -3,14 +3,15 @@
 The tables here are the ingest side's; `alerts` keeps its own tables and `wirewatch.db`
 creates both through Alembic migrations. Every write that must be atomic happens inside a
 `Session` the caller owns, so the pipeline can store an item, its story and its alerts in
-one transaction.
+one transaction. Writing new items into stories is `ingest.stories`; this module holds the
+tables and the small reads and writes around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -23,16 +24,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     insert,
-    text,
-    update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, delete, select
-
-from ingest import dedupe
-from ingest.item import Item, StoryRef
 
 T = TypeVar("T")
 
@@ -201,230 +194,10 @@ def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[
     return out
 
 
-def _story_ref(story: StoryRow, created: bool, updated: bool) -> StoryRef:
-    assert story.id is not None
-    first_seen = as_utc(story.first_seen) or utcnow()
-    return StoryRef(story.id, first_seen, list(story.sources), story.items, created=created, updated=updated)
-
-
-def _outlets(item: Item) -> list[str]:
-    return [item.feed] + ([item.source] if item.source and item.source != item.feed else [])
-
-
-def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size` (bounded `IN (...)` lists and executemany batches)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
-               now: datetime) -> None:
-    """Write one item's signature and band rows (Core inserts: no ORM objects for 30-odd rows)."""
-    conn = session.connection()
-    conn.execute(ItemSignature.__table__.insert(), [{  # type: ignore[attr-defined]
-        "item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": text_len,
-        "created_at": now}])
-    conn.execute(StoryBand.__table__.insert(), [  # type: ignore[attr-defined]
-        {"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in dedupe.band_keys(sig)])
-
-
-def load_candidates(session: Session, keys: Sequence[str],
-                    since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
-    """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`."""
-    bands: dict[str, list[int]] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        for band, item_id in session.execute(
-            select(col(StoryBand.band), col(StoryBand.item_id))
-            .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= since)
-        ).all():
-            bands.setdefault(band, []).append(item_id)
-    known: dict[int, dedupe.Candidate] = {}
-    for id_chunk in _chunks(sorted({i for ids in bands.values() for i in ids})):
-        for row in session.exec(select(ItemSignature).where(col(ItemSignature.item_id).in_(id_chunk))).all():
-            known[row.item_id] = dedupe.Candidate(row.story_id, row.item_id,
-                                                  dedupe.Signature.from_bytes(row.signature), row.text_len)
-    return bands, known
-
-
-class StoryIndex:
-    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
-
-    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
-        self.session = session
-        self.now = now or utcnow()
-        self.since = self.now - timedelta(seconds=window)
-
-    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
-        """Items in the window that share at least one band with `sig`."""
-        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
-        return list(known.values())
-
-    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
-            now: datetime | None = None) -> None:
-        """Index one item's signature and bands under its story."""
-        index_item(self.session, item_id, story_id, sig, text_len, now or self.now)
-
-
-def lock_story_assignment(session: Session) -> None:
-    """Serialise story assignment across daemons for this transaction (PostgreSQL advisory lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-
-
-class StoryAssigner:
-    """Puts a batch of items into stories with a handful of queries, not a handful per item.
-
-    Taking the advisory lock first (PostgreSQL) and loading the window's candidates after it
-    means a copy that another daemon stored a moment ago is seen, so two daemons ingesting
-    copies of one story at once still make one story. Items stored by this batch are
-    remembered, so copies within one poll join too.
-    """
-
-    def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
-                 short_text: int, now: datetime | None = None) -> None:
-        self.session, self.threshold, self.short_text = session, threshold, short_text
-        lock_story_assignment(session)
-        self.since = (now or utcnow()) - timedelta(seconds=window)
-        self.sigs = {id(i): dedupe.signature(i.text) for i in items}
-        self.bands: dict[str, list[int]] = {}
-        self.known: dict[int, dedupe.Candidate] = {}
-        self.by_url: dict[str, int] = {}
-        self.by_hash: dict[str, int] = {}
-        self._load(items)
-
-    def _load(self, items: Sequence[Item]) -> None:
-        keys = [k for sig in self.sigs.values() for k in dedupe.band_keys(sig)]
-        self.bands, self.known = load_candidates(self.session, keys, self.since)
-        urls = sorted({i.url for i in items if i.url})
-        hashes = sorted({i.content_hash for i in items if i.content_hash})
-        for field, values, target in ((ItemRow.url, urls, self.by_url), (ItemRow.content_hash, hashes, self.by_hash)):
-            for chunk in _chunks(values):
-                for value, story_id in self.session.execute(
-                    select(col(field), col(ItemRow.story_id)).where(
-                        col(field).in_(chunk), col(ItemRow.fetched_at) >= self.since,
-                        col(ItemRow.story_id).is_not(None))
-                ).all():
-                    target.setdefault(value, story_id)
-
-    def signature(self, item: Item) -> dedupe.Signature:
-        """The item's signature (computed once for the batch)."""
-        return self.sigs.get(id(item)) or dedupe.signature(item.text)
-
-    def assign(self, item: Item) -> tuple[int | None, bool]:
-        """The story an item joins (None = a new story) and whether it is an update of it."""
-        exact = self.by_url.get(item.url) if item.url else None
-        if exact is None and item.content_hash:
-            exact = self.by_hash.get(item.content_hash)
-        if exact is not None:
-            return exact, False
-        sig = self.signature(item)
-        seen: dict[int, dedupe.Candidate] = {}
-        for key in dedupe.band_keys(sig):
-            for item_id in self.bands.get(key, ()):
-                if item_id in self.known and len(seen) < 200:
-                    seen[item_id] = self.known[item_id]
-        decision = dedupe.decide(item.text, sig, list(seen.values()), threshold=self.threshold,
-                                 short_text=self.short_text)
-        return decision.story_id, decision.is_update
-
-    def remember(self, item: Item, item_id: int, story_id: int, now: datetime) -> None:
-        """Index a stored item (database and this batch's view)."""
-        sig = self.signature(item)
-        keys = dedupe.band_keys(sig)
-        index_item(self.session, item_id, story_id, sig, len(item.text), now)
-        self.known[item_id] = dedupe.Candidate(story_id, item_id, sig, len(item.text))
-        for key in keys:
-            self.bands.setdefault(key, []).append(item_id)
-        if item.url:
-            self.by_url.setdefault(item.url, story_id)
-        if item.content_hash:
-            self.by_hash.setdefault(item.content_hash, story_id)
-
-
-def _insert_ignore(session: Session, values: dict[str, Any]) -> int | None:
-    """Insert an item unless (feed, identity) exists (another daemon stored it first); its id or None."""
-    dialect = session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = builder(ItemRow).values(**values).on_conflict_do_nothing(index_elements=["feed", "identity"])
-    return session.execute(stmt.returning(col(ItemRow.id))).scalar_one_or_none()
-
-
-def insert_item(session: Session, assigner: StoryAssigner, item: Item, raw_hash: str) -> StoryRef | None:
-    """Store a new item in its story (an existing one if a copy is found); None if it was already stored."""
-    now = item.fetched_at
-    story_id, is_update = assigner.assign(item)
-    item_id = _insert_ignore(session, {
-        "feed": item.feed, "identity": item.identity, "guid": item.guid, "url": item.url, "title": item.title,
-        "raw_summary": item.raw_summary, "raw_content": item.raw_content, "raw_hash": raw_hash, "text": item.text,
-        "source": item.source, "published_at": item.published_at, "fetched_at": now, "updated_at": now,
-        "content_hash": item.content_hash, "story_id": story_id,
-    })
-    if item_id is None:
-        return None
-    story = session.get(StoryRow, story_id) if story_id is not None else None
-    created = story is None
-    if story is None:
-        story = StoryRow(first_item_id=item_id, title=item.title, first_seen=now, last_updated=now, items=1,
-                         sources=_outlets(item))
-    else:
-        story.items += 1
-        story.last_updated = now
-        story.updates += int(is_update)
-        story.sources = list(dict.fromkeys([*story.sources, *_outlets(item)]))
-    session.add(story)
-    session.flush()
-    assert story.id is not None
-    if created:
-        session.execute(update(ItemRow).where(col(ItemRow.id) == item_id).values(story_id=story.id))
-    item.id, item.story_id = item_id, story.id
-    assigner.remember(item, item_id, story.id, now)
-    return _story_ref(story, created, is_update)
-
-
-def update_item(session: Session, known: Known, item: Item, raw_hash: str) -> StoryRef | None:
-    """An edit of a stored item (same feed and identity): update it in place, keep its story."""
-    row = session.get(ItemRow, known.id)
-    if row is None:
-        return None
-    material = dedupe.text_hash(row.text) != dedupe.text_hash(item.text)
-    row.title, row.raw_summary, row.raw_content, row.raw_hash = item.title, item.raw_summary, item.raw_content, raw_hash
-    row.text, row.source, row.content_hash, row.url = item.text, item.source, item.content_hash, item.url
-    row.updated_at = item.fetched_at
-    session.add(row)
-    item.id, item.story_id = row.id, row.story_id
-    story = session.get(StoryRow, row.story_id) if row.story_id is not None else None
-    if story is None:
-        return None
-    if material:
-        story.updates += 1
-        story.last_updated = item.fetched_at
-        session.exec(delete(ItemSignature).where(col(ItemSignature.item_id) == known.id))
-        session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known.id))
-        assert story.id is not None
-        index_item(session, known.id, story.id, dedupe.signature(item.text), len(item.text), item.fetched_at)
-        session.add(story)
-    session.flush()
-    return _story_ref(story, False, material)
-
-
-def ensure_index_scheme(engine: Engine) -> bool:
-    """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt."""
-    with Session(engine) as session:
-        lock_story_assignment(session)  # daemons starting together: one rebuilds, the others then see it done
-        meta = session.get(IndexMeta, "dedupe.scheme")
-        if meta is not None and meta.value == dedupe.SCHEME:
-            return False
-        session.exec(delete(StoryBand))
-        session.exec(delete(ItemSignature))
-        if meta is None:
-            meta = IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME)
-        meta.value = dedupe.SCHEME
-        session.add(meta)
-        for row in session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all():
-            assert row.id is not None and row.story_id is not None
-            index_item(session, row.id, row.story_id, dedupe.signature(row.text), len(row.text),
-                       as_utc(row.fetched_at) or utcnow())
-        session.commit()
-        return True
 
 
 def feed_history(session: Session, feed: str, limit: int = 50) -> list[list[str]]:

@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ingest.feedstore import FeedSpec, sync_feeds
-from ingest.store import FeedRow, IndexMeta, ensure_index_scheme
+from ingest.store import FeedRow, IndexMeta
+from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer, SeenRequest
 from tests.helpers import rss
 from tests.receivers import Receiver, Reply
@@ -388,7 +389,7 @@ def test_feed_sync_tolerates_another_daemon_inserting_the_same_feeds(pg_url: str
 @pytest.mark.postgres
 def test_index_scheme_setup_waits_for_another_daemon_doing_it(pg_url: str) -> None:
     from ingest import dedupe
-    from ingest.store import lock_story_assignment
+    from ingest.stories import lock_story_assignment
 
     def other(session: Session) -> None:  # another daemon inside `ensure_index_scheme`, not committed yet
         lock_story_assignment(session)

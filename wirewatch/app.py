@@ -27,7 +27,7 @@ from config.packs import load_packs
 from ingest.feedstore import FeedSpec, sync_feeds
 from ingest.item import Item, StoryRef
 from ingest.pipeline import Cleaner, Pipeline, Sink
-from ingest.store import ensure_index_scheme
+from ingest.stories import ensure_index_scheme
 from wirewatch import db, metrics
 
 log = logging.getLogger("wirewatch")

@@ -1,0 +1,355 @@
+"""Storing new items in stories: the persisted story index and the batch writer (the store half of dedupe).
+
+`ingest.dedupe` decides, purely, whether a text is a copy of a candidate. This module finds the
+candidates in the database (the MinHash band index, exact URL and content-hash look-ups), and
+stores a feed's batch of new items with their stories and index rows in a handful of
+statements: every item is first placed in memory, in feed order (a copy later in the batch can
+join a story created earlier in it), then stories, items and index rows are written with one
+executemany each.
+
+On PostgreSQL an advisory lock serialises this across daemons for the transaction; under it the
+batch looks again for items another daemon stored since the poll began, so two daemons ingesting
+the same copies at once still make one item and one story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from ingest import dedupe
+from ingest.item import Item, StoryRef
+from ingest.store import (
+    IndexMeta,
+    ItemRow,
+    ItemSignature,
+    StoryBand,
+    StoryRow,
+    as_utc,
+    chunks,
+    known_items,
+    utcnow,
+)
+
+PENDING = 1 << 62
+"""Keys at or above this stand for stories and items of the current batch not yet inserted; being larger
+than any real id, they sort as the newest (dedupe breaks ties towards the older story)."""
+
+_STORY = StoryRow.__table__  # type: ignore[attr-defined]
+_ITEM = ItemRow.__table__  # type: ignore[attr-defined]
+_SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
+_BAND = StoryBand.__table__  # type: ignore[attr-defined]
+
+
+def lock_story_assignment(session: Session) -> None:
+    """Serialise story assignment across daemons for this transaction (PostgreSQL advisory lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+
+
+def index_rows(item_id: int, story_id: int, sig: dedupe.Signature, keys: Sequence[str], text_len: int,
+               now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The signature row and band rows that index one item under its story."""
+    signature = {"item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": text_len,
+                 "created_at": now}
+    return signature, [{"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in keys]
+
+
+def write_index(session: Session, signatures: Sequence[dict[str, Any]], bands: Sequence[dict[str, Any]]) -> None:
+    """Insert signature and band rows (Core executemany: no ORM objects for 30-odd rows an item)."""
+    conn = session.connection()
+    if signatures:
+        conn.execute(insert(_SIGNATURE), list(signatures))
+    if bands:
+        conn.execute(insert(_BAND), list(bands))
+
+
+def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+               now: datetime) -> None:
+    """Write one item's signature and band rows."""
+    signature, bands = index_rows(item_id, story_id, sig, dedupe.band_keys(sig), text_len, now)
+    write_index(session, [signature], bands)
+
+
+def load_candidates(session: Session, keys: Sequence[str],
+                    since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
+    """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`."""
+    bands: dict[str, list[int]] = {}
+    for chunk in chunks(sorted(set(keys))):
+        for band, item_id in session.execute(
+            select(col(StoryBand.band), col(StoryBand.item_id))
+            .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= since)
+        ).all():
+            bands.setdefault(band, []).append(item_id)
+    known: dict[int, dedupe.Candidate] = {}
+    for id_chunk in chunks(sorted({i for ids in bands.values() for i in ids})):
+        for item_id, story_id, raw, text_len in session.execute(
+            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len)
+            .where(_SIGNATURE.c.item_id.in_(id_chunk))
+        ).all():
+            known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw), text_len)
+    return bands, known
+
+
+class StoryIndex:
+    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
+
+    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
+        self.session = session
+        self.now = now or utcnow()
+        self.since = self.now - timedelta(seconds=window)
+
+    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
+        """Items in the window that share at least one band with `sig`."""
+        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
+        return list(known.values())
+
+    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+            now: datetime | None = None) -> None:
+        """Index one item's signature and bands under its story."""
+        index_item(self.session, item_id, story_id, sig, text_len, now or self.now)
+
+
+class StoryAssigner:
+    """Places a batch of items in stories, in memory, after loading the window's candidates once.
+
+    Call it under `lock_story_assignment`, so a copy another daemon stored a moment ago is among
+    the candidates. Placed items are remembered (under their batch keys until they are stored),
+    so copies within one batch join each other.
+    """
+
+    def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
+                 short_text: int, now: datetime | None = None) -> None:
+        self.session, self.threshold, self.short_text = session, threshold, short_text
+        self.since = (now or utcnow()) - timedelta(seconds=window)
+        self.sigs: dict[int, tuple[dedupe.Signature, list[str]]] = {}
+        for item in items:
+            sig = dedupe.signature(item.text)
+            self.sigs[id(item)] = (sig, dedupe.band_keys(sig))
+        self.bands: dict[str, list[int]] = {}
+        self.known: dict[int, dedupe.Candidate] = {}
+        self.by_url: dict[str, int] = {}
+        self.by_hash: dict[str, int] = {}
+        self._load(items)
+
+    def _load(self, items: Sequence[Item]) -> None:
+        self.bands, self.known = load_candidates(self.session, [k for _, keys in self.sigs.values() for k in keys],
+                                                 self.since)
+        urls = sorted({i.url for i in items if i.url})
+        hashes = sorted({i.content_hash for i in items if i.content_hash})
+        for field, values, target in ((ItemRow.url, urls, self.by_url), (ItemRow.content_hash, hashes, self.by_hash)):
+            for chunk in chunks(values):
+                for value, story_id in self.session.execute(
+                    select(col(field), col(ItemRow.story_id)).where(
+                        col(field).in_(chunk), col(ItemRow.fetched_at) >= self.since,
+                        col(ItemRow.story_id).is_not(None))
+                ).all():
+                    target.setdefault(value, story_id)
+
+    def signature(self, item: Item) -> tuple[dedupe.Signature, list[str]]:
+        """The item's signature and band keys (computed once for the batch)."""
+        found = self.sigs.get(id(item))
+        if found is None:
+            sig = dedupe.signature(item.text)
+            found = self.sigs[id(item)] = (sig, dedupe.band_keys(sig))
+        return found
+
+    def assign(self, item: Item) -> tuple[int | None, bool]:
+        """The story an item joins (None = a new story) and whether it is an update of it."""
+        exact = self.by_url.get(item.url) if item.url else None
+        if exact is None and item.content_hash:
+            exact = self.by_hash.get(item.content_hash)
+        if exact is not None:
+            return exact, False
+        sig, keys = self.signature(item)
+        seen: dict[int, dedupe.Candidate] = {}
+        for key in keys:
+            for item_id in self.bands.get(key, ()):
+                if item_id in self.known and len(seen) < 200:
+                    seen[item_id] = self.known[item_id]
+        decision = dedupe.decide(item.text, sig, list(seen.values()), threshold=self.threshold,
+                                 short_text=self.short_text)
+        return decision.story_id, decision.is_update
+
+    def remember(self, item: Item, item_id: int, story_id: int) -> None:
+        """Make a placed item a candidate for the rest of the batch (ids may still be batch keys)."""
+        sig, keys = self.signature(item)
+        self.known[item_id] = dedupe.Candidate(story_id, item_id, sig, len(item.text))
+        for key in keys:
+            self.bands.setdefault(key, []).append(item_id)
+        if item.url:
+            self.by_url.setdefault(item.url, story_id)
+        if item.content_hash:
+            self.by_hash.setdefault(item.content_hash, story_id)
+
+
+@dataclass(slots=True)
+class _Story:
+    """A story as the batch leaves it; the snapshot after each item becomes that item's StoryRef."""
+
+    title: str
+    first_seen: datetime
+    sources: list[str]
+    items: int
+    updates: int = 0
+    first_item: int = -1  # batch index of the item that created it
+
+
+def _outlets(item: Item) -> list[str]:
+    return [item.feed] + ([item.source] if item.source and item.source != item.feed else [])
+
+
+def _load_stories(session: Session, ids: Sequence[int]) -> dict[int, _Story]:
+    found: dict[int, _Story] = {}
+    for chunk in chunks(sorted(ids)):
+        for sid, title, first_seen, items, updates, sources in session.execute(
+            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
+                   _STORY.c.sources).where(_STORY.c.id.in_(chunk))
+        ).all():
+            found[sid] = _Story(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
+    return found
+
+
+def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
+                    short_text: int, now: datetime) -> list[StoryRef | None]:
+    """Store new items (with their raw hashes) in their stories; per item its StoryRef, None if already stored.
+
+    An item is None when another daemon stored the same (feed, identity) after this poll read the
+    known items; the look-up here runs under the story lock, so the insert cannot collide.
+    """
+    lock_story_assignment(session)
+    taken: set[tuple[str, str]] = set()
+    for feed in {item.feed for item, _ in batch}:
+        taken |= {(feed, i) for i in known_items(session, feed, [it.identity for it, _ in batch if it.feed == feed])}
+    todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in taken]
+    if not todo:
+        return [None] * len(batch)
+    assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now)
+
+    # 1. place every item, in feed order, in memory
+    placed: list[tuple[int, Item, str, int, bool]] = []
+    created = 0
+    for n, item, digest in todo:
+        story, is_update = assigner.assign(item)
+        if story is None:
+            story, created = PENDING + created, created + 1
+        assigner.remember(item, PENDING + n, story)
+        placed.append((n, item, digest, story, is_update))
+
+    # 2. walk the placements: each story's state after each item (what the sink sees), and at the end
+    stories = _load_stories(session, [s for *_, s, _ in placed if s < PENDING])
+    gone: dict[int, int] = {}  # a story pruned since its items were indexed: start it afresh
+    snapshots: list[tuple[int, list[str], int, bool]] = []
+    for index, (n, item, digest, key, is_update) in enumerate(placed):
+        if key < PENDING and key not in stories:
+            if key not in gone:
+                gone[key], created = PENDING + created, created + 1
+            key = gone[key]
+            placed[index] = (n, item, digest, key, is_update)
+        state = stories.get(key)
+        if state is None:
+            state = stories[key] = _Story(item.title, now, _outlets(item), 1, first_item=n)
+        else:
+            state.items += 1
+            state.updates += int(is_update)
+            state.sources = list(dict.fromkeys([*state.sources, *_outlets(item)]))
+        snapshots.append((key, list(state.sources), state.items, state.first_item == n))
+
+    # 3. write: new stories, items, story counters and first items, index rows
+    conn = session.connection()
+    fresh = [k for k in stories if k >= PENDING]
+    ids = {k: k for k in stories if k < PENDING}
+    if fresh:
+        rows = [{"first_item_id": None, "title": stories[k].title, "first_seen": now, "last_updated": now,
+                 "items": stories[k].items, "updates": stories[k].updates, "sources": stories[k].sources}
+                for k in fresh]
+        made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True), rows).scalars()
+        ids.update(zip(fresh, made, strict=True))
+    item_rows = [{
+        "feed": item.feed, "identity": item.identity, "guid": item.guid, "url": item.url, "title": item.title,
+        "raw_summary": item.raw_summary, "raw_content": item.raw_content, "raw_hash": digest, "text": item.text,
+        "source": item.source, "published_at": item.published_at, "fetched_at": item.fetched_at,
+        "updated_at": item.fetched_at, "content_hash": item.content_hash, "story_id": ids[key],
+    } for _, item, digest, key, _ in placed]
+    item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
+                                 item_rows).scalars())
+    by_batch = {n: item_id for (n, *_), item_id in zip(placed, item_ids, strict=True)}
+    if fresh:
+        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
+                     [{"sid": ids[k], "first": by_batch[stories[k].first_item]} for k in fresh])
+    joined = [k for k in stories if k < PENDING]
+    if joined:
+        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
+            items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
+            last_updated=bindparam("at")), [{"sid": k, "count": stories[k].items, "ups": stories[k].updates,
+                                             "outlets": stories[k].sources, "at": now} for k in joined])
+    signatures, bands = [], []
+    for (_, item, _, key, _), item_id in zip(placed, item_ids, strict=True):
+        sig, keys = assigner.signature(item)
+        signature, rows = index_rows(item_id, ids[key], sig, keys, len(item.text), now)
+        signatures.append(signature)
+        bands.extend(rows)
+    write_index(session, signatures, bands)
+
+    out: list[StoryRef | None] = [None] * len(batch)
+    for (n, item, _, key, is_update), item_id, (_, sources, count, first) in zip(placed, item_ids, snapshots,
+                                                                                strict=True):
+        item.id, item.story_id = item_id, ids[key]
+        out[n] = StoryRef(ids[key], stories[key].first_seen, sources, count, created=first, updated=is_update)
+    return out
+
+
+def update_item(session: Session, known_id: int, item: Item, raw_hash: str) -> StoryRef | None:
+    """An edit of a stored item (same feed and identity): update it in place, keep its story."""
+    row = session.get(ItemRow, known_id)
+    if row is None:
+        return None
+    material = dedupe.text_hash(row.text) != dedupe.text_hash(item.text)
+    row.title, row.raw_summary, row.raw_content, row.raw_hash = item.title, item.raw_summary, item.raw_content, raw_hash
+    row.text, row.source, row.content_hash, row.url = item.text, item.source, item.content_hash, item.url
+    row.updated_at = item.fetched_at
+    session.add(row)
+    item.id, item.story_id = row.id, row.story_id
+    story = session.get(StoryRow, row.story_id) if row.story_id is not None else None
+    if story is None:
+        return None
+    if material:
+        story.updates += 1
+        story.last_updated = item.fetched_at
+        session.exec(delete(ItemSignature).where(col(ItemSignature.item_id) == known_id))
+        session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known_id))
+        assert story.id is not None
+        index_item(session, known_id, story.id, dedupe.signature(item.text), len(item.text), item.fetched_at)
+        session.add(story)
+    session.flush()
+    assert story.id is not None
+    first_seen = as_utc(story.first_seen) or utcnow()
+    return StoryRef(story.id, first_seen, list(story.sources), story.items, created=False, updated=material)
+
+
+def ensure_index_scheme(engine: Engine) -> bool:
+    """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt."""
+    with Session(engine) as session:
+        lock_story_assignment(session)  # daemons starting together: one rebuilds, the others then see it done
+        meta = session.get(IndexMeta, "dedupe.scheme")
+        if meta is not None and meta.value == dedupe.SCHEME:
+            return False
+        session.exec(delete(StoryBand))
+        session.exec(delete(ItemSignature))
+        if meta is None:
+            meta = IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME)
+        meta.value = dedupe.SCHEME
+        session.add(meta)
+        for row in session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all():
+            assert row.id is not None and row.story_id is not None
+            index_item(session, row.id, row.story_id, dedupe.signature(row.text), len(row.text),
+                       as_utc(row.fetched_at) or utcnow())
+        session.commit()
+        return True
