@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Entry, Item, StoryRef
 from ingest.parse import parse_feed
 from ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
-from ingest.stories import store_new_items, update_item
+from ingest.stories import BandTail, store_new_items, update_item
 from ingest.urls import canonical_url, entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
@@ -121,16 +121,29 @@ class Cleaner:
 
     def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
         self.packs = packs
+        self._compiled: dict[tuple[str, str, frozenset[str]], tuple[object, cleaning.Ruleset]] = {}
+
+    def compiled(self, feed: FeedConfig, learned: frozenset[str] = frozenset()) -> cleaning.Ruleset:
+        """The feed's compiled rules with these learned lines, compiled once per feed config (not per poll)."""
+        host = urlsplit(feed.url).hostname or ""
+        key = (feed.name, host, learned)
+        hit = self._compiled.get(key)
+        if hit is not None and hit[0] is feed.clean:  # the cache holds the config object, so `is` is safe
+            return hit[1]
+        if len(self._compiled) > 4096:
+            self._compiled.clear()
+        ruleset = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host, learned=learned)
+        self._compiled[key] = (feed.clean, ruleset)
+        return ruleset
 
     def clean_batch(self, session: Session, feed: FeedConfig, items: Sequence[Item]) -> CleanedBatch:
         """Clean `items` (filling text, source, content_hash); learn and store new boilerplate lines."""
-        host = urlsplit(feed.url).hostname or ""
-        base = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host)
+        base = self.compiled(feed)
         first = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, base) for i in items]
         lines = [cleaning.item_lines(c.text) for c in first]  # counted before learned rules apply
         active, learned = self.active_lines(session, feed, lines)
         if active:
-            ruleset = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host, learned=active)
+            ruleset = self.compiled(feed, frozenset(active))
             results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
         else:
             results = first
@@ -143,8 +156,7 @@ class Cleaner:
     def ruleset(self, session: Session, feed: FeedConfig) -> cleaning.Ruleset:
         """The feed's rules as they stand (packs, feed rules, learned lines in force); learns nothing."""
         active, _ = self.active_lines(session, feed, [], learn=False)
-        return cleaning.compile_ruleset(self.packs, feed.clean, feed.name, urlsplit(feed.url).hostname or "",
-                                        learned=active)
+        return self.compiled(feed, frozenset(active))
 
     def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]],
                      learn: bool = True) -> tuple[set[str], set[str]]:
@@ -175,6 +187,7 @@ class Pipeline:
     sink: Sink | None = None
     resink: Sink | None = None
     executor: ThreadPoolExecutor | None = None
+    tail: BandTail = field(default_factory=BandTail)
 
     def __post_init__(self) -> None:
         if self.executor is None:
@@ -284,7 +297,7 @@ class Pipeline:
             report.removed_lines += sum(len(c.removed) for c in batch.results)
             cfg = self.config.dedupe
             new = [(i, digest) for i, digest, old in fresh if old is None]
-            stored = iter(store_new_items(session, new, cfg.window, cfg.threshold, cfg.short_text, now))
+            stored = iter(store_new_items(session, new, cfg.window, cfg.threshold, cfg.short_text, now, self.tail))
             for item, digest, old in fresh:  # edits in place, and the sink for each item in feed order
                 story = next(stored) if old is None else update_item(session, old.id, item, digest)
                 if story is None:  # another daemon stored it first

@@ -10,16 +10,24 @@ executemany each.
 On PostgreSQL an advisory lock serialises this across daemons for the transaction; under it the
 batch looks again for items another daemon stored since the poll began, so two daemons ingesting
 the same copies at once still make one item and one story.
+
+Band rows are the expensive part of storing an item: 32 inserts at random places in a large
+B-tree, each dirtying its own page. So the newest items' bands are kept out of `story_band`:
+their signatures (one row per item, appended in id order) are the "tail", which every process
+reads back into memory under the lock, and once the tail holds `TAIL_FLUSH` items its band rows
+are written in one sorted pass that touches each index page once. `index_meta` holds the mark:
+`story_band` covers the items up to it, the tail everything after.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
@@ -37,6 +45,11 @@ from ingest.store import (
     known_items,
     utcnow,
 )
+
+TAIL_FLUSH = 4096
+"""Items in the tail (signatures stored, band rows not yet) at which their band rows are written."""
+MARK = "dedupe.flushed"
+"""The `index_meta` key of the mark: the highest item id whose band rows are in `story_band`."""
 
 PENDING = 1 << 62
 """Keys at or above this stand for stories and items of the current batch not yet inserted; being larger
@@ -117,6 +130,94 @@ class StoryIndex:
         index_item(self.session, item_id, story_id, sig, text_len, now or self.now)
 
 
+def _mark(session: Session) -> int:
+    """The flush mark; set on first use to the newest indexed item (an index from before the tail existed)."""
+    meta = session.get(IndexMeta, MARK)
+    if meta is not None:
+        return int(meta.value)
+    newest = session.execute(sa_select(func.max(_SIGNATURE.c.item_id))).scalar() or 0
+    session.add(IndexMeta(key=MARK, value=str(newest)))
+    session.flush()
+    return int(newest)
+
+
+def set_mark(session: Session, value: int) -> None:
+    """Record that `story_band` holds the band rows of every item up to `value`."""
+    meta = session.get(IndexMeta, MARK) or IndexMeta(key=MARK, value="0")
+    meta.value = str(value)
+    session.add(meta)
+    session.flush()
+
+
+@dataclass
+class BandTail:
+    """This process's copy of the tail: the band keys of items stored after the mark, by key and by item."""
+
+    flush_at: int = TAIL_FLUSH
+    mark: int = -1
+    seen: int = 0
+    items: dict[int, tuple[dedupe.Candidate, datetime, list[str]]] = field(default_factory=dict)
+    bands: dict[str, list[int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self, session: Session) -> None:
+        """Catch up with the database (call under `lock_story_assignment`, inside the write transaction)."""
+        mark = _mark(session)
+        if mark < self.mark:  # the index was rebuilt: start over
+            self.items.clear()
+            self.seen = 0
+        if mark != self.mark:
+            self.items = {i: v for i, v in self.items.items() if i > mark}
+            self.bands = {}
+            for item_id, (_, _, keys) in self.items.items():
+                for key in keys:
+                    self.bands.setdefault(key, []).append(item_id)
+            self.mark = mark
+        for item_id, story_id, raw, text_len, created in session.execute(
+            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
+                      _SIGNATURE.c.created_at)
+            .where(_SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)
+        ).all():
+            sig = dedupe.Signature.from_bytes(raw)
+            keys = dedupe.band_keys(sig)
+            self.items[item_id] = (dedupe.Candidate(story_id, item_id, sig, text_len),
+                                   as_utc(created) or utcnow(), keys)
+            for key in keys:
+                self.bands.setdefault(key, []).append(item_id)
+            self.seen = item_id
+
+    def candidates(self, keys: Sequence[str], since: datetime,
+                   bands: dict[str, list[int]], known: dict[int, dedupe.Candidate]) -> None:
+        """Add the tail's items in the window that share any of `keys` to `bands` and `known`."""
+        for key in set(keys):
+            for item_id in self.bands.get(key, ()):
+                candidate, created, _ = self.items[item_id]
+                if created >= since:
+                    bands.setdefault(key, []).append(item_id)
+                    known[item_id] = candidate
+
+    def flush(self, session: Session) -> int:
+        """If the tail is full, write its band rows (sorted by key) and move the mark; the rows written."""
+        if len(self.items) < self.flush_at:
+            return 0
+        newest = max(self.items)
+        conn = session.connection()
+        to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)  # converted once an item, not once a row
+        rows: list[tuple[str, int, int, Any]] = []
+        for item_id, story_id, raw, created in conn.execute(
+            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.created_at)
+            .where(_SIGNATURE.c.item_id > self.mark, _SIGNATURE.c.item_id <= newest)
+        ).all():
+            at = to_db(created) if to_db is not None else created
+            rows.extend((key, item_id, story_id, at) for key in dedupe.band_keys(dedupe.Signature.from_bytes(raw)))
+        rows.sort()  # by band key, then item: one pass along the index
+        slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
+                             f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
+        set_mark(session, newest)
+        return len(rows)
+
+
 class StoryAssigner:
     """Places a batch of items in stories, in memory, after loading the window's candidates once.
 
@@ -126,8 +227,8 @@ class StoryAssigner:
     """
 
     def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
-                 short_text: int, now: datetime | None = None) -> None:
-        self.session, self.threshold, self.short_text = session, threshold, short_text
+                 short_text: int, now: datetime | None = None, tail: BandTail | None = None) -> None:
+        self.session, self.threshold, self.short_text, self.tail = session, threshold, short_text, tail
         self.since = (now or utcnow()) - timedelta(seconds=window)
         self.sigs: dict[int, tuple[dedupe.Signature, list[str]]] = {}
         for item in items:
@@ -140,15 +241,18 @@ class StoryAssigner:
         self._load(items)
 
     def _load(self, items: Sequence[Item]) -> None:
-        self.bands, self.known = load_candidates(self.session, [k for _, keys in self.sigs.values() for k in keys],
-                                                 self.since)
+        keys = [k for _, item_keys in self.sigs.values() for k in item_keys]
+        self.bands, self.known = load_candidates(self.session, keys, self.since)
+        if self.tail is not None:
+            self.tail.candidates(keys, self.since, self.bands, self.known)
         urls = sorted({i.url for i in items if i.url})
         hashes = sorted({i.content_hash for i in items if i.content_hash})
-        for field, values, target in ((ItemRow.url, urls, self.by_url), (ItemRow.content_hash, hashes, self.by_hash)):
+        for column, values, target in ((ItemRow.url, urls, self.by_url),
+                                       (ItemRow.content_hash, hashes, self.by_hash)):
             for chunk in chunks(values):
                 for value, story_id in self.session.execute(
-                    select(col(field), col(ItemRow.story_id)).where(
-                        col(field).in_(chunk), col(ItemRow.fetched_at) >= self.since,
+                    select(col(column), col(ItemRow.story_id)).where(
+                        col(column).in_(chunk), col(ItemRow.fetched_at) >= self.since,
                         col(ItemRow.story_id).is_not(None))
                 ).all():
                     target.setdefault(value, story_id)
@@ -218,20 +322,29 @@ def _load_stories(session: Session, ids: Sequence[int]) -> dict[int, _Story]:
 
 
 def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
-                    short_text: int, now: datetime) -> list[StoryRef | None]:
+                    short_text: int, now: datetime, tail: BandTail | None = None) -> list[StoryRef | None]:
     """Store new items (with their raw hashes) in their stories; per item its StoryRef, None if already stored.
 
     An item is None when another daemon stored the same (feed, identity) after this poll read the
-    known items; the look-up here runs under the story lock, so the insert cannot collide.
+    known items; the look-up here runs under the story lock, so the insert cannot collide. `tail`
+    is the process's copy of the band tail (a fresh one, read whole, when None).
     """
+    tail = tail if tail is not None else BandTail()
     lock_story_assignment(session)
+    with tail.lock:
+        tail.refresh(session)
+        return _store_new(session, batch, window, threshold, short_text, now, tail)
+
+
+def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
+               short_text: int, now: datetime, tail: BandTail) -> list[StoryRef | None]:
     taken: set[tuple[str, str]] = set()
     for feed in {item.feed for item, _ in batch}:
         taken |= {(feed, i) for i in known_items(session, feed, [it.identity for it, _ in batch if it.feed == feed])}
     todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in taken]
     if not todo:
         return [None] * len(batch)
-    assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now)
+    assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now, tail)
 
     # 1. place every item, in feed order, in memory
     placed: list[tuple[int, Item, str, int, bool]] = []
@@ -290,13 +403,12 @@ def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window:
             items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
             last_updated=bindparam("at")), [{"sid": k, "count": stories[k].items, "ups": stories[k].updates,
                                              "outlets": stories[k].sources, "at": now} for k in joined])
-    signatures, bands = [], []
+    signatures = []
     for (_, item, _, key, _), item_id in zip(placed, item_ids, strict=True):
         sig, keys = assigner.signature(item)
-        signature, rows = index_rows(item_id, ids[key], sig, keys, len(item.text), now)
-        signatures.append(signature)
-        bands.extend(rows)
-    write_index(session, signatures, bands)
+        signatures.append(index_rows(item_id, ids[key], sig, keys, len(item.text), now)[0])
+    write_index(session, signatures, [])  # band rows: later, with the rest of the tail
+    tail.flush(session)
 
     out: list[StoryRef | None] = [None] * len(batch)
     for (n, item, _, key, is_update), item_id, (_, sources, count, first) in zip(placed, item_ids, snapshots,
@@ -323,10 +435,14 @@ def update_item(session: Session, known_id: int, item: Item, raw_hash: str) -> S
     if material:
         story.updates += 1
         story.last_updated = item.fetched_at
+        lock_story_assignment(session)  # the mark must not move while this item's index rows change
         session.exec(delete(ItemSignature).where(col(ItemSignature.item_id) == known_id))
         session.exec(delete(StoryBand).where(col(StoryBand.item_id) == known_id))
         assert story.id is not None
-        index_item(session, known_id, story.id, dedupe.signature(item.text), len(item.text), item.fetched_at)
+        sig = dedupe.signature(item.text)
+        signature, bands = index_rows(known_id, story.id, sig, dedupe.band_keys(sig), len(item.text),
+                                      item.fetched_at)
+        write_index(session, [signature], bands if known_id <= _mark(session) else [])  # in the tail: no bands yet
         session.add(story)
     session.flush()
     assert story.id is not None
@@ -347,9 +463,12 @@ def ensure_index_scheme(engine: Engine) -> bool:
             meta = IndexMeta(key="dedupe.scheme", value=dedupe.SCHEME)
         meta.value = dedupe.SCHEME
         session.add(meta)
+        newest = 0
         for row in session.exec(select(ItemRow).where(col(ItemRow.story_id).is_not(None))).all():
             assert row.id is not None and row.story_id is not None
             index_item(session, row.id, row.story_id, dedupe.signature(row.text), len(row.text),
                        as_utc(row.fetched_at) or utcnow())
+            newest = max(newest, row.id)
+        set_mark(session, newest)  # every item's band rows are written: the tail is empty
         session.commit()
         return True

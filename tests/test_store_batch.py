@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from ingest import dedupe
 from ingest.item import Item, StoryRef
-from ingest.store import ItemRow, ItemSignature, StoryBand, StoryRow
-from ingest.stories import store_new_items
+from ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, StoryRow
+from ingest.stories import MARK, BandTail, ensure_index_scheme, store_new_items, update_item
 from wirewatch import db
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -27,6 +27,7 @@ OTHER = ("The central bank left its benchmark lending rate unchanged for a fifth
 def engine(db_url: str) -> Iterator[Engine]:
     eng = db.make_engine(db_url)
     db.upgrade(eng)
+    ensure_index_scheme(eng)  # as `App.open` does
     yield eng
     eng.dispose()
 
@@ -38,11 +39,31 @@ def item(feed: str, guid: str, text: str, source: str | None = None) -> Item:
     return made
 
 
-def store(engine: Engine, items: list[Item]) -> list[StoryRef | None]:
+def store(engine: Engine, items: list[Item], tail: BandTail | None = None) -> list[StoryRef | None]:
     with Session(engine) as session:
-        refs = store_new_items(session, [(i, f"raw-{i.identity}") for i in items], 86400.0, 0.5, 200, NOW)
+        refs = store_new_items(session, [(i, f"raw-{i.identity}") for i in items], 86400.0, 0.5, 200, NOW, tail)
         session.commit()
     return list(refs)
+
+
+def events(n: int) -> list[str]:
+    """`n` texts about different events (no two share enough words to be copies)."""
+    words = [f"w{k}" for k in range(4000)]
+    return [" ".join(words[i * 60:(i + 1) * 60]) + f" event {i}." for i in range(n)]
+
+
+def band_rows(engine: Engine) -> dict[int, int]:
+    with Session(engine) as session:
+        counts: dict[int, int] = {}
+        for row in session.exec(select(StoryBand)).all():
+            counts[row.item_id] = counts.get(row.item_id, 0) + 1
+        return counts
+
+
+def mark(engine: Engine) -> int:
+    with Session(engine) as session:
+        meta = session.get(IndexMeta, MARK)
+        return -1 if meta is None else int(meta.value)
 
 
 def test_a_copy_later_in_the_batch_joins_the_story_made_earlier_in_it(engine: Engine) -> None:
@@ -61,8 +82,7 @@ def test_a_copy_later_in_the_batch_joins_the_story_made_earlier_in_it(engine: En
         assert {r.guid: r.story_id for r in rows.values()} == {"a1": a.id, "b1": b.id, "a2": a.id}
         assert first.id == rows["a1"].id and copy.story_id == a.id
         assert len(session.exec(select(ItemSignature)).all()) == 3
-        bands = session.exec(select(StoryBand)).all()
-        assert len(bands) == 3 * dedupe.BANDS and {b.item_id for b in bands} == {r.id for r in rows.values()}
+        assert session.exec(select(StoryBand)).all() == []  # in the tail until TAIL_FLUSH items gather
 
 
 def test_a_copy_in_a_later_batch_joins_and_counts_on_the_stored_story(engine: Engine) -> None:
@@ -96,3 +116,60 @@ def test_a_copy_of_a_story_pruned_meanwhile_starts_a_new_story(engine: Engine) -
         made = session.get(StoryRow, b.id)
         assert made is not None and (made.items, made.sources) == (1, ["portal"])
         assert session.exec(select(ItemRow.story_id).where(ItemRow.guid == "a2")).one() == b.id
+
+
+def test_the_tail_is_flushed_in_one_sorted_pass_and_copies_join_before_and_after(engine: Engine) -> None:
+    texts = events(6)
+    ours, theirs = BandTail(flush_at=4), BandTail(flush_at=4)  # two daemons (or a daemon and a restart)
+    (a,) = store(engine, [item("home", "e0", texts[0])], ours)
+    (b,) = store(engine, [item("portal", "c0", texts[0] + " More.")], theirs)  # finds e0 in the tail, read back
+    assert a is not None and b is not None and b.id == a.id and not b.created
+    assert band_rows(engine) == {} and mark(engine) == 0
+    store(engine, [item("home", f"e{i}", texts[i]) for i in (1, 2)], ours)  # the tail now holds 4 items
+    store(engine, [item("home", "e3", texts[3])], ours)  # full before this batch: its 4 items are flushed
+    with Session(engine) as session:
+        ids = {r.guid: r.id for r in session.exec(select(ItemRow)).all()}
+    flushed = {ids[g] for g in ("e0", "c0", "e1", "e2")}
+    assert band_rows(engine) == dict.fromkeys(flushed, dedupe.BANDS) and mark(engine) == max(flushed)
+    (c,) = store(engine, [item("wire", "c1", texts[1] + " Shares rose.")], theirs)  # a copy of a flushed item
+    (d,) = store(engine, [item("wire", "c3", texts[3] + " Shares fell.")], BandTail(flush_at=4))  # of a tail one
+    with Session(engine) as session:
+        story = {r.guid: r.story_id for r in session.exec(select(ItemRow)).all()}
+    assert c is not None and d is not None and (c.id, d.id) == (story["e1"], story["e3"])
+    assert len({story[g] for g in ("e0", "e1", "e2", "e3")}) == 4
+
+
+def test_an_edit_rewrites_band_rows_only_for_flushed_items(engine: Engine) -> None:
+    texts = events(4)
+    tail = BandTail(flush_at=2)
+    store(engine, [item("home", "e0", texts[0]), item("home", "e1", texts[1])], tail)
+    store(engine, [item("home", "e2", texts[2])], tail)  # e0, e1 flushed; e2 in the tail
+    with Session(engine) as session:
+        ids = {r.guid: r.id for r in session.exec(select(ItemRow)).all()}
+        for guid in ("e0", "e2"):
+            edited = item("home", guid, texts[3])
+            assert update_item(session, ids[guid] or 0, edited, "raw-edit") is not None
+        session.commit()
+        sigs = {r.item_id: r.signature for r in session.exec(select(ItemSignature)).all()}
+    assert band_rows(engine) == {ids["e0"]: dedupe.BANDS, ids["e1"]: dedupe.BANDS}
+    assert sigs[ids["e0"]] == sigs[ids["e2"]] == dedupe.signature(texts[3]).to_bytes()
+    with Session(engine) as session:
+        new_keys = set(dedupe.band_keys(dedupe.signature(texts[3])))
+        assert {r.band for r in session.exec(select(StoryBand).where(StoryBand.item_id == ids["e0"])).all()} == new_keys
+
+
+def test_rebuilding_the_index_writes_every_band_row_and_empties_the_tail(engine: Engine) -> None:
+    texts = events(3)
+    store(engine, [item("home", f"e{i}", t) for i, t in enumerate(texts)])
+    assert band_rows(engine) == {}
+    with Session(engine) as session:
+        meta = session.get(IndexMeta, "dedupe.scheme")
+        assert meta is not None
+        meta.value = "an older scheme"
+        session.add(meta)
+        session.commit()
+    assert ensure_index_scheme(engine)
+    counts = band_rows(engine)
+    assert sorted(counts.values()) == [dedupe.BANDS] * 3 and mark(engine) == max(counts)
+    (copy,) = store(engine, [item("wire", "c2", texts[2] + " Shares rose.")])
+    assert copy is not None and not copy.created
