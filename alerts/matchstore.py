@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from alerts.types import WatchlistMatch
 
@@ -29,15 +29,16 @@ class ItemMatch(SQLModel, table=True):
 def save_matches(session: Session, item_id: int, story_id: int | None, matches: Sequence[WatchlistMatch],
                  max_mentions: int = 20) -> None:
     """Replace the stored matches of one item (a re-clean or edit may change them)."""
-    session.exec(delete(ItemMatch).where(col(ItemMatch.item_id) == item_id))
-    for wm in matches:
-        for entity in wm.entities:
-            mentions: list[dict[str, object]] = [
-                {"alias": m.alias, "field": m.field, "start": m.start, "end": m.end, "snippet": m.snippet}
-                for m in entity.mentions[:max_mentions]
-            ]
-            session.add(ItemMatch(item_id=item_id, story_id=story_id, watchlist=wm.watchlist, entity=entity.id,
-                                  salience=entity.salience, mentions=mentions))
+    table = ItemMatch.__table__  # type: ignore[attr-defined]
+    conn = session.connection()  # Core statements: this runs for every stored item
+    conn.execute(table.delete().where(table.c.item_id == item_id))
+    rows = [{"item_id": item_id, "story_id": story_id, "watchlist": wm.watchlist, "entity": entity.id,
+             "salience": entity.salience,
+             "mentions": [{"alias": m.alias, "field": m.field, "start": m.start, "end": m.end, "snippet": m.snippet}
+                          for m in entity.mentions[:max_mentions]]}
+            for wm in matches for entity in wm.entities]
+    if rows:
+        conn.execute(table.insert(), rows)
 
 
 def matches_for(session: Session, item_ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:

@@ -18,6 +18,7 @@ Fragments shorter than a sentence (a company name, a market term) are never cand
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -160,15 +161,31 @@ def halfwidth_regex(pattern: str) -> str:
 
 def rule_source(rule: CleanRuleConfig) -> str:
     """The regex a rule compiles to (literal or regex, brought to the NFKC form of the text)."""
-    source = regex_source(rule.pattern) if rule.regex else literal_regex(rule.pattern)
-    return f"(?:{source})\\s*\\Z" if rule.where == "end" else source
+    return _source(rule.pattern, rule.regex, rule.where)
+
+
+def _source(pattern: str, regex: bool, where: str) -> str:
+    source = regex_source(pattern) if regex else literal_regex(pattern)
+    return f"(?:{source})\\s*\\Z" if where == "end" else source
 
 
 def compile_rule(rule: CleanRuleConfig) -> Rule:
     """Compile one rule config (raises re.error when the pattern does not compile)."""
-    pattern = re.compile(rule_source(rule))
-    needle = regex_needle(halfwidth_regex(rule.pattern)) if rule.regex else literal_needle(rule.pattern)
-    return Rule(rule.id, rule.where, pattern, needle.lower())
+    return _compile_rule(rule.id, rule.where, rule.pattern, rule.regex)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_rule(rule_id: str, where: str, pattern: str, regex: bool) -> Rule:
+    """Compiled once per distinct rule: every feed shares its packs' rules, so a ruleset costs little."""
+    compiled = re.compile(_source(pattern, regex, where))
+    needle = regex_needle(halfwidth_regex(pattern)) if regex else literal_needle(pattern)
+    return Rule(rule_id, where, compiled, needle.lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _needle_automaton(needles: tuple[str, ...]) -> AhoCorasick:
+    """One automaton per distinct set of needles (feeds with the same packs share it; it is read-only)."""
+    return AhoCorasick(list(needles))
 
 
 def literal_needle(pattern: str) -> str:
@@ -298,7 +315,7 @@ def compile_ruleset(
     return Ruleset(
         rules=rules,
         learned=frozenset(n for n in (normalise(line) for line in lines) if n),
-        _needles=AhoCorasick([needle for _, needle in needles]) if needles else None,
+        _needles=_needle_automaton(tuple(needle for _, needle in needles)) if needles else None,
         _needle_rule=tuple(i for i, _ in needles),
         _always=frozenset(i for i, rule in enumerate(rules) if not rule.needle),
     )
