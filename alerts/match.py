@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from alerts.normalise import fold, is_katakana, is_word
@@ -43,6 +43,7 @@ MAX_MENTIONS = 20
 SNIPPET = 60
 _KINDS: dict[int, CandidateKind] = {ALIAS: "alias", TICKER: "ticker", EXCLUDE: "exclude",
                                     KEYWORD: "keyword", NOT_KEYWORD: "exclude_keyword"}
+_MENTIONS = frozenset((ALIAS, TICKER))  # kinds that name an entity (the others weigh on the mentions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,23 +85,7 @@ class Plan:
 
 
 Hit = tuple[int, int, Target]  # start, end (in `title + "\n" + text`), what matched
-
-
-@dataclass(slots=True)
-class _Scan:
-    joined: str
-    folded: str
-    body: int  # offset of the text in `joined`
-    hits: dict[int, list[Hit]] = field(default_factory=dict)  # by watchlist
-    rejected: list[tuple[Hit, Verdict]] = field(default_factory=list)  # only when explaining
-    caps: dict[int, bool] = field(default_factory=dict)
-
-    def add(self, hit: Hit) -> None:
-        bucket = self.hits.get(hit[2].watchlist)
-        if bucket is None:
-            bucket = self.hits[hit[2].watchlist] = []
-        bucket.append(hit)
-
+Rejected = list[tuple[Hit, Verdict]]  # what the explain output lists besides the kept mentions
 
 _CLASSES: dict[str, int] = {}
 
@@ -115,11 +100,17 @@ def char_class(ch: str) -> int:
     return cls
 
 
+def _simple(targets: tuple[Target, ...]) -> tuple[Target, ...] | None:
+    """The targets if all are aliases, excludes or keywords (edge and case checks only), else None."""
+    return targets if all(t.kind < TICKER for t in targets) else None
+
+
 class Matcher:
     """Matches items against compiled watchlists; build it with `alerts.watchlist.compile_watchlists`."""
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
+        self._simple = [_simple(targets) for targets in plan.targets]  # by pattern id
 
     @property
     def watchlists(self) -> list[str]:
@@ -128,83 +119,118 @@ class Matcher:
 
     def match(self, title: str, text: str) -> list[WatchlistMatch]:
         """The watchlists whose rules this item passes, sorted by watchlist name, with their entities."""
-        scan = self._scan(title, text, explain=False)
+        joined = f"{title}\n{text}"
+        found = self._hits(joined, fold(joined), len(title), None)
         out = []
-        for wi in sorted(scan.hits):
-            result = self._evaluate(scan, scan.hits[wi], self._plan.watchlists[wi])
+        for wi in sorted(found):
+            result = self._evaluate(joined, len(title) + 1, found[wi], self._plan.watchlists[wi])
             if result is not None:
                 out.append(result)
         return out
 
     def mentions(self, title: str, text: str) -> list[Candidate]:
         """Every place a watchlist phrase matched and the verdict on it, in text order (explain/debug)."""
-        scan = self._scan(title, text, explain=True)
+        joined, body = f"{title}\n{text}", len(title) + 1
+        rejected: Rejected = []
         verdicts: dict[Hit, Verdict] = {}
-        for hits in scan.hits.values():
-            dropped: list[tuple[Hit, Verdict]] = []
+        for hits in self._hits(joined, fold(joined), len(title), rejected).values():
+            dropped: Rejected = []
             self._select(hits, dropped)
             verdicts.update({hit: "kept" for hit in hits})
             verdicts.update(dropped)
-        verdicts.update(scan.rejected)
+        verdicts.update(rejected)
         rows = []
         for (start, end, target), verdict in sorted(
             verdicts.items(), key=lambda kv: (kv[0][0], -kv[0][1], kv[0][2].watchlist, kv[0][2].entity)
         ):
             rules = self._plan.watchlists[target.watchlist]
-            fld: Field = "title" if start < scan.body else "body"
-            base = 0 if fld == "title" else scan.body
+            fld: Field = "title" if start < body else "body"
+            base = 0 if fld == "title" else body
             rows.append(Candidate(
                 watchlist=rules.name,
                 entity=rules.ids[target.entity] if target.entity >= 0 else None,
                 kind=_KINDS[target.kind], alias=target.alias, field=fld, start=start - base, end=end - base,
-                text=scan.joined[start:end], verdict=verdict,
+                text=joined[start:end], verdict=verdict,
             ))
         return rows
 
     # -- scanning -------------------------------------------------------------------------------
 
-    def _scan(self, title: str, text: str, explain: bool) -> _Scan:
+    def _hits(self, joined: str, folded: str, sep: int, rejected: Rejected | None) -> dict[int, list[Hit]]:
+        """Scan, keep the places that pass their edge, case and ticker checks, and group them by watchlist.
+
+        This loop runs once per automaton hit, so the common case (aliases, excludes and keywords: edge
+        and case checks only) is handled inline and tickers go to `_check`; `rejected` collects the
+        reasons only when explaining.
+        """
         plan = self._plan
-        joined = f"{title}\n{text}"
-        scan = _Scan(joined, fold(joined), len(title) + 1)
+        found: dict[int, list[Hit]] = {}
         if plan.automaton is None:
-            return scan
-        folded, size, sep = scan.folded, len(scan.folded), len(title)
-        targets_of, edges, add, rejected = plan.targets, plan.edges, scan.add, scan.rejected
+            return found
+        size, edges, simple_of, classes = len(folded), plan.edges, self._simple, _CLASSES
+        caps: dict[int, bool] = {}
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
             if start <= sep < end:
                 continue  # never across the title/text seam
             # an edge of class X must not touch a character of the same class (word in word, kana in kana)
             left, right = edges[pid]
-            edges_ok = (left == NO_EDGE or start == 0 or char_class(folded[start - 1]) != left) and (
-                right == NO_EDGE or end == size or char_class(folded[end]) != right)
-            for target in targets_of[pid]:
-                kind = target.kind
-                if kind < TICKER:
-                    if not edges_ok:
-                        if explain:
-                            rejected.append(((start, end, target), "boundary"))
-                    elif kind == ALIAS and target.case != ANY and not self._case_ok(scan, target, start, end):
-                        if explain:
+            edges_ok = True
+            if left != NO_EDGE and start:
+                cls = classes.get(folded[start - 1], -1)
+                edges_ok = (cls if cls >= 0 else char_class(folded[start - 1])) != left
+            if right != NO_EDGE and edges_ok and end < size:
+                cls = classes.get(folded[end], -1)
+                edges_ok = (cls if cls >= 0 else char_class(folded[end])) != right
+            simple = simple_of[pid]
+            if simple is None:
+                self._check(found, rejected, caps, joined, folded, pid, start, end, edges_ok)
+            elif edges_ok:
+                for target in simple:
+                    # only aliases carry a case rule; most are met by the text as written
+                    if target.case != ANY and target.kind == ALIAS and joined[start:end] != target.written \
+                            and not self._case_ok(joined, caps, target, start, end):
+                        if rejected is not None:
                             rejected.append(((start, end, target), "case"))
+                        continue
+                    bucket = found.get(target.watchlist)
+                    if bucket is None:
+                        found[target.watchlist] = [(start, end, target)]
                     else:
-                        add((start, end, target))
-                elif kind == TICKER:
-                    assert target.ticker is not None
-                    stop = core_end(target.ticker, folded[start:end], folded, joined, start, end)
-                    if stop is not None:
-                        add((start, stop, target))
-                    elif explain:
-                        rejected.append(((start, end, target), "form"))
-                elif edges_ok:  # a cashtag or an exchange name such as `nyse`, not the `she` in `shed`
-                    self._anchor(scan, start, end, target.alias, explain)
-        return scan
+                        bucket.append((start, end, target))
+            elif rejected is not None:
+                rejected.extend(((start, end, target), "boundary") for target in simple)
+        return found
 
-    def _anchor(self, scan: _Scan, start: int, end: int, anchor: str, explain: bool) -> None:
-        found = anchor_symbol(scan.folded, scan.joined, start, end, anchor)
-        if found is None:
+    def _check(self, found: dict[int, list[Hit]], rejected: Rejected | None, caps: dict[int, bool],
+               joined: str, folded: str, pid: int, start: int, end: int, edges_ok: bool) -> None:
+        """The targets of one hit that need more than an edge check: case rules, tickers, anchors."""
+        for target in self._plan.targets[pid]:
+            kind = target.kind
+            if kind < TICKER:
+                if not edges_ok:
+                    if rejected is not None:
+                        rejected.append(((start, end, target), "boundary"))
+                elif kind == ALIAS and target.case != ANY and not self._case_ok(joined, caps, target, start, end):
+                    if rejected is not None:
+                        rejected.append(((start, end, target), "case"))
+                else:
+                    _add(found, (start, end, target))
+            elif kind == TICKER:
+                assert target.ticker is not None
+                stop = core_end(target.ticker, folded[start:end], folded, joined, start, end)
+                if stop is not None:
+                    _add(found, (start, stop, target))
+                elif rejected is not None:
+                    rejected.append(((start, end, target), "form"))
+            elif edges_ok:  # a cashtag or an exchange name such as `nyse`, not the `she` in `shed`
+                self._anchor(found, rejected, joined, folded, start, end, target.alias)
+
+    def _anchor(self, found: dict[int, list[Hit]], rejected: Rejected | None, joined: str, folded: str,
+                start: int, end: int, anchor: str) -> None:
+        symbol = anchor_symbol(folded, joined, start, end, anchor)
+        if symbol is None:
             return
-        keys, market, stop = found
+        keys, market, stop = symbol
         for key in keys:
             targets = self._plan.symbols.get(key)
             if not targets:
@@ -213,14 +239,14 @@ class Matcher:
                 assert target.ticker is not None
                 wanted = target.ticker.market or "CN"
                 if market is None or market == wanted:
-                    scan.add((start, stop, target))
-                elif explain:
-                    scan.rejected.append(((start, stop, target), "form"))
+                    _add(found, (start, stop, target))
+                elif rejected is not None:
+                    rejected.append(((start, stop, target), "form"))
             return
 
-    def _case_ok(self, scan: _Scan, target: Target, start: int, end: int) -> bool:
+    def _case_ok(self, joined: str, caps: dict[int, bool], target: Target, start: int, end: int) -> bool:
         alias = target.written
-        written = scan.joined[start:end]
+        written = joined[start:end]
         if written == alias:
             return True
         written = unicodedata.normalize("NFKC", written)
@@ -234,26 +260,26 @@ class Matcher:
                     break
             if ok:
                 return True
-        return target.case == CAPS and written == written.upper() and self._capitals_line(scan, start)
+        return target.case == CAPS and written == written.upper() and self._capitals_line(joined, caps, start)
 
     @staticmethod
-    def _capitals_line(scan: _Scan, pos: int) -> bool:
+    def _capitals_line(joined: str, caps: dict[int, bool], pos: int) -> bool:
         """True when the line holding `pos` has capitals and no lowercase letters (a shouted headline)."""
-        joined = scan.joined
         first = joined.rfind("\n", 0, pos) + 1
-        cached = scan.caps.get(first)
+        cached = caps.get(first)
         if cached is None:
             last = joined.find("\n", pos)
             line = joined[first:last if last >= 0 else len(joined)]
-            cached = scan.caps[first] = line == line.upper() and line != line.lower()
+            cached = caps[first] = line == line.upper() and line != line.lower()
         return cached
 
     # -- per watchlist --------------------------------------------------------------------------
 
-    def _select(
-        self, hits: list[Hit], dropped: list[tuple[Hit, Verdict]] | None = None
-    ) -> tuple[dict[int, list[Hit]], bool, bool]:
+    @staticmethod
+    def _select(hits: list[Hit], dropped: Rejected | None = None) -> tuple[dict[int, list[Hit]], bool, bool]:
         """Apply excludes and longest-wins to one watchlist's hits: (mentions by entity, keyword, no-go)."""
+        if len(hits) == 1 and hits[0][2].kind in _MENTIONS:  # the common case: one mention, nothing to weigh
+            return {hits[0][2].entity: hits}, False, False
         excludes: dict[int, list[tuple[int, int]]] = {}
         keyword = negative = False
         mentions: list[Hit] = []
@@ -293,30 +319,31 @@ class Matcher:
                 bucket.append(hit)
         return by_entity, keyword, negative
 
-    def _evaluate(self, scan: _Scan, hits: list[Hit], rules: Rules) -> WatchlistMatch | None:
+    def _evaluate(self, joined: str, body: int, hits: list[Hit], rules: Rules) -> WatchlistMatch | None:
         by_entity, keyword, negative = self._select(hits)
         if not by_entity or negative or (rules.keywords and not keyword):
             return None
-        body = scan.body
-        counted: dict[int, list[Hit]] = {}
-        for ei, found in by_entity.items():
-            usable = sum(1 for h in found if h[0] < body) if rules.title_only else len(found)
-            if usable >= rules.min_mentions:
-                counted[ei] = found
-        if not counted:
-            return None
+        counted = by_entity
+        if rules.min_mentions > 1 or rules.title_only:
+            counted = {}
+            for ei, found in by_entity.items():
+                usable = sum(1 for h in found if h[0] < body) if rules.title_only else len(found)
+                if usable >= rules.min_mentions:
+                    counted[ei] = found
+            if not counted:
+                return None
         if rules.all_of and not rules.all_of <= counted.keys():
             return None
         if rules.any_of and not rules.any_of & counted.keys():
             return None
-        entities = [self._entity(scan, rules, ei, found) for ei, found in counted.items()]
+        entities = [self._entity(joined, body, rules, ei, found) for ei, found in counted.items()]
         if len(entities) > 1:
             entities.sort(key=lambda e: (-e.salience, e.id))
         return WatchlistMatch(rules.name, entities, entities[0].salience)
 
-    def _entity(self, scan: _Scan, rules: Rules, ei: int, hits: list[Hit]) -> EntityMatch:
-        joined, body = scan.joined, scan.body
-        in_title = hits[0][0] < body
+    @staticmethod
+    def _entity(joined: str, body: int, rules: Rules, ei: int, hits: list[Hit]) -> EntityMatch:
+        """The reported entity: its first MAX_MENTIONS mentions with snippets, its count and salience."""
         mentions = []
         fld: Field
         for start, end, target in hits[:MAX_MENTIONS]:
@@ -327,13 +354,27 @@ class Matcher:
             snippet = " ".join(joined[max(lo, start - SNIPPET):min(hi, end + SNIPPET)].split())
             kind: MentionKind = "ticker" if target.kind == TICKER else "alias"
             mentions.append(Mention(target.alias, fld, start - base, end - base, snippet, joined[start:end], kind))
+        in_title = hits[0][0] < body
         return EntityMatch(rules.ids[ei], rules.names[ei], mentions, salience(in_title, len(hits)),
                            count=len(hits), in_title=in_title)
 
 
+def _add(found: dict[int, list[Hit]], hit: Hit) -> None:
+    bucket = found.get(hit[2].watchlist)
+    if bucket is None:
+        found[hit[2].watchlist] = [hit]
+    else:
+        bucket.append(hit)
+
+
 def salience(in_title: bool, count: int) -> float:
     """How prominent an entity is in an item: 2 for a title mention plus log2(1 + mentions)."""
+    if count < len(_SALIENCE[in_title]):
+        return _SALIENCE[in_title][count]  # `round` to 3 places is slow (about 0.5 µs), so the usual counts are kept
     return round((2.0 if in_title else 0.0) + math.log2(1 + count), 3)
+
+
+_SALIENCE = tuple(tuple(round(lead + math.log2(1 + n), 3) for n in range(64)) for lead in (0.0, 2.0))
 
 
 def _order(hit: Hit) -> tuple[int, int]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from alerts.match import Matcher, candidates_to_json, matches_to_json
+from alerts.match import Matcher, candidates_to_json, matches_to_json, salience
 from alerts.normalise import fold, fold_table
 from alerts.watchlist import compile_watchlists
 from config.watchlist import WatchlistConfig
@@ -270,6 +273,41 @@ def test_explain_lists_rejected_candidates_with_reasons(matcher: Matcher) -> Non
     rows_json = candidates_to_json(rows)
     assert json.loads(json.dumps(rows_json, ensure_ascii=False)) == rows_json
     assert {"watchlist", "entity", "kind", "alias", "field", "start", "end", "text", "verdict"} == set(rows_json[0])
+
+
+def test_salience_table_equals_the_formula() -> None:
+    for count in range(1, 200):
+        for in_title in (False, True):
+            assert salience(in_title, count) == round((2.0 if in_title else 0.0) + math.log2(1 + count), 3)
+
+
+# -- the inline path for aliases, excludes and keywords must decide exactly as the general one ---------
+
+RULED = [
+    watchlist("a"), watchlist("b-keywords", keywords=["recall", "召回"]), watchlist("c-opinion", exclude_keywords=["opinion"]),
+    watchlist("d-twice", min_mentions=2), watchlist("e-title", **{"in": "title"}),
+    watchlist("f-all", all_of=["TSLA", "BYD"]), watchlist("g-any", any_of=["MSFT", "NVDA"]),
+]
+FAST = compile_watchlists(RULED)
+GENERAL = compile_watchlists(RULED)
+GENERAL._simple = [None] * len(GENERAL._simple)  # every hit through `_check`, the reference path
+PIECES = sorted({a for e in ENTITIES for a in e["aliases"]} | {x for e in ENTITIES for x in e.get("exclude", [])} | {
+    "$TSLA", "NASDAQ: NVDA", "(NYSE:V)", "0700.HK", "（7203）", "sh600519", "TSM", "recall", "召回", "opinion",
+    "APPLE", "apple", "QUBIT CORP", "Qubit Corp", "ACME ROBOTICS", "THE FED", "ﾃｽﾗ", "ＡＷＳ", "微軟", "Σ",
+})
+ITEM_TEXT = st.lists(
+    st.one_of(st.sampled_from(PIECES), st.text(alphabet=st.sampled_from(list("aZ0 .,:-'\n、。のーア漢$()")), max_size=4)),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ITEM_TEXT, ITEM_TEXT, st.booleans())
+def test_inline_checks_agree_with_the_general_path(title: str, text: str, shout: bool) -> None:
+    if shout:
+        title = title.upper()
+    assert FAST.match(title, text) == GENERAL.match(title, text)
+    assert FAST.mentions(title, text) == GENERAL.mentions(title, text)
 
 
 FOLDS = [
