@@ -79,9 +79,23 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
     server.serve_forever()
 
 
+def worker_peaks(app: object) -> list[int]:
+    """Peak RSS (MB, from /proc) of each parse worker process of the app."""
+    pool = getattr(app.pipeline.parse_pool, "_pool", None)  # type: ignore[attr-defined]
+    peaks = []
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) // 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+    return peaks
+
+
 def instrument(app: object) -> dict[str, float]:
     """Wrap the pipeline's steps to add up the time each takes (on the database thread)."""
     import ingest.pipeline as pipeline
+    import ingest.prepare as prepare
     import ingest.stories as stories
 
     spent: dict[str, float] = {}
@@ -98,14 +112,14 @@ def instrument(app: object) -> dict[str, float]:
 
         setattr(owner, name, timed)
 
-    wrap(pipeline, "parse_feed", "parse")
-    wrap(pipeline.Cleaner, "clean_batch", "clean (+ learning)")
+    wrap(prepare, "parse_feed", "parse (here only without workers)")
+    wrap(pipeline.Cleaner, "clean_batch", "clean: learning (+ second pass)")
     wrap(stories.StoryAssigner, "__init__", "story candidates (look-ups, signatures)")
     wrap(stories.StoryAssigner, "assign", "story assignment (in memory)")
     wrap(stories, "write_index", "story index rows (signature, bands)")
     wrap(pipeline, "store_new_items", "store new items (all of the story lines)")
     wrap(app.pipeline, "sink", "match + stored matches + alerts")  # type: ignore[attr-defined]
-    wrap(pipeline.Pipeline, "process_document", "whole batch (all of the above)")
+    wrap(pipeline.Pipeline, "store_document", "whole batch on the database thread")
     return spent
 
 
@@ -116,6 +130,7 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--breakdown", action="store_true")
+    ap.add_argument("--parse-workers", type=int, default=None, help="config parse_workers (default: automatic)")
     args = ap.parse_args()
 
     from wirewatch.app import App
@@ -132,7 +147,9 @@ def main() -> int:
             cfg = Path(tmp) / "wirewatch.yaml"
             cfg.write_text(f"database: 'sqlite:///{tmp}/bench.db'\n"
                            f"fetch: {{allow_private_networks: true, concurrency: {args.concurrency}, per_host: "
-                           f"{args.concurrency}}}\nfeeds:\n{feeds}\n", encoding="utf-8")
+                           f"{args.concurrency}}}\n"
+                           + (f"parse_workers: {args.parse_workers}\n" if args.parse_workers is not None else "")
+                           + f"feeds:\n{feeds}\n", encoding="utf-8")
             app = App.open(cfg)
             spent = instrument(app) if args.breakdown else {}
             rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -143,9 +160,10 @@ def main() -> int:
                 new = sum(r.new for r in reports)
                 errors = [r for r in reports if r.status == "error"]
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                workers = worker_peaks(app)
                 print(f"{label:8}: {len(reports)} feeds in {elapsed:.2f}s = {len(reports) / elapsed:.0f} feeds/s, "
                       f"{new / elapsed:.0f} new items/s, errors {len(errors)}, peak RSS {peak:.0f} MB "
-                      f"(start {rss_start:.0f} MB)")
+                      f"(start {rss_start:.0f} MB), parse workers' peak RSS {workers or 'none'} MB")
                 if spent and new:
                     for step, seconds in spent.items():
                         print(f"    {step:34} {seconds / new * 1000:6.2f} ms/item")

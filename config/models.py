@@ -237,6 +237,8 @@ class Config(Strict):
     feed_health: FeedHealthConfig = FeedHealthConfig()
     shutdown_grace: Duration = 10.0
     lease: Duration = 120.0
+    parse_workers: int | None = Field(default=None, ge=0, le=64)
+    """Processes that parse and clean fetched feeds (None: one per CPU beyond the first, at most 4; 0: none)."""
 
     @field_validator("database")
     @classmethod

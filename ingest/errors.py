@@ -11,6 +11,7 @@
     │   │                     connection was reset mid-body, or it would not decompress
     │   └── ConnectError      the server could not be reached (DNS, refused, TLS)
     ├── ParseError            the bytes are not a feed we can read, or hold no entries
+    ├── WorkerError           the worker process parsing a document died on it
     └── StoreError            the database refused or failed an operation
 
 Errors are values recorded on the feed (`last_error`, `consecutive_errors`), never
@@ -67,3 +68,7 @@ class ParseError(IngestError, ValueError):
 
 class StoreError(IngestError):
     """The store failed an operation."""
+
+
+class WorkerError(IngestError):
+    """The worker process that was parsing and cleaning a document died (crash, memory)."""

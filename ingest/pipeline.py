@@ -13,7 +13,6 @@ import asyncio
 import functools
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +29,12 @@ from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from ingest.fetch import Fetcher, FetchResult
-from ingest.item import Cleaned, Entry, Item, StoryRef
+from ingest.item import Cleaned, Item, StoryRef
 from ingest.parse import parse_feed
+from ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
 from ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
 from ingest.stories import BandTail, store_new_items, update_item
-from ingest.urls import canonical_url, entry_identity
+from ingest.urls import entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
 T = TypeVar("T")
@@ -67,47 +67,6 @@ class PollReport:
     warning: str | None = None
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(text: str) -> str:
-    """Text both databases can hold: NUL dropped (PostgreSQL refuses it), lone surrogates as U+FFFD.
-
-    JSON Feed escapes (`\\u0000`, an unpaired `\\ud800`) reach us as such characters; XML cannot carry them.
-    """
-    if _UNSTORABLE.search(text) is None:
-        return text
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
-
-
-def make_storable(entry: Entry) -> Entry:
-    """The entry with every text field `storable` (in place; returned for chaining)."""
-    entry.title, entry.summary, entry.content = storable(entry.title), storable(entry.summary), storable(entry.content)
-    entry.guid = storable(entry.guid) if entry.guid is not None else None
-    entry.link = storable(entry.link) if entry.link is not None else None
-    entry.author = storable(entry.author) if entry.author is not None else None
-    return entry
-
-
-def raw_hash(entry: Entry) -> str:
-    """A hash of the raw fields, to tell an edit from a repeat of the same item."""
-    h = hashlib.sha256()
-    for part in (entry.title, entry.summary, entry.content, entry.link or ""):
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def to_item(feed: str, entry: Entry, fetched_at: datetime, tracking_params: Sequence[str]) -> Item:
-    """Turn a parsed entry into an item with identity and canonical URL (nothing cleaned yet)."""
-    url = canonical_url(entry.link, tracking_params) if entry.link else ""
-    return Item(
-        feed=feed, identity=entry_identity(entry), guid=entry.guid, url=url, title=entry.title.strip(),
-        raw_summary=entry.summary, raw_content=entry.content, published_at=entry.published or fetched_at,
-        fetched_at=fetched_at,
-    )
-
-
 @dataclass(slots=True)
 class CleanedBatch:
     """A cleaned batch: one result per item, and the boilerplate lines this batch taught."""
@@ -136,20 +95,26 @@ class Cleaner:
         self._compiled[key] = (feed.clean, ruleset)
         return ruleset
 
-    def clean_batch(self, session: Session, feed: FeedConfig, items: Sequence[Item]) -> CleanedBatch:
-        """Clean `items` (filling text, source, content_hash); learn and store new boilerplate lines."""
-        base = self.compiled(feed)
-        first = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, base) for i in items]
-        lines = [cleaning.item_lines(c.text) for c in first]  # counted before learned rules apply
+    def clean_batch(self, session: Session, feed: FeedConfig, prepared: Sequence[Prepared]) -> CleanedBatch:
+        """Finish cleaning prepared entries (filling text, source, content_hash); learn and store boilerplate lines.
+
+        Each entry was cleaned once with the feed's rules and packs; when the feed has learned
+        lines in force (from its history and this batch), the items are cleaned again with them.
+        """
+        items = [p.item for p in prepared]
+        lines = [p.lines for p in prepared]  # counted before learned rules apply
         active, learned = self.active_lines(session, feed, lines)
         if active:
             ruleset = self.compiled(feed, frozenset(active))
             results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
         else:
-            results = first
-        for item, result in zip(items, results, strict=True):
+            results = [p.cleaned for p in prepared]
+        for entry, result in zip(prepared, results, strict=True):
+            item = entry.item
             item.text, item.source = result.text, result.source
-            item.content_hash = dedupe.text_hash(result.text) if result.text else ""
+            if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
+                entry.content_hash, entry.signature = "", None
+            item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
         add_history(session, feed.name, lines)
         return CleanedBatch(results, learned)
 
@@ -188,6 +153,7 @@ class Pipeline:
     resink: Sink | None = None
     executor: ThreadPoolExecutor | None = None
     tail: BandTail = field(default_factory=BandTail)
+    parse_pool: ParsePool | None = None
 
     def __post_init__(self) -> None:
         if self.executor is None:
@@ -200,7 +166,9 @@ class Pipeline:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
-        """Stop the database worker threads after in-flight work finishes."""
+        """Stop the parse workers and the database threads after in-flight work finishes."""
+        if self.parse_pool is not None:
+            self.parse_pool.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
 
@@ -218,7 +186,13 @@ class Pipeline:
             else:
                 pages = await self._full_text(fetcher, feed, result) if feed.full_text else {}
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self.executor, self.process_document, feed, result, report, pages)
+                if self.parse_pool is None:
+                    await loop.run_in_executor(self.executor, self.process_document, feed, result, report, pages)
+                else:  # parse and clean in a worker process, store on the database thread
+                    now = utcnow()
+                    doc = await self.parse_pool.prepare(feed, result.body, result.headers, result.url, now,
+                                                        self.config.fetch.tracking_params, pages)
+                    await loop.run_in_executor(self.executor, self.store_document, feed, doc, now, report)
                 report.status, report.etag, report.last_modified = "ok", result.etag, result.last_modified
         except HTTPStatusError as exc:
             report.http_status, report.error, report.retry_after = exc.status, str(exc), exc.retry_after
@@ -257,49 +231,38 @@ class Pipeline:
 
     def process_document(self, feed: FeedConfig, result: FetchResult, report: PollReport,
                          full_text: Mapping[str, str] | None = None) -> None:
-        """Parse a fetched document and store what is new or edited (runs in a database thread)."""
-        parsed = parse_feed(result.body, result.headers, result.url)
-        report.warning = parsed.warning
-        if parsed.warning:
-            log.info("feed %s parsed with a warning: %s", feed.name, parsed.warning)
+        """Parse, clean and store a fetched document in this thread (when there are no parse workers)."""
         now = utcnow()
-        entries: dict[str, Entry] = {}
-        for entry in parsed.entries:
-            make_storable(entry)  # before identity and raw hash, so both are what the store keeps
-            entries.setdefault(entry_identity(entry), entry)
-        self.process_entries(feed, list(entries.values()), now, report, full_text or {})
+        doc = prepare_document(feed, self.cleaner.compiled(feed), result.body, result.headers, result.url, now,
+                               self.config.fetch.tracking_params, full_text)
+        self.store_document(feed, doc, now, report)
 
-    def process_entries(self, feed: FeedConfig, entries: Sequence[Entry], now: datetime, report: PollReport,
-                        full_text: Mapping[str, str] | None = None) -> None:
-        """Clean, group and store entries of one feed; skip the ones already stored unchanged.
-
-        `full_text` maps an entry's link to the article fetched from its page; it replaces the
-        entry's content, while the raw hash stays that of the entry as the feed gave it.
-        """
-        tracking = self.config.fetch.tracking_params
+    def store_document(self, feed: FeedConfig, doc: PreparedDocument, now: datetime, report: PollReport) -> None:
+        """Finish cleaning, group and store a prepared document's entries; skip the ones stored unchanged."""
+        report.warning = doc.warning
+        if doc.warning:
+            log.info("feed %s parsed with a warning: %s", feed.name, doc.warning)
         with Session(self.engine) as session:
-            known = known_items(session, feed.name, [entry_identity(e) for e in entries])
-        fresh: list[tuple[Item, str, Known | None]] = []
-        for entry in entries:
-            item = to_item(feed.name, entry, now, tracking)
-            if full_text and entry.link and entry.link in full_text:
-                item.raw_content = storable(full_text[entry.link])
-            digest = raw_hash(entry)
-            old = known.get(item.identity)
-            if old is not None and old.raw_hash == digest:
+            known = known_items(session, feed.name, [p.item.identity for p in doc.entries])
+        fresh: list[tuple[Prepared, Known | None]] = []
+        for prepared in doc.entries:
+            old = known.get(prepared.item.identity)
+            if old is not None and old.raw_hash == prepared.raw_hash:
                 report.duplicate += 1
                 continue
-            fresh.append((item, digest, old))
+            fresh.append((prepared, old))
         if not fresh:
             return
         with Session(self.engine) as session:
-            batch = self.cleaner.clean_batch(session, feed, [i for i, _, _ in fresh])
+            batch = self.cleaner.clean_batch(session, feed, [p for p, _ in fresh])
             report.removed_lines += sum(len(c.removed) for c in batch.results)
             cfg = self.config.dedupe
-            new = [(i, digest) for i, digest, old in fresh if old is None]
-            stored = iter(store_new_items(session, new, cfg.window, cfg.threshold, cfg.short_text, now, self.tail))
-            for item, digest, old in fresh:  # edits in place, and the sink for each item in feed order
-                story = next(stored) if old is None else update_item(session, old.id, item, digest)
+            new = [p for p, old in fresh if old is None]
+            stored = iter(store_new_items(session, [(p.item, p.raw_hash) for p in new], cfg.window, cfg.threshold,
+                                          cfg.short_text, now, self.tail, [p.signature for p in new]))
+            for prepared, old in fresh:  # edits in place, and the sink for each item in feed order
+                item = prepared.item
+                story = next(stored) if old is None else update_item(session, old.id, item, prepared.raw_hash)
                 if story is None:  # another daemon stored it first
                     report.duplicate += 1
                     continue

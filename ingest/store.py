@@ -22,9 +22,11 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
 )
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 T = TypeVar("T")
@@ -181,15 +183,13 @@ class Known:
 def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[str, Known]:
     """Stored items of `feed` among `identities`, keyed by identity."""
     wanted = list(set(identities))
+    table = ItemRow.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.identity, table.c.id, table.c.raw_hash, table.c.story_id).where(
+        table.c.feed == feed, table.c.identity.in_(bindparam("wanted", expanding=True)))
     out: dict[str, Known] = {}
+    conn = session.connection()  # Core: this runs for every poll that brings a document
     for start in range(0, len(wanted), 500):
-        rows = session.exec(
-            select(col(ItemRow.identity), col(ItemRow.id), col(ItemRow.raw_hash), col(ItemRow.story_id)).where(
-                ItemRow.feed == feed, col(ItemRow.identity).in_(wanted[start : start + 500])
-            )
-        ).all()
-        for identity, item_id, raw_hash, story_id in rows:
-            assert item_id is not None
+        for identity, item_id, raw_hash, story_id in conn.execute(query, {"wanted": wanted[start : start + 500]}):
             out[identity] = Known(item_id, raw_hash, story_id)
     return out
 

@@ -227,12 +227,14 @@ class StoryAssigner:
     """
 
     def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
-                 short_text: int, now: datetime | None = None, tail: BandTail | None = None) -> None:
+                 short_text: int, now: datetime | None = None, tail: BandTail | None = None,
+                 signatures: Sequence[dedupe.Signature | None] = ()) -> None:
         self.session, self.threshold, self.short_text, self.tail = session, threshold, short_text, tail
         self.since = (now or utcnow()) - timedelta(seconds=window)
         self.sigs: dict[int, tuple[dedupe.Signature, list[str]]] = {}
-        for item in items:
-            sig = dedupe.signature(item.text)
+        given = list(signatures) or [None] * len(items)
+        for item, known in zip(items, given, strict=True):
+            sig = known if known is not None else dedupe.signature(item.text)
             self.sigs[id(item)] = (sig, dedupe.band_keys(sig))
         self.bands: dict[str, list[int]] = {}
         self.known: dict[int, dedupe.Candidate] = {}
@@ -322,29 +324,34 @@ def _load_stories(session: Session, ids: Sequence[int]) -> dict[int, _Story]:
 
 
 def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
-                    short_text: int, now: datetime, tail: BandTail | None = None) -> list[StoryRef | None]:
+                    short_text: int, now: datetime, tail: BandTail | None = None,
+                    signatures: Sequence[dedupe.Signature | None] = ()) -> list[StoryRef | None]:
     """Store new items (with their raw hashes) in their stories; per item its StoryRef, None if already stored.
 
     An item is None when another daemon stored the same (feed, identity) after this poll read the
     known items; the look-up here runs under the story lock, so the insert cannot collide. `tail`
-    is the process's copy of the band tail (a fresh one, read whole, when None).
+    is the process's copy of the band tail (a fresh one, read whole, when None); `signatures`, if
+    given, are the items' MinHash signatures worked out beforehand (None: work it out here).
     """
     tail = tail if tail is not None else BandTail()
     lock_story_assignment(session)
     with tail.lock:
         tail.refresh(session)
-        return _store_new(session, batch, window, threshold, short_text, now, tail)
+        return _store_new(session, batch, window, threshold, short_text, now, tail,
+                          list(signatures) or [None] * len(batch))
 
 
 def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
-               short_text: int, now: datetime, tail: BandTail) -> list[StoryRef | None]:
+               short_text: int, now: datetime, tail: BandTail,
+               signatures: Sequence[dedupe.Signature | None]) -> list[StoryRef | None]:
     taken: set[tuple[str, str]] = set()
     for feed in {item.feed for item, _ in batch}:
         taken |= {(feed, i) for i in known_items(session, feed, [it.identity for it, _ in batch if it.feed == feed])}
     todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in taken]
     if not todo:
         return [None] * len(batch)
-    assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now, tail)
+    assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now, tail,
+                             [signatures[n] for n, _, _ in todo])
 
     # 1. place every item, in feed order, in memory
     placed: list[tuple[int, Item, str, int, bool]] = []
@@ -403,11 +410,11 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
             items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
             last_updated=bindparam("at")), [{"sid": k, "count": stories[k].items, "ups": stories[k].updates,
                                              "outlets": stories[k].sources, "at": now} for k in joined])
-    signatures = []
+    rows = []
     for (_, item, _, key, _), item_id in zip(placed, item_ids, strict=True):
         sig, keys = assigner.signature(item)
-        signatures.append(index_rows(item_id, ids[key], sig, keys, len(item.text), now)[0])
-    write_index(session, signatures, [])  # band rows: later, with the rest of the tail
+        rows.append(index_rows(item_id, ids[key], sig, keys, len(item.text), now)[0])
+    write_index(session, rows, [])  # band rows: later, with the rest of the tail
     tail.flush(session)
 
     out: list[StoryRef | None] = [None] * len(batch)

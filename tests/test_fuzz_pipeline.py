@@ -26,7 +26,7 @@ from config.packs import load_packs
 from config.watchlist import WatchlistConfig
 from ingest import dedupe
 from ingest.clean import clean_item, clean_text, compile_ruleset
-from ingest.pipeline import storable
+from ingest.prepare import storable
 
 RULES = compile_ruleset(load_packs())
 MATCHER = compile_watchlists([WatchlistConfig.model_validate({

@@ -27,6 +27,7 @@ from config.packs import load_packs
 from ingest.feedstore import FeedSpec, sync_feeds
 from ingest.item import Item, StoryRef
 from ingest.pipeline import Cleaner, Pipeline, Sink
+from ingest.prepare import ParsePool, default_workers
 from ingest.stories import ensure_index_scheme
 from wirewatch import db, metrics
 
@@ -68,8 +69,11 @@ class App:
     _channels: tuple[int, dict[str, Channel], asyncio.AbstractEventLoop] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.pipeline = Pipeline(engine=self.engine, config=self.wiring.loaded.config,
-                                 cleaner=self.wiring.cleaner, sink=self.sink(), resink=self.rematch_sink())
+        cfg = self.wiring.loaded.config
+        workers = default_workers() if cfg.parse_workers is None else cfg.parse_workers
+        pool = ParsePool(workers, self.wiring.cleaner.packs) if workers else None
+        self.pipeline = Pipeline(engine=self.engine, config=cfg, cleaner=self.wiring.cleaner, sink=self.sink(),
+                                 resink=self.rematch_sink(), parse_pool=pool)
 
     @classmethod
     def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
