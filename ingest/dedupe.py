@@ -192,11 +192,14 @@ def signature(text: str) -> Signature:
     return _signature_of(shingles(text))
 
 
+_BAND_PREFIXES = tuple(f"{band:02d}:" for band in range(BANDS))
+
+
 def band_keys(sig: Signature) -> list[str]:
     """One key per band, "BB:<hex of the band's values>", for the bucket tables."""
-    raw = sig.to_bytes()
-    step = ROWS * 4
-    return [f"{band:02d}:{raw[band * step : (band + 1) * step].hex()}" for band in range(BANDS)]
+    digits = sig.to_bytes().hex()
+    step = ROWS * 8  # hex digits per band
+    return [prefix + digits[band * step : (band + 1) * step] for band, prefix in enumerate(_BAND_PREFIXES)]
 
 
 def similarity(a: Signature, b: Signature) -> float:

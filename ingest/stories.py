@@ -93,17 +93,26 @@ def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signat
 
 def load_candidates(session: Session, keys: Sequence[str],
                     since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
-    """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`."""
+    """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`.
+
+    Driver-level SQL: a batch looks up 32 keys an item, and SQLAlchemy's per-parameter work cost
+    more than SQLite's index seeks.
+    """
+    conn = session.connection()
+    slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)
+    after = to_db(since) if to_db is not None else since
     bands: dict[str, list[int]] = {}
     for chunk in chunks(sorted(set(keys))):
-        for band, item_id in session.execute(
-            select(col(StoryBand.band), col(StoryBand.item_id))
-            .where(col(StoryBand.band).in_(chunk), col(StoryBand.created_at) >= since)
-        ).all():
+        marks = ", ".join([slot] * len(chunk))
+        for band, item_id in conn.exec_driver_sql(
+            f"SELECT band, item_id FROM story_band WHERE band IN ({marks}) AND created_at >= {slot}",
+            (*chunk, after),
+        ).fetchall():
             bands.setdefault(band, []).append(item_id)
     known: dict[int, dedupe.Candidate] = {}
     for id_chunk in chunks(sorted({i for ids in bands.values() for i in ids})):
-        for item_id, story_id, raw, text_len in session.execute(
+        for item_id, story_id, raw, text_len in conn.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len)
             .where(_SIGNATURE.c.item_id.in_(id_chunk))
         ).all():
@@ -151,14 +160,38 @@ def set_mark(session: Session, value: int) -> None:
 
 @dataclass
 class BandTail:
-    """This process's copy of the tail: the band keys of items stored after the mark, by key and by item."""
+    """This process's copy of the tail: items stored after the mark, and their band keys.
+
+    Kept lean (a tuple an item, one int or list a key): a tail of thousands of signatures as
+    Python objects would make every full garbage collection of the daemon walk them.
+    """
 
     flush_at: int = TAIL_FLUSH
     mark: int = -1
     seen: int = 0
-    items: dict[int, tuple[dedupe.Candidate, datetime, list[str]]] = field(default_factory=dict)
-    bands: dict[str, list[int]] = field(default_factory=dict)
+    items: dict[int, tuple[int, bytes, int, datetime]] = field(default_factory=dict)
+    """item id → (story id, signature bytes, text length, stored at)"""
+    bands: dict[str, int | list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stored: dict[bytes, list[str]] = field(default_factory=dict)
+    """Band keys of signatures this process just stored, so reading them back costs no hashing."""
+
+    def remember(self, sig: dedupe.Signature, keys: list[str]) -> None:
+        """Note a signature this process is storing (bounded: a rolled-back batch's entries are never read)."""
+        if len(self.stored) > 4 * self.flush_at:
+            self.stored.clear()
+        self.stored[sig.to_bytes()] = keys
+
+    def _index(self, item_id: int, keys: Sequence[str]) -> None:
+        bands = self.bands
+        for key in keys:
+            held = bands.get(key)
+            if held is None:
+                bands[key] = item_id
+            elif isinstance(held, int):
+                bands[key] = [held, item_id]
+            else:
+                held.append(item_id)
 
     def refresh(self, session: Session) -> None:
         """Catch up with the database (call under `lock_story_assignment`, inside the write transaction)."""
@@ -169,32 +202,34 @@ class BandTail:
         if mark != self.mark:
             self.items = {i: v for i, v in self.items.items() if i > mark}
             self.bands = {}
-            for item_id, (_, _, keys) in self.items.items():
-                for key in keys:
-                    self.bands.setdefault(key, []).append(item_id)
+            for item_id, (_, raw, _, _) in self.items.items():
+                self._index(item_id, dedupe.band_keys(dedupe.Signature.from_bytes(raw)))
             self.mark = mark
         for item_id, story_id, raw, text_len, created in session.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
                       _SIGNATURE.c.created_at)
             .where(_SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)
         ).all():
-            sig = dedupe.Signature.from_bytes(raw)
-            keys = dedupe.band_keys(sig)
-            self.items[item_id] = (dedupe.Candidate(story_id, item_id, sig, text_len),
-                                   as_utc(created) or utcnow(), keys)
-            for key in keys:
-                self.bands.setdefault(key, []).append(item_id)
+            raw = bytes(raw)
+            keys = self.stored.pop(raw, None) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
+            self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow())
+            self._index(item_id, keys)
             self.seen = item_id
 
     def candidates(self, keys: Sequence[str], since: datetime,
                    bands: dict[str, list[int]], known: dict[int, dedupe.Candidate]) -> None:
         """Add the tail's items in the window that share any of `keys` to `bands` and `known`."""
         for key in set(keys):
-            for item_id in self.bands.get(key, ()):
-                candidate, created, _ = self.items[item_id]
+            held = self.bands.get(key)
+            if held is None:
+                continue
+            for item_id in (held,) if isinstance(held, int) else held:
+                story_id, raw, text_len, created = self.items[item_id]
                 if created >= since:
                     bands.setdefault(key, []).append(item_id)
-                    known[item_id] = candidate
+                    if item_id not in known:
+                        known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw),
+                                                          text_len)
 
     def flush(self, session: Session) -> int:
         """If the tail is full, write its band rows (sorted by key) and move the mark; the rows written."""
@@ -414,6 +449,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
     for (_, item, _, key, _), item_id in zip(placed, item_ids, strict=True):
         sig, keys = assigner.signature(item)
         rows.append(index_rows(item_id, ids[key], sig, keys, len(item.text), now)[0])
+        tail.remember(sig, keys)
     write_index(session, rows, [])  # band rows: later, with the rest of the tail
     tail.flush(session)
 
