@@ -79,6 +79,16 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
     server.serve_forever()
 
 
+def empty_postgres(url: str) -> None:
+    """Drop every table of the benchmark's PostgreSQL database, so the cycle starts with nothing stored."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def worker_peaks(app: object) -> list[int]:
     """Peak RSS (MB, from /proc) of each parse worker process of the app."""
     pool = getattr(app.pipeline.parse_pool, "_pool", None)  # type: ignore[attr-defined]
@@ -131,6 +141,8 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--breakdown", action="store_true")
     ap.add_argument("--parse-workers", type=int, default=None, help="config parse_workers (default: automatic)")
+    ap.add_argument("--database", default=None, help="database URL (default: a SQLite file in a temporary folder; "
+                                                      "a PostgreSQL database is emptied first)")
     args = ap.parse_args()
 
     from wirewatch.app import App
@@ -145,7 +157,10 @@ def main() -> int:
             feeds = "\n".join(f"  - {{name: f{n}, url: 'http://127.0.0.1:{port}/feed/{n}'}}"
                               for n in range(args.feeds))
             cfg = Path(tmp) / "wirewatch.yaml"
-            cfg.write_text(f"database: 'sqlite:///{tmp}/bench.db'\n"
+            database = args.database or f"sqlite:///{tmp}/bench.db"
+            if database.startswith("postgresql"):
+                empty_postgres(database)
+            cfg.write_text(f"database: '{database}'\n"
                            f"fetch: {{allow_private_networks: true, concurrency: {args.concurrency}, per_host: "
                            f"{args.concurrency}}}\n"
                            + (f"parse_workers: {args.parse_workers}\n" if args.parse_workers is not None else "")
