@@ -79,6 +79,35 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
     server.serve_forever()
 
 
+class MemorySampler:
+    """Samples this process's anonymous and file-backed resident memory (/proc) five times a second.
+
+    `ru_maxrss` counts pages of the SQLite file mapped in (`mmap_size`) as resident; the kernel can drop
+    those at will, so the split says how much is the daemon's own memory.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = {"RssAnon": 0, "RssFile": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in self.peak:
+                    self.peak[key] = max(self.peak[key], int(value.split()[0]) // 1024)
+
+    def stop(self) -> dict[str, int]:
+        """Stop sampling; the peaks in MB."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 def empty_postgres(url: str) -> None:
     """Drop every table of the benchmark's PostgreSQL database, so the cycle starts with nothing stored."""
     import sqlalchemy as sa
@@ -169,6 +198,7 @@ def main() -> int:
             spent = instrument(app) if args.breakdown else {}
             rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             for label in ("all new", "all 304"):
+                sampler = MemorySampler()
                 started = time.perf_counter()
                 reports = asyncio.run(poll_once(app))
                 elapsed = time.perf_counter() - started
@@ -176,9 +206,11 @@ def main() -> int:
                 errors = [r for r in reports if r.status == "error"]
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 workers = worker_peaks(app)
+                split = sampler.stop()
                 print(f"{label:8}: {len(reports)} feeds in {elapsed:.2f}s = {len(reports) / elapsed:.0f} feeds/s, "
                       f"{new / elapsed:.0f} new items/s, errors {len(errors)}, peak RSS {peak:.0f} MB "
-                      f"(start {rss_start:.0f} MB), parse workers' peak RSS {workers or 'none'} MB")
+                      f"(start {rss_start:.0f} MB; peak anonymous {split['RssAnon']} MB, file-backed {split['RssFile']} MB), "
+                      f"parse workers' peak RSS {workers or 'none'} MB")
                 if spent and new:
                     for step, seconds in spent.items():
                         print(f"    {step:34} {seconds / new * 1000:6.2f} ms/item")
