@@ -46,7 +46,7 @@ from ingest.store import (
     utcnow,
 )
 
-TAIL_FLUSH = 4096
+TAIL_FLUSH = 2048
 """Items in the tail (signatures stored, band rows not yet) at which their band rows are written."""
 MARK = "dedupe.flushed"
 """The `index_meta` key of the mark: the highest item id whose band rows are in `story_band`."""
