@@ -16,6 +16,7 @@ watchlist, folded (see `alerts.normalise`). Matching an item is:
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +40,7 @@ __all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
 ALIAS, EXCLUDE, KEYWORD, NOT_KEYWORD, TICKER, ANCHOR = range(6)  # kinds below TICKER obey edges
 ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
 NO_EDGE, WORD_EDGE, KATAKANA_EDGE = range(3)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_MENTIONS = 20
 SNIPPET = 60
 _KINDS: dict[int, CandidateKind] = {ALIAS: "alias", TICKER: "ticker", EXCLUDE: "exclude",
@@ -120,7 +122,11 @@ class Matcher:
     def match(self, title: str, text: str) -> list[WatchlistMatch]:
         """The watchlists whose rules this item passes, sorted by watchlist name, with their entities."""
         joined = f"{title}\n{text}"
-        found = self._hits(joined, fold(joined), len(title), None)
+        try:
+            found = self._hits(joined, fold(joined), len(title), None)
+        except UnicodeEncodeError:  # a lone surrogate (text from outside the store): U+FFFD, same length
+            joined = _SURROGATE.sub("\ufffd", joined)
+            found = self._hits(joined, fold(joined), len(title), None)
         out = []
         for wi in sorted(found):
             result = self._evaluate(joined, len(title) + 1, found[wi], self._plan.watchlists[wi])
@@ -130,7 +136,7 @@ class Matcher:
 
     def mentions(self, title: str, text: str) -> list[Candidate]:
         """Every place a watchlist phrase matched and the verdict on it, in text order (explain/debug)."""
-        joined, body = f"{title}\n{text}", len(title) + 1
+        joined, body = _SURROGATE.sub("\ufffd", f"{title}\n{text}"), len(title) + 1
         rejected: Rejected = []
         verdicts: dict[Hit, Verdict] = {}
         for hits in self._hits(joined, fold(joined), len(title), rejected).values():

@@ -344,3 +344,12 @@ def test_local_subset_agrees_with_the_catalogue(corpus_dir: Path) -> None:
     for entity in ENTITIES:
         if entity["id"] in by_id:
             assert set(entity["aliases"]) <= set(by_id[entity["id"]]["aliases"]), entity["id"]
+
+
+def test_a_lone_surrogate_in_text_from_outside_the_store_does_not_stop_matching() -> None:
+    """The store replaces lone surrogates; `wirewatch match` and other callers may not have."""
+    matcher = compile_watchlists([WatchlistConfig.model_validate(
+        {"watchlist": "w", "entities": [{"id": "AMZN", "name": "Amazon", "aliases": ["Amazon", "亚马逊"]}]})])
+    found = matcher.match("Cloud \ud800 news", "亚马逊周三表示，Amazon的云业务\udfff增长。")
+    assert [(m.watchlist, [e.id for e in m.entities]) for m in found] == [("w", ["AMZN"])]
+    assert [c.text for c in matcher.mentions("t\ud800", "Amazon")] == ["Amazon"]
