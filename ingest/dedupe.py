@@ -55,7 +55,7 @@ import re
 import struct
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
@@ -268,6 +268,18 @@ def decide(
     )
 
 
+def add_to_buckets(buckets: dict[str, int | list[int]], keys: Iterable[str], item_id: int) -> None:
+    """File `item_id` under each key: a bare int for the first item, a list from the second (most keys hold one)."""
+    for key in keys:
+        held = buckets.get(key)
+        if held is None:
+            buckets[key] = item_id
+        elif isinstance(held, int):
+            buckets[key] = [held, item_id]
+        else:
+            held.append(item_id)
+
+
 class MemoryIndex:
     """In-memory band index with the store's flow: `add` stored items, `candidates` for a new one."""
 
@@ -282,15 +294,7 @@ class MemoryIndex:
     def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
         """Store an item's signature under each of its band keys."""
         self._items[item_id] = (story_id, sig.to_bytes(), text_len)
-        buckets = self._buckets
-        for key in band_keys(sig):
-            held = buckets.get(key)
-            if held is None:
-                buckets[key] = item_id
-            elif isinstance(held, int):
-                buckets[key] = [held, item_id]
-            else:
-                held.append(item_id)
+        add_to_buckets(self._buckets, band_keys(sig), item_id)
 
     def candidates(self, sig: Signature) -> list[Candidate]:
         """Stored items sharing a band with `sig`, most shared bands first, at most `limit`."""

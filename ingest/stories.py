@@ -182,17 +182,6 @@ class BandTail:
             self.stored.clear()
         self.stored[sig.to_bytes()] = keys
 
-    def _index(self, item_id: int, keys: Sequence[str]) -> None:
-        bands = self.bands
-        for key in keys:
-            held = bands.get(key)
-            if held is None:
-                bands[key] = item_id
-            elif isinstance(held, int):
-                bands[key] = [held, item_id]
-            else:
-                held.append(item_id)
-
     def refresh(self, session: Session) -> None:
         """Catch up with the database (call under `lock_story_assignment`, inside the write transaction)."""
         mark = _mark(session)
@@ -203,7 +192,7 @@ class BandTail:
             self.items = {i: v for i, v in self.items.items() if i > mark}
             self.bands = {}
             for item_id, (_, raw, _, _) in self.items.items():
-                self._index(item_id, dedupe.band_keys(dedupe.Signature.from_bytes(raw)))
+                dedupe.add_to_buckets(self.bands, dedupe.band_keys(dedupe.Signature.from_bytes(raw)), item_id)
             self.mark = mark
         for item_id, story_id, raw, text_len, created in session.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
@@ -213,7 +202,7 @@ class BandTail:
             raw = bytes(raw)
             keys = self.stored.pop(raw, None) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
             self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow())
-            self._index(item_id, keys)
+            dedupe.add_to_buckets(self.bands, keys, item_id)
             self.seen = item_id
 
     def candidates(self, keys: Sequence[str], since: datetime,
