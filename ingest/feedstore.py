@@ -100,46 +100,71 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
         return rows
 
 
+@dataclass(slots=True)
+class PollRecord:
+    """One poll to record: the feed, what happened, and its interval."""
+
+    name: str
+    outcome: PollOutcome
+    interval: float
+
+
 def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
                 jitter: float = 0.1, max_backoff: float = 6 * 3600.0, now: datetime | None = None,
                 rng: random.Random | None = None,
                 then: Callable[[Session, FeedRow], None] | None = None) -> FeedRow | None:
     """Record a poll's outcome, schedule the next poll and release the lease; `then` runs in the same transaction."""
+    return record_polls(engine, worker, [PollRecord(name, outcome, interval)], jitter=jitter,
+                        max_backoff=max_backoff, now=now, rng=rng, then=then)[0]
+
+
+def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, jitter: float = 0.1,
+                 max_backoff: float = 6 * 3600.0, now: datetime | None = None, rng: random.Random | None = None,
+                 then: Callable[[Session, FeedRow], None] | None = None) -> list[FeedRow | None]:
+    """`record_poll` for several feeds in one transaction (one commit for a burst of 304s); rows in order."""
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
-        row = session.get(FeedRow, name)
-        if row is None:
-            return None
-        row.last_polled_at = now
-        row.last_status = outcome.status
-        row.last_http_status = outcome.http_status
-        if outcome.status == "error":
-            row.consecutive_errors += 1
-            row.last_error = (outcome.error or "unknown error")[:2000]
-        else:
-            row.consecutive_errors = 0
-            row.last_error = None
-            if outcome.etag is not None or outcome.status == "ok":
-                row.etag = outcome.etag
-            if outcome.last_modified is not None or outcome.status == "ok":
-                row.last_modified = outcome.last_modified
-        if outcome.new_items:
-            previous = as_utc(row.last_new_item_at)
-            if previous is not None:
-                gap = (now - previous).total_seconds()
-                row.new_item_gap = gap if row.new_item_gap is None else 0.8 * row.new_item_gap + 0.2 * gap
-            row.items_total += outcome.new_items
-            row.last_new_item_at = now
-        row.next_poll_at = next_poll(now, interval, jitter=jitter, consecutive_errors=row.consecutive_errors,
-                                     retry_after=outcome.retry_after, max_backoff=max_backoff, rng=rng)
-        if row.claimed_by == worker:
-            row.claimed_by, row.lease_until = None, None
-        session.add(row)
-        if then is not None:
-            then(session, row)
+        rows = {r.name: r for r in session.exec(
+            select(FeedRow).where(col(FeedRow.name).in_(sorted({p.name for p in polls})))).all()}
+        for poll in polls:
+            row = rows.get(poll.name)
+            if row is not None:
+                _apply(row, worker, poll.outcome, poll.interval, now, jitter, max_backoff, rng)
+                session.add(row)
+                if then is not None:
+                    then(session, row)
         session.commit()
-        session.expunge(row)
-        return row
+        for row in rows.values():
+            session.expunge(row)
+        return [rows.get(p.name) for p in polls]
+
+
+def _apply(row: FeedRow, worker: str, outcome: PollOutcome, interval: float, now: datetime, jitter: float,
+           max_backoff: float, rng: random.Random | None) -> None:
+    row.last_polled_at = now
+    row.last_status = outcome.status
+    row.last_http_status = outcome.http_status
+    if outcome.status == "error":
+        row.consecutive_errors += 1
+        row.last_error = (outcome.error or "unknown error")[:2000]
+    else:
+        row.consecutive_errors = 0
+        row.last_error = None
+        if outcome.etag is not None or outcome.status == "ok":
+            row.etag = outcome.etag
+        if outcome.last_modified is not None or outcome.status == "ok":
+            row.last_modified = outcome.last_modified
+    if outcome.new_items:
+        previous = as_utc(row.last_new_item_at)
+        if previous is not None:
+            gap = (now - previous).total_seconds()
+            row.new_item_gap = gap if row.new_item_gap is None else 0.8 * row.new_item_gap + 0.2 * gap
+        row.items_total += outcome.new_items
+        row.last_new_item_at = now
+    row.next_poll_at = next_poll(now, interval, jitter=jitter, consecutive_errors=row.consecutive_errors,
+                                 retry_after=outcome.retry_after, max_backoff=max_backoff, rng=rng)
+    if row.claimed_by == worker:
+        row.claimed_by, row.lease_until = None, None
 
 
 def renew_leases(engine: Engine, worker: str, names: Sequence[str], lease: float) -> None:

@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import Session
 
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_watchlist_paths
-from ingest.feedstore import PollOutcome, claim_due, record_poll, release_all, renew_leases
+from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
 from ingest.fetch import Fetcher
 from ingest.pipeline import PollReport, describe_error
 from ingest.store import FeedRow, utcnow
@@ -49,11 +50,53 @@ def observe(report: PollReport) -> None:
             f" error={report.error}" if report.error else "")
 
 
+class Recorder:
+    """Records poll outcomes on the database thread, as many per transaction as have finished meanwhile.
+
+    The first outcome is written at once; those that finish while a write is queued or running
+    go together in the next one, so a burst of 304s costs a commit per batch, not per feed.
+    """
+
+    def __init__(self, app: App, then: Callable[[Session, FeedRow], None], most: int = 100) -> None:
+        self.app, self.then, self.most = app, then, most
+        self.pending: list[tuple[PollRecord, asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def record(self, poll: PollRecord) -> None:
+        """Record one poll (schedule, errors, lease released); returns once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((poll, done))
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        cfg = self.app.wiring.loaded.config
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[: self.most], self.pending[self.most :]
+                try:
+                    await self.app.pipeline.run_db(record_polls, self.app.engine, self.app.worker,
+                                                   [poll for poll, _ in batch], jitter=cfg.defaults.jitter,
+                                                   max_backoff=cfg.fetch.max_backoff, then=self.then)
+                except Exception as exc:  # noqa: BLE001 - every poll of the batch reports it
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self.writer = None
+
+
 async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
                     polled: Callable[[PollReport], None] | None = None) -> list[PollReport]:
     """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(report)` after each."""
     cfg = app.wiring.loaded.config
     feeds = {f.name: f for f in cfg.feeds}
+    recorder = Recorder(app, health_check(cfg))
 
     async def one(row: FeedRow) -> PollReport | None:
         report = await poll_one(row)
@@ -71,9 +114,7 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
                               report.error, report.retry_after, report.new)
         try:
-            await app.pipeline.run_db(record_poll, app.engine, row.name, app.worker, outcome, cfg.feed_interval(feed),
-                                      jitter=cfg.defaults.jitter, max_backoff=cfg.fetch.max_backoff,
-                                      then=health_check(cfg))
+            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
             log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0])
         observe(report)
