@@ -212,9 +212,12 @@ class Outbox:
     def _lease(self, conn: Connection, table: sa.Table, cond: list[sa.ColumnElement[bool]], limit: int,
                now: datetime) -> list[sa.Row[Any]]:
         c = table.c
+        # A materialised CTE runs the locking select once. As a plain `IN (subquery)` PostgreSQL may plan
+        # it as the inner side of a nested loop and rescan it per row, locking rows it never updates,
+        # which the other workers then skip (seen: 4 workers × 15 claimed 40 of 42 due rows).
         due = (sa.select(c.id).where(*cond).order_by(c.next_attempt_at, c.id).limit(limit)
-               .with_for_update(skip_locked=True))
-        stmt = (table.update().where(c.id.in_(due), *cond)
+               .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
+        stmt = (table.update().where(c.id.in_(sa.select(due.c.id)), *cond)
                 .values(claimed_by=self.worker_id, lease_until=now + self.lease)
                 .returning(c.id, c.channel, c.message_id, c.attempts, c.step, c.first_attempt_at))
         return list(conn.execute(stmt))
