@@ -1,10 +1,11 @@
 """The ingest pipeline on one screen: fetch → parse → clean → dedupe → store → sink.
 
-`Pipeline.poll` fetches one feed (conditional GET) and hands the bytes to `process_document`,
-which parses, keeps only entries that are new or edited, cleans them (shipped rule packs plus
-the feed's learned boilerplate), puts each in a story and stores it, and calls the sink inside
-the same transaction (the composition root plugs matching and alerts in there). Each step is a
-plain function that can be replaced: `cleaner`, `dedupe` (`stories.store_new_items`), `sink`.
+`Pipeline.poll` fetches one feed (conditional GET). `prepare.prepare_document` parses the bytes
+and cleans every entry once with the feed's rules and packs; it is pure and runs in a worker
+process when `parse_workers` > 0. `store_document` then keeps only entries that are new or edited,
+finishes cleaning with the feed's learned boilerplate, puts them in stories and stores them
+(`stories.store_new_items`), and calls the sink inside the same transaction (the composition root
+plugs matching and alerts in there). Each step can be replaced: `cleaner`, the store, `sink`.
 """
 
 from __future__ import annotations
