@@ -81,20 +81,11 @@ class Cleaner:
 
     def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
         self.packs = packs
-        self._compiled: dict[tuple[str, str, frozenset[str]], tuple[object, cleaning.Ruleset]] = {}
 
     def compiled(self, feed: FeedConfig, learned: frozenset[str] = frozenset()) -> cleaning.Ruleset:
-        """The feed's compiled rules with these learned lines, compiled once per feed config (not per poll)."""
-        host = urlsplit(feed.url).hostname or ""
-        key = (feed.name, host, learned)
-        hit = self._compiled.get(key)
-        if hit is not None and hit[0] is feed.clean:  # the cache holds the config object, so `is` is safe
-            return hit[1]
-        if len(self._compiled) > 4096:
-            self._compiled.clear()
-        ruleset = cleaning.compile_ruleset(self.packs, feed.clean, feed.name, host, learned=learned)
-        self._compiled[key] = (feed.clean, ruleset)
-        return ruleset
+        """The feed's rules with these learned lines (cheap: each rule is compiled once per process)."""
+        return cleaning.compile_ruleset(self.packs, feed.clean, feed.name, urlsplit(feed.url).hostname or "",
+                                        learned=learned)
 
     def clean_batch(self, session: Session, feed: FeedConfig, prepared: Sequence[Prepared]) -> CleanedBatch:
         """Finish cleaning prepared entries (filling text, source, content_hash); learn and store boilerplate lines.

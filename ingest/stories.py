@@ -390,7 +390,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
     # 2. walk the placements: each story's state after each item (what the sink sees), and at the end
     stories = _load_stories(session, [s for *_, s, _ in placed if s < PENDING])
     gone: dict[int, int] = {}  # a story pruned since its items were indexed: start it afresh
-    snapshots: list[tuple[int, list[str], int, bool]] = []
+    snapshots: list[tuple[list[str], int, bool]] = []  # sources, items, created: the story after each item
     for index, (n, item, digest, key, is_update) in enumerate(placed):
         if key < PENDING and key not in stories:
             if key not in gone:
@@ -404,7 +404,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
             state.items += 1
             state.updates += int(is_update)
             state.sources = list(dict.fromkeys([*state.sources, *_outlets(item)]))
-        snapshots.append((key, list(state.sources), state.items, state.first_item == n))
+        snapshots.append((list(state.sources), state.items, state.first_item == n))
 
     # 3. write: new stories, items, story counters and first items, index rows
     conn = session.connection()
@@ -443,8 +443,8 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
     tail.flush(session)
 
     out: list[StoryRef | None] = [None] * len(batch)
-    for (n, item, _, key, is_update), item_id, (_, sources, count, first) in zip(placed, item_ids, snapshots,
-                                                                                strict=True):
+    for (n, item, _, key, is_update), item_id, (sources, count, first) in zip(placed, item_ids, snapshots,
+                                                                             strict=True):
         item.id, item.story_id = item_id, ids[key]
         out[n] = StoryRef(ids[key], stories[key].first_seen, sources, count, created=first, updated=is_update)
     return out
