@@ -27,11 +27,12 @@ class ItemMatch(SQLModel, table=True):
 
 
 def save_matches(session: Session, item_id: int, story_id: int | None, matches: Sequence[WatchlistMatch],
-                 max_mentions: int = 20) -> None:
-    """Replace the stored matches of one item (a re-clean or edit may change them)."""
+                 max_mentions: int = 20, *, new_item: bool = False) -> None:
+    """Replace the stored matches of one item (a re-clean or edit may change them); `new_item`: none stored yet."""
     table = ItemMatch.__table__  # type: ignore[attr-defined]
     conn = session.connection()  # Core statements: this runs for every stored item
-    conn.execute(table.delete().where(table.c.item_id == item_id))
+    if not new_item:
+        conn.execute(table.delete().where(table.c.item_id == item_id))
     rows = [{"item_id": item_id, "story_id": story_id, "watchlist": wm.watchlist, "entity": entity.id,
              "salience": entity.salience,
              "mentions": [{"alias": m.alias, "field": m.field, "start": m.start, "end": m.end, "snippet": m.snippet}

@@ -81,3 +81,5 @@ class StoryRef:
     items: int
     created: bool = False
     updated: bool = False
+    new_item: bool = False
+    """The item was first stored by this call, so nothing stored about it (matches) needs replacing."""

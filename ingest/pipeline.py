@@ -146,6 +146,7 @@ class Pipeline:
     executor: ThreadPoolExecutor | None = None
     tail: BandTail = field(default_factory=BandTail)
     parse_pool: ParsePool | None = None
+    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.executor is None:
@@ -164,9 +165,26 @@ class Pipeline:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
 
+    def documents_in_flight(self) -> asyncio.Semaphore:
+        """This event loop's bound on polls between the start of a fetch and the end of storing it.
+
+        Fetching is faster than storing; without a bound, a pass over many feeds holds every
+        fetched body and prepared batch in memory while they queue for the database thread.
+        Twice the fetch concurrency keeps the fetcher and the database thread both busy.
+        """
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(2 * self.config.fetch.concurrency))
+        return self._slots[1]
+
     async def poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None = None,
                    last_modified: str | None = None) -> PollReport:
         """Fetch one feed and process what it holds; every failure becomes a report, never an exception."""
+        async with self.documents_in_flight():
+            return await self._poll(fetcher, feed, etag, last_modified)
+
+    async def _poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None,
+                    last_modified: str | None) -> PollReport:
         started = time.monotonic()
         report = PollReport(feed=feed.name, status="error")
         try:

@@ -446,7 +446,8 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
     for (n, item, _, key, is_update), item_id, (sources, count, first) in zip(placed, item_ids, snapshots,
                                                                              strict=True):
         item.id, item.story_id = item_id, ids[key]
-        out[n] = StoryRef(ids[key], stories[key].first_seen, sources, count, created=first, updated=is_update)
+        out[n] = StoryRef(ids[key], stories[key].first_seen, sources, count, created=first, updated=is_update,
+                          new_item=True)
     return out
 
 

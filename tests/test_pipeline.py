@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
+from alerts.matchstore import ItemMatch
 from ingest.feedstore import list_feeds
 from ingest.store import ItemRow, StoryRow, as_utc, utcnow
 from tests.feedserver import FeedServer
@@ -100,6 +102,52 @@ def test_edit_with_same_guid_updates_item_and_keeps_story(tmp_path: Path, server
         with Session(app.engine) as session:
             story = session.get(StoryRow, story_before)
             assert story is not None and story.updates == 1 and story.items == 1
+    finally:
+        app.close()
+
+
+def test_an_edit_replaces_the_stored_matches_of_its_item(tmp_path: Path, server: FeedServer) -> None:
+    (tmp_path / "tech.yaml").write_text(
+        "watchlist: tech\nentities:\n  - {id: MSFT, name: Microsoft, aliases: [Microsoft]}\n"
+        "  - {id: AMZN, name: Amazon, aliases: [Amazon]}\n", encoding="utf-8")
+    first = [dict(ITEMS[0], body="<p>Microsoft raised its full-year guidance on cloud demand.</p>")]
+    server.add("/f.xml", rss(first))
+    app = App.open(write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["tech.yaml"]))
+    try:
+        poll(app)
+        edited = [dict(ITEMS[0], body="<p>Amazon raised its full-year guidance on retail demand and ads.</p>")]
+        server.add("/f.xml", rss(edited))
+        assert poll(app)["f"].updated == 1
+        with Session(app.engine) as session:
+            stored = [(m.item_id, m.entity) for m in session.exec(select(ItemMatch)).all()]
+        assert stored == [(items(app)[0].id, "AMZN")]  # the first text's MSFT match is gone, AMZN stored once
+    finally:
+        app.close()
+
+
+def test_a_pass_over_many_feeds_holds_at_most_twice_the_fetch_concurrency_in_flight(
+        tmp_path: Path, server: FeedServer) -> None:
+    feeds = {f"f{n}": server.url(f"/f{n}.xml") for n in range(8)}
+    for n in range(8):
+        server.add(f"/f{n}.xml", rss([dict(ITEMS[0], guid=f"g{n}", title=f"Item {n} of a busy pass")]))
+    path = write_config(tmp_path, feeds)
+    path.write_text(path.read_text().replace("fetch: {", "fetch: {concurrency: 1, per_host: 1, "), encoding="utf-8")
+    app = App.open(path)
+    fetched_while_storing: list[int] = []
+    original = app.pipeline.sink
+    assert original is not None
+
+    def slow_sink(session: Session, item: object, story: object) -> None:  # the database thread is the bottleneck
+        time.sleep(0.3)
+        fetched_while_storing.append(len(server.requests))
+        original(session, item, story)  # type: ignore[arg-type]
+
+    app.pipeline.sink = slow_sink
+    try:
+        reports = poll(app)
+        assert all(r.new == 1 for r in reports.values()) and len(reports) == 8
+        # concurrency 1: the poll being stored and one fetched behind it; the rest wait to be fetched
+        assert fetched_while_storing[0] <= 2 and fetched_while_storing == sorted(fetched_while_storing)
     finally:
         app.close()
 

@@ -109,7 +109,7 @@ class App:
         def on_stored(session: Session, item: Item, story: StoryRef) -> None:
             matches = wiring.matcher.match(item.title, item.text)
             assert item.id is not None
-            save_matches(session, item.id, story.id, matches)
+            save_matches(session, item.id, story.id, matches, new_item=story.new_item)
             for wm in matches:
                 metrics.MATCHES.labels(wm.watchlist).inc()
             if matches:
