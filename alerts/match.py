@@ -3,7 +3,9 @@
 One Aho–Corasick automaton holds every alias, ticker core, exclude phrase and keyword of every
 watchlist, folded (see `alerts.normalise`). Matching an item is:
 
-1. fold `title + "\\n" + text` (same length, so offsets carry over) and scan in overlapping mode;
+1. fold `title + "\\n" + text` (same length, so offsets carry over) and scan in overlapping mode, with
+   the native scanner (`alerts/_scan.c`: fold, scan and edge classes in one pass) where it was built,
+   else with OpenCC and ahocorasick_rs (the same hits, found more slowly);
 2. keep a place only if it passes its boundary (Latin/digit aliases not inside a longer word or number,
    katakana aliases not inside a longer katakana word, Han anywhere), its case rule and, for tickers,
    a valid form (`alerts.tickers`);
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from alerts.normalise import fold, is_katakana, is_word
+from alerts.normalise import NO_EDGE, edge_class, fold
 from alerts.tickers import Ticker, anchor_symbol, core_end
 from alerts.types import (
     Candidate,
@@ -30,7 +32,6 @@ from alerts.types import (
     EntityMatch,
     Field,
     Mention,
-    MentionKind,
     Verdict,
     WatchlistMatch,
 )
@@ -39,7 +40,6 @@ __all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
 
 ALIAS, EXCLUDE, KEYWORD, NOT_KEYWORD, TICKER, ANCHOR = range(6)  # kinds below TICKER obey edges
 ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
-NO_EDGE, WORD_EDGE, KATAKANA_EDGE = range(3)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_MENTIONS = 20
 SNIPPET = 60
@@ -79,7 +79,8 @@ class Rules:
 class Plan:
     """Everything `compile_watchlists` produces: the automaton, what each pattern means, the rules."""
 
-    automaton: Any
+    automaton: Any  # ahocorasick_rs over the folded patterns, or None when `scanner` is set or nothing is watched
+    scanner: Any  # alerts._scan.Scanner over the same patterns (pattern ids alike), or None
     targets: list[tuple[Target, ...]]
     edges: list[tuple[int, int]]
     symbols: dict[str, list[Target]]
@@ -87,6 +88,7 @@ class Plan:
 
 
 Hit = tuple[int, int, Target]  # start, end (in `title + "\n" + text`), what matched
+Raw = tuple[int, int, int, bool]  # pattern id, start, end, whether the pattern's edges hold
 Rejected = list[tuple[Hit, Verdict]]  # what the explain output lists besides the kept mentions
 
 _CLASSES: dict[str, int] = {}
@@ -96,7 +98,7 @@ def char_class(ch: str) -> int:
     """WORD_EDGE for a Latin-like letter or digit, KATAKANA_EDGE for katakana, else NO_EDGE (cached)."""
     cls = _CLASSES.get(ch)
     if cls is None:
-        cls = WORD_EDGE if is_word(ch) else KATAKANA_EDGE if is_katakana(ch) else NO_EDGE
+        cls = edge_class(ch)
         if len(_CLASSES) < 100_000:
             _CLASSES[ch] = cls
     return cls
@@ -123,10 +125,10 @@ class Matcher:
         """The watchlists whose rules this item passes, sorted by watchlist name, with their entities."""
         joined = f"{title}\n{text}"
         try:
-            found = self._hits(joined, fold(joined), len(title), None)
+            found = self._hits(joined, len(title), None)
         except UnicodeEncodeError:  # a lone surrogate (text from outside the store): U+FFFD, same length
             joined = _SURROGATE.sub("\ufffd", joined)
-            found = self._hits(joined, fold(joined), len(title), None)
+            found = self._hits(joined, len(title), None)
         out = []
         for wi in sorted(found):
             result = self._evaluate(joined, len(title) + 1, found[wi], self._plan.watchlists[wi])
@@ -139,7 +141,7 @@ class Matcher:
         joined, body = _SURROGATE.sub("\ufffd", f"{title}\n{text}"), len(title) + 1
         rejected: Rejected = []
         verdicts: dict[Hit, Verdict] = {}
-        for hits in self._hits(joined, fold(joined), len(title), rejected).values():
+        for hits in self._hits(joined, len(title), rejected).values():
             dropped: Rejected = []
             self._select(hits, dropped)
             verdicts.update({hit: "kept" for hit in hits})
@@ -162,22 +164,24 @@ class Matcher:
 
     # -- scanning -------------------------------------------------------------------------------
 
-    def _hits(self, joined: str, folded: str, sep: int, rejected: Rejected | None) -> dict[int, list[Hit]]:
-        """Scan, keep the places that pass their edge, case and ticker checks, and group them by watchlist.
+    def _scan(self, joined: str, sep: int, explain: bool) -> tuple[list[Raw], str | None]:
+        """Every place a pattern occurs, with its edge verdict, and the folded text if it was made.
 
-        This loop runs once per automaton hit, so the common case (aliases, excludes and keywords: edge
-        and case checks only) is handled inline and tickers go to `_check`; `rejected` collects the
-        reasons only when explaining.
+        The native scanner folds as it reads, and (unless explaining) leaves out places where a pattern
+        that needs only its edges fails them; the fallback folds, scans with ahocorasick_rs and checks
+        edges here. Neither reports a place across the title/text seam.
         """
         plan = self._plan
-        found: dict[int, list[Hit]] = {}
+        if plan.scanner is not None:
+            return plan.scanner.scan(joined, sep, explain), None
         if plan.automaton is None:
-            return found
-        size, edges, simple_of, classes = len(folded), plan.edges, self._simple, _CLASSES
-        caps: dict[int, bool] = {}
+            return [], None
+        folded = fold(joined)
+        size, edges, classes, simple_of = len(folded), plan.edges, _CLASSES, self._simple
+        raw: list[Raw] = []
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
             if start <= sep < end:
-                continue  # never across the title/text seam
+                continue
             # an edge of class X must not touch a character of the same class (word in word, kana in kana)
             left, right = edges[pid]
             edges_ok = True
@@ -187,8 +191,26 @@ class Matcher:
             if right != NO_EDGE and edges_ok and end < size:
                 cls = classes.get(folded[end], -1)
                 edges_ok = (cls if cls >= 0 else char_class(folded[end])) != right
+            if edges_ok or explain or simple_of[pid] is None:
+                raw.append((pid, start, end, edges_ok))
+        return raw, folded
+
+    def _hits(self, joined: str, sep: int, rejected: Rejected | None) -> dict[int, list[Hit]]:
+        """Scan, keep the places that pass their edge, case and ticker checks, and group them by watchlist.
+
+        This loop runs once per automaton hit, so the common case (aliases, excludes and keywords: edge
+        and case checks only) is handled inline and tickers go to `_check`; `rejected` collects the
+        reasons only when explaining.
+        """
+        raw, folded = self._scan(joined, sep, rejected is not None)
+        found: dict[int, list[Hit]] = {}
+        simple_of = self._simple
+        caps: dict[int, bool] = {}
+        for pid, start, end, edges_ok in raw:
             simple = simple_of[pid]
             if simple is None:
+                if folded is None:  # tickers read the folded text around them; most items never need it
+                    folded = fold(joined)
                 self._check(found, rejected, caps, joined, folded, pid, start, end, edges_ok)
             elif edges_ok:
                 for target in simple:
@@ -342,27 +364,38 @@ class Matcher:
             return None
         if rules.any_of and not rules.any_of & counted.keys():
             return None
-        entities = [self._entity(joined, body, rules, ei, found) for ei, found in counted.items()]
-        if len(entities) > 1:
-            entities.sort(key=lambda e: (-e.salience, e.id))
+        if len(counted) == 1:  # the usual case: one entity, nothing to rank
+            entity = _entity(joined, body, rules, *next(iter(counted.items())))
+            return WatchlistMatch(rules.name, [entity], entity.salience)
+        entities = [_entity(joined, body, rules, ei, found) for ei, found in counted.items()]
+        entities.sort(key=lambda e: (-e.salience, e.id))
         return WatchlistMatch(rules.name, entities, entities[0].salience)
 
-    @staticmethod
-    def _entity(joined: str, body: int, rules: Rules, ei: int, hits: list[Hit]) -> EntityMatch:
-        """The reported entity: its first MAX_MENTIONS mentions with snippets, its count and salience."""
-        mentions = []
-        fld: Field
-        for start, end, target in hits[:MAX_MENTIONS]:
-            if start < body:
-                lo, hi, fld, base = 0, body - 1, "title", 0
-            else:
-                lo, hi, fld, base = body, len(joined), "body", body
-            snippet = " ".join(joined[max(lo, start - SNIPPET):min(hi, end + SNIPPET)].split())
-            kind: MentionKind = "ticker" if target.kind == TICKER else "alias"
-            mentions.append(Mention(target.alias, fld, start - base, end - base, snippet, joined[start:end], kind))
-        in_title = hits[0][0] < body
-        return EntityMatch(rules.ids[ei], rules.names[ei], mentions, salience(in_title, len(hits)),
-                           count=len(hits), in_title=in_title)
+
+def _entity(joined: str, body: int, rules: Rules, ei: int, hits: list[Hit]) -> EntityMatch:
+    """The reported entity: its first MAX_MENTIONS mentions with snippets, its count and salience.
+
+    A snippet is the mention and up to SNIPPET characters either side, within its field, with runs of
+    whitespace collapsed. This runs once per reported entity, so bounds are plain comparisons.
+    """
+    mentions = []
+    title_end = body - 1
+    for start, end, target in hits if len(hits) <= MAX_MENTIONS else hits[:MAX_MENTIONS]:
+        lo, hi = start - SNIPPET, end + SNIPPET
+        if start < body:
+            window = joined[lo if lo > 0 else 0:hi if hi < title_end else title_end]
+            mention = Mention(target.alias, "title", start, end, " ".join(window.split()), joined[start:end],
+                              "ticker" if target.kind == TICKER else "alias")
+        else:
+            window = joined[lo if lo > body else body:hi]
+            mention = Mention(target.alias, "body", start - body, end - body, " ".join(window.split()),
+                              joined[start:end], "ticker" if target.kind == TICKER else "alias")
+        mentions.append(mention)
+    in_title = hits[0][0] < body
+    count = len(hits)
+    table = _SALIENCE[in_title]
+    score = table[count] if count < len(table) else salience(in_title, count)
+    return EntityMatch(rules.ids[ei], rules.names[ei], mentions, score, count, in_title)
 
 
 def _add(found: dict[int, list[Hit]], hit: Hit) -> None:

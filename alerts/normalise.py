@@ -9,13 +9,17 @@ and a step that would turn one character into several (`ß`→`ss`, `㈱`→`(�
 character as it was. Chinese conversion is character by character, not phrase by phrase, so an alias
 and the text around it always fold the same way (`微軟`, `微软` → `微软`).
 
-The table is built once per process. Folding runs through OpenCC's C++ converter loaded with the table
-(about 6× faster than `str.translate`); `str.translate` is the fallback and the reference.
+The table is built once per process. Folding runs, by preference, through the native module
+`alerts._scan` (a direct per-code-point table, built from `alerts/_scan.c` when a C compiler was
+present at install), else through OpenCC's C++ converter loaded with the table (about 6× faster than
+`str.translate`); `str.translate` is the last fallback and the reference all three are tested against.
 """
 
 from __future__ import annotations
 
+import array
 import functools
+import importlib
 import json
 import logging
 import os
@@ -25,13 +29,17 @@ from typing import Any
 
 import opencc
 
-__all__ = ["fold", "fold_table", "is_katakana", "is_word"]
+__all__ = [
+    "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "is_katakana", "is_word",
+    "native_folder",
+]
 
 log = logging.getLogger(__name__)
 
 _HAN_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x30000))
 _LAST = 0x30000  # nothing past plane 2 folds
 _SPACE_FIXUPS = ("\u3000",)  # OpenCC leaves the ideographic space alone; NFKC makes it a space
+NO_EDGE, WORD_EDGE, KATAKANA_EDGE = range(3)  # edge classes: what an alias must not touch at its ends
 
 
 def _one(c: str) -> str:
@@ -95,10 +103,34 @@ def _converter() -> Any:
     return converter
 
 
+@functools.cache
+def native_folder() -> Any | None:
+    """The native fold (`alerts._scan.Folder`) loaded with the fold table and edge classes, or None if not built."""
+    try:
+        native = importlib.import_module("alerts._scan")
+    except ImportError:
+        return None
+    size: int = native.TABLE
+    folds = array.array("I", range(size))
+    for cp, out in fold_table().items():
+        folds[cp] = ord(out)
+    classes = bytes(edge_class(chr(folds[cp])) for cp in range(size))
+    return native.Folder(folds.tobytes(), classes)
+
+
 def fold(text: str) -> str:
     """Fold `text` for matching (NFKC, casefold, Traditional→Simplified), keeping its length."""
     if text.isascii():
         return text.lower()
+    folder = native_folder()
+    if folder is not None:
+        out: str = folder.fold(text)
+        return out
+    return _fold_without_native(text)
+
+
+def _fold_without_native(text: str) -> str:
+    """`fold` through OpenCC, else `str.translate`: the path taken where `alerts._scan` was not built."""
     converter = _converter()
     if converter is not None:
         try:
@@ -134,3 +166,8 @@ def _cjk_like(cp: int) -> bool:
 def is_word(ch: str) -> bool:
     """True for a letter or digit of an alphabetic script (Latin, Greek, Cyrillic…): a word continues."""
     return ch.isalnum() and not _cjk_like(ord(ch))
+
+
+def edge_class(ch: str) -> int:
+    """WORD_EDGE for a Latin-like letter or digit, KATAKANA_EDGE for katakana, else NO_EDGE (of a folded character)."""
+    return WORD_EDGE if is_word(ch) else KATAKANA_EDGE if is_katakana(ch) else NO_EDGE

@@ -7,6 +7,7 @@ watchlist, the entity and the value when something cannot be compiled.
 
 from __future__ import annotations
 
+import importlib
 import unicodedata
 from collections.abc import Sequence
 
@@ -29,7 +30,7 @@ from alerts.match import (
     Target,
     char_class,
 )
-from alerts.normalise import fold
+from alerts.normalise import fold, native_folder
 from alerts.tickers import ANCHORS, parse_ticker
 from config.watchlist import EntityConfig, WatchlistConfig
 
@@ -53,14 +54,24 @@ class _Builder:
         if all(_identity(t) != key for t in self.targets[pid]):  # 微软 and 微軟 fold alike: one is enough
             self.targets[pid].append(target)
 
-    def plan(self, watchlists: list[Rules]) -> Plan:
+    def plan(self, watchlists: list[Rules], native: bool | None) -> Plan:
         if self.symbols:
             for anchor in ANCHORS:
                 self.add(anchor, Target(ANCHOR, -1, alias=anchor))
         patterns = list(self.index)
-        automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
         edges = [(char_class(p[0]), char_class(p[-1])) for p in patterns]
-        return Plan(automaton, [tuple(t) for t in self.targets], edges, self.symbols, watchlists)
+        targets = [tuple(t) for t in self.targets]
+        folder = native_folder() if native is not False else None
+        if native and folder is None:
+            raise WatchlistError("the native matcher (alerts/_scan.c) was not built in this installation")
+        automaton = scanner = None
+        if folder is not None and patterns:
+            flags = bytes(left | right << 2 | (16 if all(t.kind < TICKER for t in ts) else 0)
+                          for (left, right), ts in zip(edges, targets, strict=True))
+            scanner = importlib.import_module("alerts._scan").Scanner(folder, patterns, flags)
+        elif patterns:
+            automaton = ahocorasick_rs.AhoCorasick(patterns)
+        return Plan(automaton, scanner, targets, edges, self.symbols, watchlists)
 
 
 def _identity(target: Target) -> tuple[object, ...]:
@@ -132,12 +143,16 @@ def _rules(builder: _Builder, wi: int, watchlist: WatchlistConfig) -> Rules:
     )
 
 
-def compile_watchlists(watchlists: Sequence[WatchlistConfig]) -> Matcher:
-    """Build one matcher (one automaton) for all watchlists; raise WatchlistError if one cannot compile."""
+def compile_watchlists(watchlists: Sequence[WatchlistConfig], native: bool | None = None) -> Matcher:
+    """Build one matcher (one automaton) for all watchlists; raise WatchlistError if one cannot compile.
+
+    `native`: None takes the native scanner where it was built, False the OpenCC + ahocorasick_rs path,
+    True insists on the native one (tests and benchmarks compare the two).
+    """
     ordered = sorted(watchlists, key=lambda w: w.watchlist)
     for first, second in zip(ordered, ordered[1:], strict=False):
         if first.watchlist == second.watchlist:
             raise WatchlistError(f"two watchlists are named {first.watchlist!r}; rename one so alerts can tell them apart")
     builder = _Builder()
     rules = [_rules(builder, wi, watchlist) for wi, watchlist in enumerate(ordered)]
-    return Matcher(builder.plan(rules))
+    return Matcher(builder.plan(rules, native))

@@ -37,6 +37,25 @@ def realfeeds_dir() -> Path:
     return REALFEEDS
 
 
+def native_built() -> bool:
+    """Whether the optional native matcher (alerts/_scan.c) was built; CI must have it, users may not."""
+    from alerts.normalise import native_folder
+
+    if native_folder() is not None:
+        return True
+    if os.environ.get("CI"):
+        pytest.fail("CI must build alerts/_scan.c (pip install -e . with gcc and the Python headers)")
+    return False
+
+
+@pytest.fixture(params=["native", "python"])
+def native(request: pytest.FixtureRequest) -> bool:
+    """Run a test on the native matcher and on the pure-Python path (native skipped where it was not built)."""
+    if request.param == "native" and not native_built():
+        pytest.skip("alerts._scan was not built (no C compiler at install); the Python path still runs")
+    return bool(request.param == "native")
+
+
 PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

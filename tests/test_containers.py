@@ -83,6 +83,20 @@ def test_dockerfile_runs_the_daemon_as_non_root_with_the_right_config_path(compo
         assert f"COPY {folder} ./{folder}" in text
 
 
+def test_dockerfile_builds_the_native_matcher_and_refuses_an_image_without_it() -> None:
+    """The runtime image has no compiler: a build stage makes the wheels, the final stage checks the import."""
+    text = (ROOT / "Dockerfile").read_text()
+    _, build, final = re.split(r"^FROM ", text, flags=re.M)
+    assert re.match(r"python:3\.1[1-9]-slim AS build$", build, re.M)
+    assert re.search(r"apt-get install .*\bgcc\b", build) and "COPY pyproject.toml setup.py" in build
+    assert "pip wheel" in build and "/wheels '.[postgres]'" in build
+    assert final.startswith("python:3.1") and "COPY --from=build /wheels /wheels" in final
+    assert "--no-index --find-links /wheels 'wirewatch[postgres]'" in final
+    assert 'python -c "import alerts._scan"' in final
+    assert "gcc" not in final
+    assert "**/*.so" in (ROOT / ".dockerignore").read_text().splitlines()  # no host-built module in the image
+
+
 def test_systemd_unit_runs_the_daemon_and_reloads_with_sighup() -> None:
     text = (ROOT / "config" / "wirewatch.service").read_text()
     assert re.search(r"^ExecStart=\S+/wirewatch run$", text, re.M)

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.match import Matcher, candidates_to_json, matches_to_json, salience
-from alerts.normalise import fold, fold_table
+from alerts.normalise import _fold_without_native, fold, fold_table
 from alerts.watchlist import compile_watchlists
 from config.watchlist import WatchlistConfig
+from tests.conftest import native_built
 
 # A self-contained subset of the corpus catalogue, so these tables run without ../shared.
 ENTITIES: list[dict[str, Any]] = [
@@ -57,9 +58,12 @@ def watchlist(name: str = "w", **rules: Any) -> WatchlistConfig:
     return WatchlistConfig.model_validate(data)
 
 
-@pytest.fixture(scope="module")
-def matcher() -> Matcher:
-    return compile_watchlists([watchlist()])
+@pytest.fixture(scope="module", params=["native", "python"])
+def matcher(request: pytest.FixtureRequest) -> Matcher:
+    """The table tests run on both paths: the native scanner and OpenCC + ahocorasick_rs."""
+    if request.param == "native" and not native_built():
+        pytest.skip("alerts._scan was not built (no C compiler at install); the Python path still runs")
+    return compile_watchlists([watchlist()], native=request.param == "native")
 
 
 def found(matcher: Matcher, text: str, title: str = "") -> set[str]:
@@ -289,7 +293,8 @@ RULED = [
     watchlist("f-all", all_of=["TSLA", "BYD"]), watchlist("g-any", any_of=["MSFT", "NVDA"]),
 ]
 FAST = compile_watchlists(RULED)
-GENERAL = compile_watchlists(RULED)
+PYTHON = compile_watchlists(RULED, native=False)  # OpenCC + ahocorasick_rs, edges checked in Python
+GENERAL = compile_watchlists(RULED, native=False)
 GENERAL._simple = [None] * len(GENERAL._simple)  # every hit through `_check`, the reference path
 PIECES = sorted({a for e in ENTITIES for a in e["aliases"]} | {x for e in ENTITIES for x in e.get("exclude", [])} | {
     "$TSLA", "NASDAQ: NVDA", "(NYSE:V)", "0700.HK", "（7203）", "sh600519", "TSM", "recall", "召回", "opinion",
@@ -303,11 +308,15 @@ ITEM_TEXT = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(ITEM_TEXT, ITEM_TEXT, st.booleans())
-def test_inline_checks_agree_with_the_general_path(title: str, text: str, shout: bool) -> None:
+def test_inline_checks_and_the_native_scanner_agree_with_the_general_path(title: str, text: str, shout: bool) -> None:
     if shout:
         title = title.upper()
-    assert FAST.match(title, text) == GENERAL.match(title, text)
-    assert FAST.mentions(title, text) == GENERAL.mentions(title, text)
+    expected = GENERAL.match(title, text)
+    assert FAST.match(title, text) == expected
+    assert PYTHON.match(title, text) == expected
+    explained = GENERAL.mentions(title, text)
+    assert FAST.mentions(title, text) == explained
+    assert PYTHON.mentions(title, text) == explained
 
 
 FOLDS = [
@@ -327,9 +336,11 @@ def test_fold(text: str, expected: str) -> None:
     assert len(fold(text)) == len(text)
 
 
-def test_fast_fold_equals_the_reference_table() -> None:
+def test_fast_folds_equal_the_reference_table() -> None:
     everything = "".join(chr(cp) for cp in range(1, 0x30000) if not 0xD800 <= cp < 0xE000)
-    assert fold(everything) == everything.translate(fold_table())
+    reference = everything.translate(fold_table())
+    assert fold(everything) == reference  # native where built
+    assert _fold_without_native(everything) == reference  # OpenCC loaded with the table
 
 
 def test_fold_survives_lone_surrogates() -> None:
@@ -346,10 +357,11 @@ def test_local_subset_agrees_with_the_catalogue(corpus_dir: Path) -> None:
             assert set(entity["aliases"]) <= set(by_id[entity["id"]]["aliases"]), entity["id"]
 
 
-def test_a_lone_surrogate_in_text_from_outside_the_store_does_not_stop_matching() -> None:
+def test_a_lone_surrogate_in_text_from_outside_the_store_does_not_stop_matching(native: bool) -> None:
     """The store replaces lone surrogates; `wirewatch match` and other callers may not have."""
     matcher = compile_watchlists([WatchlistConfig.model_validate(
-        {"watchlist": "w", "entities": [{"id": "AMZN", "name": "Amazon", "aliases": ["Amazon", "亚马逊"]}]})])
+        {"watchlist": "w", "entities": [{"id": "AMZN", "name": "Amazon", "aliases": ["Amazon", "亚马逊"]}]})],
+        native=native)
     found = matcher.match("Cloud \ud800 news", "亚马逊周三表示，Amazon的云业务\udfff增长。")
     assert [(m.watchlist, [e.id for e in m.entities]) for m in found] == [("w", ["AMZN"])]
     assert [c.text for c in matcher.mentions("t\ud800", "Amazon")] == ["Amazon"]

@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
+from alerts.normalise import native_folder
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_watchlist_paths
 from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
@@ -315,6 +316,8 @@ class Daemon:
             f"  watchlists: {', '.join(wl.watchlist for _, wl in self.app.wiring.loaded.watchlists) or '-'}",
             f"  channels:   {', '.join(f'{n} ({c.type})' for n, c in cfg.channels.items()) or '-'}",
             f"  metrics:    {cfg.metrics.listen or 'off'}",
+            "  matcher:    " + ("native (alerts._scan)" if native_folder() is not None else
+                                "python (alerts._scan was not built: no C compiler at install; matching is slower)"),
         ]
         return "\n".join(lines)
 
