@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.normalise import NO_EDGE, edge_class, fold
 from alerts.tickers import Ticker, anchor_symbol, core_end
@@ -35,6 +35,9 @@ from alerts.types import (
     Verdict,
     WatchlistMatch,
 )
+
+if TYPE_CHECKING:
+    from alerts import _scan
 
 __all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
 
@@ -80,7 +83,7 @@ class Plan:
     """Everything `compile_watchlists` produces: the automaton, what each pattern means, the rules."""
 
     automaton: Any  # ahocorasick_rs over the folded patterns, or None when `scanner` is set or nothing is watched
-    scanner: Any  # alerts._scan.Scanner over the same patterns (pattern ids alike), or None
+    scanner: _scan.Scanner | None  # the native automaton over the same patterns (pattern ids alike)
     targets: list[tuple[Target, ...]]
     edges: list[tuple[int, int]]
     symbols: dict[str, list[Target]]

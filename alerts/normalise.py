@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import array
 import functools
-import importlib
 import json
 import logging
 import os
 import tempfile
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import opencc
+
+if TYPE_CHECKING:
+    from alerts import _scan
 
 __all__ = [
     "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "is_katakana", "is_word",
@@ -104,18 +106,18 @@ def _converter() -> Any:
 
 
 @functools.cache
-def native_folder() -> Any | None:
+def native_folder() -> _scan.Folder | None:
     """The native fold (`alerts._scan.Folder`) loaded with the fold table and edge classes, or None if not built."""
     try:
-        native = importlib.import_module("alerts._scan")
+        from alerts import _scan
     except ImportError:
+        log.info("the native matcher (alerts/_scan.c) was not built; folding with OpenCC")
         return None
-    size: int = native.TABLE
-    folds = array.array("I", range(size))
+    folds = array.array("I", range(_scan.TABLE))
     for cp, out in fold_table().items():
         folds[cp] = ord(out)
-    classes = bytes(edge_class(chr(folds[cp])) for cp in range(size))
-    return native.Folder(folds.tobytes(), classes)
+    classes = bytes(edge_class(chr(folds[cp])) for cp in range(_scan.TABLE))
+    return _scan.Folder(folds.tobytes(), classes)
 
 
 def fold(text: str) -> str:
@@ -124,8 +126,7 @@ def fold(text: str) -> str:
         return text.lower()
     folder = native_folder()
     if folder is not None:
-        out: str = folder.fold(text)
-        return out
+        return folder.fold(text)
     return _fold_without_native(text)
 
 

@@ -7,7 +7,6 @@ watchlist, the entity and the value when something cannot be compiled.
 
 from __future__ import annotations
 
-import importlib
 import unicodedata
 from collections.abc import Sequence
 
@@ -68,7 +67,9 @@ class _Builder:
         if folder is not None and patterns:
             flags = bytes(left | right << 2 | (16 if all(t.kind < TICKER for t in ts) else 0)
                           for (left, right), ts in zip(edges, targets, strict=True))
-            scanner = importlib.import_module("alerts._scan").Scanner(folder, patterns, flags)
+            from alerts._scan import Scanner
+
+            scanner = Scanner(folder, patterns, flags)
         elif patterns:
             automaton = ahocorasick_rs.AhoCorasick(patterns)
         return Plan(automaton, scanner, targets, edges, self.symbols, watchlists)
