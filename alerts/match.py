@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from alerts.normalise import NO_EDGE, edge_class, fold
+from alerts.normalise import NO_EDGE, edge_class, fold, fold_without_native
 from alerts.tickers import Ticker, anchor_symbol, core_end
 from alerts.types import (
     Candidate,
@@ -118,6 +118,8 @@ class Matcher:
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
         self._simple = [_simple(targets) for targets in plan.targets]  # by pattern id
+        # the fold that goes with the scanner: a matcher built without the native one folds without it too
+        self._fold = fold if plan.scanner is not None else fold_without_native
 
     @property
     def watchlists(self) -> list[str]:
@@ -179,7 +181,7 @@ class Matcher:
             return plan.scanner.scan(joined, sep, explain), None
         if plan.automaton is None:
             return [], None
-        folded = fold(joined)
+        folded = self._fold(joined)
         size, edges, classes, simple_of = len(folded), plan.edges, _CLASSES, self._simple
         raw: list[Raw] = []
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
@@ -213,7 +215,7 @@ class Matcher:
             simple = simple_of[pid]
             if simple is None:
                 if folded is None:  # tickers read the folded text around them; most items never need it
-                    folded = fold(joined)
+                    folded = self._fold(joined)
                 self._check(found, rejected, caps, joined, folded, pid, start, end, edges_ok)
             elif edges_ok:
                 for target in simple:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from alerts import _scan
 
 __all__ = [
-    "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "is_katakana", "is_word",
-    "native_folder",
+    "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "fold_without_native",
+    "is_katakana", "is_word", "native_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,11 +127,13 @@ def fold(text: str) -> str:
     folder = native_folder()
     if folder is not None:
         return folder.fold(text)
-    return _fold_without_native(text)
+    return fold_without_native(text)
 
 
-def _fold_without_native(text: str) -> str:
-    """`fold` through OpenCC, else `str.translate`: the path taken where `alerts._scan` was not built."""
+def fold_without_native(text: str) -> str:
+    """`fold` through OpenCC, else `str.translate`: the path where `alerts._scan` was not built (or is not wanted)."""
+    if text.isascii():
+        return text.lower()
     converter = _converter()
     if converter is not None:
         try:
