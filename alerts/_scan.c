@@ -127,6 +127,8 @@ folder_fold(Folder *self, PyObject *text)
         PyErr_SetString(PyExc_ValueError, "Folder is not initialised");
         return NULL;
     }
+    if (PyUnicode_READY(text) < 0) /* a no-op since 3.12; 3.11 may still meet legacy strings */
+        return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -240,6 +242,7 @@ scanner_free(Scanner *s)
     s->vals = NULL;
     s->fail = s->out = s->link = s->depth = NULL;
     s->edges = NULL;
+    s->nodes = 0;
 }
 
 /* Insert every pattern, then set fail and output links breadth first. `next`/`first`/`cps` keep each
@@ -251,15 +254,16 @@ build(Scanner *s, PyObject *patterns)
     size_t total = 1;
     for (Py_ssize_t p = 0; p < count; p++) {
         PyObject *pattern = PyList_GET_ITEM(patterns, p);
-        if (!PyUnicode_Check(pattern) || PyUnicode_GET_LENGTH(pattern) == 0) {
-            PyErr_SetString(PyExc_ValueError, "patterns must be non-empty str");
+        if (!PyUnicode_Check(pattern) || PyUnicode_READY(pattern) < 0 || PyUnicode_GET_LENGTH(pattern) == 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "patterns must be non-empty str");
             return -1;
         }
         total += (size_t)PyUnicode_GET_LENGTH(pattern);
-    }
-    if (total > INT32_MAX / 4) {
-        PyErr_SetString(PyExc_ValueError, "too many pattern characters");
-        return -1;
+        if (total > INT32_MAX / 4) {
+            PyErr_SetString(PyExc_ValueError, "too many pattern characters");
+            return -1;
+        }
     }
     size_t slots = 16;
     while (slots < 2 * total)
@@ -350,10 +354,13 @@ scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!y*", names, &FolderType, &folder, &PyList_Type,
                                      &patterns, &edges))
         return -1;
-    int rc = -1;
-    if (self->folder != NULL) {
+    if (self->folder != NULL) { /* never free tables a scan() further up the stack may be reading */
+        PyBuffer_Release(&edges);
         PyErr_SetString(PyExc_TypeError, "a Scanner is initialised once");
-    } else if (((Folder *)folder)->fold == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    if (((Folder *)folder)->fold == NULL) {
         PyErr_SetString(PyExc_ValueError, "Folder is not initialised");
     } else if (edges.len != PyList_GET_SIZE(patterns)) {
         PyErr_SetString(PyExc_ValueError, "edges must hold one byte per pattern");

@@ -76,8 +76,9 @@ def fold_table() -> dict[int, str]:
         if 0xD800 <= cp < 0xE000:
             continue
         c = chr(cp)
-        first = table.get(cp, c)
-        final = t2s.get(first, first)
+        final = t2s.get(table.get(cp, c), table.get(cp, c))
+        for _ in range(3):  # one conversion can lead to another (薴 → 苧 → 苎): fold to where it stops
+            final = t2s.get(final, final)
         if final != c:
             table[cp] = final
         elif cp in table:
@@ -114,6 +115,9 @@ def native_folder() -> _scan.Folder | None:
         log.info("the native matcher (alerts/_scan.c) was not built; folding with OpenCC")
         return None
     folds = array.array("I", range(_scan.TABLE))
+    if folds.itemsize != 4:  # the C side reads native uint32
+        log.warning("the native matcher needs 4-byte array('I') items; folding with OpenCC")
+        return None
     for cp, out in fold_table().items():
         folds[cp] = ord(out)
     classes = bytes(edge_class(chr(folds[cp])) for cp in range(_scan.TABLE))

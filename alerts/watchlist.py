@@ -7,6 +7,7 @@ watchlist, the entity and the value when something cannot be compiled.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -34,6 +35,8 @@ from alerts.tickers import ANCHORS, parse_ticker
 from config.watchlist import EntityConfig, WatchlistConfig
 
 __all__ = ["compile_watchlists"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Builder:
@@ -85,6 +88,8 @@ def _phrase(value: str, where: str, what: str) -> str:
     folded = fold(value.strip())
     if len(folded) < 2:
         raise WatchlistError(f"{where}: {what} {value!r} is shorter than 2 characters; it would match almost anywhere")
+    if _SURROGATE.search(folded):  # stored text never holds one, and ahocorasick_rs drops such patterns silently
+        raise WatchlistError(f"{where}: {what} {value!r} holds a lone surrogate (U+D800-U+DFFF); no text can match it")
     return folded
 
 

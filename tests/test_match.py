@@ -343,6 +343,13 @@ def test_fast_folds_equal_the_reference_table() -> None:
     assert fold_without_native(everything) == reference  # OpenCC loaded with the table
 
 
+def test_fold_is_idempotent() -> None:
+    """Patterns are folded once and text once: a folded character must fold to itself (薴 → 苧 → 苎)."""
+    table = fold_table()
+    assert not [chr(cp) for cp, out in table.items() if table.get(ord(out), out) != out]
+    assert fold("薴麻") == fold("苧麻") == fold("苎麻") == "苎麻"
+
+
 def test_fold_survives_lone_surrogates() -> None:
     assert fold("微軟\ud800AWS") == "微软\ud800aws"
 

@@ -106,6 +106,10 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         native.Folder(b"\0" * 16, b"\0" * 4)
     with pytest.raises(TypeError, match="once"):
         folder.__init__(b"", b"")  # a scanner holds the table: it never changes
+    working = scanner(["ab"])
+    with pytest.raises(TypeError, match="once"):  # a scan further up the stack may be reading its tables
+        working.__init__(folder, ["cd"], bytes(1))
+    assert [p for p, *_ in working.scan("ab cd", -1, False)] == [0] and working.nodes() == 3
     with pytest.raises(TypeError):
         folder.fold(b"bytes")
     with pytest.raises(UnicodeEncodeError):

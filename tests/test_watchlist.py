@@ -76,6 +76,8 @@ ERRORS = [
     ([wl("w", [TESLA], keywords=["a"])], "watchlist 'w': keyword 'a' is shorter than 2 characters"),
     ([wl("w", [TESLA], all_of=["BYD"])], "all_of names ['BYD']"),
     ([wl("w", [TESLA, TESLA])], "entity 'TSLA': the id is used twice"),
+    ([wl("w", [{**TESLA, "aliases": ["Tesla\ud800"]}])], "alias 'Tesla\\ud800' holds a lone surrogate"),
+    ([wl("w", [{**TESLA, "exclude": ["\udfffNikola"]}])], "exclude phrase '\\udfffNikola' holds a lone surrogate"),
 ]
 
 
