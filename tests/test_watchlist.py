@@ -112,6 +112,8 @@ CATALOGUE = [
     ("SOFTBANK", ["SoftBank", "ソフトバンクグループ", "ソフトバンク"]),
 ]
 PROPERTY = compile_watchlists([wl("p", [{"id": i, "name": i, "aliases": a} for i, a in CATALOGUE])])
+PROPERTY_PYTHON = compile_watchlists([wl("p", [{"id": i, "name": i, "aliases": a} for i, a in CATALOGUE])], native=False)
+BOTH = (PROPERTY, PROPERTY_PYTHON)  # the native scanner where built, and the Python path
 ALIASES = [(i, a) for i, aliases in CATALOGUE for a in aliases]
 # text made of Latin, digits, Han, kana and punctuation, including pieces of the aliases themselves
 NOISE = st.text(alphabet=st.sampled_from(list("abcMetaTsl019 .,$()軟软微特斯拉百度的在アマゾンテスラメターのは、。\n")),
@@ -127,19 +129,21 @@ def test_an_alias_inserted_at_a_boundary_is_always_found(
     entity, written = alias
     text = before + left + written + right + after
     title, body = (text, "") if in_title else ("", text)
-    result = PROPERTY.match(title, body)
-    entities = {e.id: e for m in result for e in m.entities}
-    assert entity in entities
-    start = len(before + left)
-    field = "title" if in_title else "body"
-    spans = [(m.field, m.start, m.end) for m in entities[entity].mentions]
-    assert any(f == field and s <= start and start + len(written) <= e for f, s, e in spans) or \
-        entities[entity].count > len(spans)
+    for matcher in BOTH:
+        result = matcher.match(title, body)
+        entities = {e.id: e for m in result for e in m.entities}
+        assert entity in entities
+        start = len(before + left)
+        field = "title" if in_title else "body"
+        spans = [(m.field, m.start, m.end) for m in entities[entity].mentions]
+        assert any(f == field and s <= start and start + len(written) <= e for f, s, e in spans) or \
+            entities[entity].count > len(spans)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80), st.text(max_size=200))
 def test_offsets_always_lie_inside_the_text(title: str, text: str) -> None:
+    assert PROPERTY.match(title, text) == PROPERTY_PYTHON.match(title, text)
     for match in PROPERTY.match(title, text):
         for entity in match.entities:
             for m in entity.mentions:
