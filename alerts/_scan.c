@@ -25,6 +25,13 @@
 #include <string.h>
 
 #define TABLE 0x30000u
+
+/* Strings are always ready since 3.12, where PyUnicode_READY is deprecated; 3.11 may meet legacy ones. */
+#if PY_VERSION_HEX < 0x030C0000
+#define READY(text) PyUnicode_READY(text)
+#else
+#define READY(text) 0
+#endif
 #define EMPTY UINT64_MAX
 
 typedef struct {
@@ -127,7 +134,7 @@ folder_fold(Folder *self, PyObject *text)
         PyErr_SetString(PyExc_ValueError, "Folder is not initialised");
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0) /* a no-op since 3.12; 3.11 may still meet legacy strings */
+    if (READY(text) < 0)
         return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
@@ -254,7 +261,7 @@ build(Scanner *s, PyObject *patterns)
     size_t total = 1;
     for (Py_ssize_t p = 0; p < count; p++) {
         PyObject *pattern = PyList_GET_ITEM(patterns, p);
-        if (!PyUnicode_Check(pattern) || PyUnicode_READY(pattern) < 0 || PyUnicode_GET_LENGTH(pattern) == 0) {
+        if (!PyUnicode_Check(pattern) || READY(pattern) < 0 || PyUnicode_GET_LENGTH(pattern) == 0) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_ValueError, "patterns must be non-empty str");
             return -1;
