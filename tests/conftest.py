@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "corpus" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Undo what a CLI run in-process did to the root logger, so its handler does not outlive the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers if h in handlers or not _is_wirewatch_handler(h)]
+    root.setLevel(level)
+
+
+def _is_wirewatch_handler(handler: logging.Handler) -> bool:
+    return type(handler).__module__ == "wirewatch.logs"
 
 
 @pytest.fixture
