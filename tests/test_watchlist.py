@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from alerts.errors import WatchlistError
 from alerts.match import Matcher
 from alerts.watchlist import compile_watchlists
+from config.loader import load_watchlist
 from config.watchlist import WatchlistConfig
 
 TESLA = {"id": "TSLA", "name": "Tesla", "aliases": ["Tesla", "特斯拉", "テスラ"], "tickers": ["TSLA"]}
@@ -62,6 +64,22 @@ def test_one_automaton_serves_many_watchlists_each_with_its_own_aliases() -> Non
     assert [m.watchlist for m in result] == ["a-broad", "b-narrow"]  # sorted by name
     assert names(matcher, "", "Apple Inc and Tesla") == {"a-broad": {"FRUIT", "TSLA"}, "b-narrow": {"AAPL"}}
     assert names(matcher, "", "Apple pie") == {"a-broad": {"FRUIT"}}
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "examples" / "watchlists" / "ai-cloud.yaml"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("nvidia and NVIDIA and Nvidia", 3),      # `case: insensitive` on a capitalised alias
+    ("英伟达与輝達", 2),                        # Traditional and Simplified both
+    ("the Amazon rainforest burns", 0),       # `exclude` cancels the alias it covers
+    ("AWSの売上", 1),                          # Latin glued to kana is a match
+    ("a lawsuit over Azure", 1),              # AWS inside a word is not; Azure is MSFT
+])
+def test_the_shipped_example_watchlist_does_what_its_comments_say(text: str, expected: int, native: bool) -> None:
+    matcher = compile_watchlists([load_watchlist(EXAMPLE)], native=native)
+    found = [m for match in matcher.match("", text) for e in match.entities for m in e.mentions]
+    assert len(found) == expected, found
 
 
 def test_no_watchlists_match_nothing() -> None:
