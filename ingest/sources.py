@@ -80,7 +80,7 @@ def _finish(fmt: str, entries: list[Entry | None], tally: _Tally, fields: Mappin
             title: str = "") -> ParsedFeed:
     """Raise when a required field matched in no item; else the entries with skips counted and noted."""
     for name in _REQUIRED:
-        if name in fields and name not in tally.matched:
+        if entries and name in fields and name not in tally.matched:
             raise SelectorError(f"{_what(fmt)} `{fields[name]}` ({name}) matched nothing in "
                                 f"{len(entries)} items at {page}; the source's layout may have changed")
     kept = [e for e in entries if e is not None]
