@@ -71,7 +71,7 @@ def to_item(feed: str, entry: Entry, fetched_at: datetime, tracking_params: Sequ
     return Item(
         feed=feed, identity=entry_identity(entry), guid=entry.guid, url=url, title=entry.title.strip(),
         raw_summary=entry.summary, raw_content=entry.content, published_at=entry.published or fetched_at,
-        fetched_at=fetched_at,
+        fetched_at=fetched_at, source=entry.source,
     )
 
 
