@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bench.corpus import Receiver
-from ingest.pipeline import PollReport
+from ingest.pipeline import PollReport, reprocess
 from ingest.store import ItemRow
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -71,6 +71,9 @@ def test_sina_roll_json_stores_50_items_with_their_sources_and_no_app_promo(
         assert again.status == "not-modified"  # conditional GET as for feeds
         assert server.requests[-1].headers.get("if-none-match") == '"r1"'
         rows = stored(app)
+        wiring = app.wiring
+        assert reprocess(app.engine, wiring.loaded.config, wiring.cleaner, None, "sina-roll") == 50
+        assert [r.source for r in stored(app)] == [r.source for r in rows]  # the field's source survives
     finally:
         app.close()
     raw = json.loads(SINA.read_text(encoding="utf-8"))
