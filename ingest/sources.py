@@ -71,6 +71,7 @@ class _Tally:
 
     matched: set[str] = field(default_factory=set)
     missing: Counter[str] = field(default_factory=Counter)
+    first_missing: dict[str, int] = field(default_factory=dict)
     bad_dates: int = 0
     first_bad_date: str = ""
     notes: list[str] = field(default_factory=list)
@@ -85,6 +86,9 @@ def _finish(fmt: str, entries: list[Entry | None], tally: _Tally, fields: Mappin
                                 f"{len(entries)} items at {page}; the source's layout may have changed")
     kept = [e for e in entries if e is not None]
     notes = list(tally.notes)
+    for name, count in sorted(tally.missing.items()):  # one line per field and document, not per item
+        log.warning("%d items at %s skipped: no %s (`%s` matched nothing in them; the first is item %d)",
+                    count, page, name, fields[name], tally.first_missing[name])
     if tally.missing:
         detail = ", ".join(f"{n} without {f} `{fields[f]}`" for f, n in sorted(tally.missing.items()))
         notes.append(f"{len(entries) - len(kept)} items skipped ({detail})")
@@ -121,8 +125,9 @@ def _build(values: Mapping[str, str | None], select: JsonSelect | HtmlSelect, ta
     for name, present in (("title", bool(title)), ("url", link is not None)):
         if getattr(select, name) is not None and not present:
             tally.missing[name] += 1
-            log.warning("item %d at %s skipped: no %s (`%s` matched nothing in it)", index, page, name,
-                        getattr(select, name))
+            tally.first_missing.setdefault(name, index)
+            log.debug("item %d at %s skipped: no %s (`%s` matched nothing in it)", index, page, name,
+                      getattr(select, name))
             return None
     published = None
     if select.published is not None and values.get("published"):

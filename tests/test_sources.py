@@ -255,3 +255,12 @@ def test_check_accepts_both_examples_of_the_readme(tmp_path: Path, capsys: pytes
 """)
     assert main(["--config", str(path), "check"]) == 0
     assert "2 feeds" in capsys.readouterr().out
+
+
+def test_skips_are_logged_once_per_field_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    rows = "".join(f"<li><a>{i}</a></li>" for i in range(5)) + '<li><a href="/x">x</a></li>'
+    with caplog.at_level("WARNING", logger="wirewatch.ingest"):
+        parsed = parse_document(feed("html", {"items": "li", "title": "a", "url": "a@href"}), rows.encode(), {}, PAGE)
+    assert parsed.skipped == 5
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "5 items" in record.getMessage() and "no url (`a@href`" in record.getMessage()
