@@ -264,3 +264,15 @@ def test_skips_are_logged_once_per_field_with_the_count(caplog: pytest.LogCaptur
     assert parsed.skipped == 5
     [record] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert "5 items" in record.getMessage() and "no url (`a@href`" in record.getMessage()
+
+
+def test_hostile_documents_fail_cleanly_or_are_bounded() -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_document(feed("json", {"title": "title"}), deep)
+    many = "<ul>" + "".join(f'<li><a href="/{i}">t{i}</a></li>' for i in range(2500)) + "</ul>"
+    parsed = parse_document(feed("html", {"items": "li", "title": "a", "url": "a@href"}), many.encode(), {}, PAGE)
+    assert len(parsed.entries) == 2000 and "2500 items; kept the first 2000" in (parsed.warning or "")
+    odd = [None, "text", 7, ["list"], {"title": {"nested": 1}}, {"title": "ok"}]
+    parsed = parse_document(feed("json", {"title": "title"}), json.dumps(odd).encode())
+    assert [e.title for e in parsed.entries] == ["ok"] and parsed.skipped == 5

@@ -147,3 +147,25 @@ def test_a_source_on_a_private_address_is_refused_like_a_feed(tmp_path: Path, se
         app.close()
     assert report.status == "error" and server.hits("/api") == 0
     assert report.error is not None and "private" in report.error.lower(), report.error
+
+
+def test_an_html_list_with_full_text_fetches_each_items_page(tmp_path: Path, server: FeedServer) -> None:
+    from tests.test_fulltext import PAGE
+
+    listing = b'<ul class="list"><li><a href="articles/tsmc.html">Chipmaker raises outlook</a>' \
+              b'<span class="t">2026-12-07 09:30</span></li></ul>'
+    server.add("/news/", listing, content_type=HTML)
+    server.add("/news/articles/tsmc.html", PAGE.encode(), content_type=HTML)
+    select_ = {"items": "ul.list li", "title": "a", "url": "a@href", "published": "span.t"}
+    config = source_config(tmp_path, [{"name": "ir", "url": server.url("/news/"), "kind": "html",
+                                       "select": select_, "full_text": True}])
+    app = App.open(config)
+    try:
+        assert poll(app)["ir"].new == 1
+        poll(app)  # known items are not fetched again
+        [row] = stored(app)
+    finally:
+        app.close()
+    assert server.hits("/news/articles/tsmc.html") == 1
+    assert row.url == server.url("/news/articles/tsmc.html")
+    assert "Arizona had begun volume production" in row.text and "Most read" not in row.text
