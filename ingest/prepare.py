@@ -53,6 +53,7 @@ def make_storable(entry: Entry) -> Entry:
     entry.guid = storable(entry.guid) if entry.guid is not None else None
     entry.link = storable(entry.link) if entry.link is not None else None
     entry.author = storable(entry.author) if entry.author is not None else None
+    entry.source = storable(entry.source) if entry.source is not None else None
     return entry
 
 

@@ -276,3 +276,16 @@ def test_hostile_documents_fail_cleanly_or_are_bounded() -> None:
     odd = [None, "text", 7, ["list"], {"title": {"nested": 1}}, {"title": "ok"}]
     parsed = parse_document(feed("json", {"title": "title"}), json.dumps(odd).encode())
     assert [e.title for e in parsed.entries] == ["ok"] and parsed.skipped == 5
+
+
+def test_a_source_field_is_made_storable_like_the_other_fields() -> None:
+    from config.packs import load_packs
+    from ingest.clean import compile_ruleset
+    from ingest.prepare import prepare_document
+
+    doc = [{"title": "T\u0000", "source": "新华\u0000社\ud800", "text": "正文内容足够长。"}]
+    select = {"title": "title", "source": "source", "body": "text"}
+    prepared = prepare_document(feed("json", select), compile_ruleset(load_packs(), None, "src"),
+                                json.dumps(doc).encode(), {}, PAGE, datetime.now(UTC), [])
+    item = prepared.entries[0].item
+    assert item.title == "T" and item.source == "新华社\ufffd"
