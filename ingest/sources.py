@@ -147,7 +147,7 @@ def _build(values: Mapping[str, str | None], select: JsonSelect | HtmlSelect, ta
 
 
 def _one_line(value: str | None) -> str | None:
-    return " ".join(value.split()) or None if value else None
+    return (" ".join(value.split()) or None) if value else None
 
 
 def _absolute(link: str | None, page: str) -> str | None:
