@@ -160,7 +160,8 @@ def _validate(model: type[M], data: Any, lines: dict[Loc, int], name: str) -> M:
             loc = tuple(err["loc"])
             line, path = _line_for(loc, lines)
             message = _message(model, err, loc)
-            problems.append(Problem(name, line, _dotted(path if err["type"] != "missing" else loc), message))
+            field = path if err["type"] != "missing" else path + loc[-1:]  # union tags are not keys of the YAML
+            problems.append(Problem(name, line, _dotted(field), message))
         raise ConfigError(problems) from None
 
 

@@ -6,11 +6,12 @@ Every model forbids unknown keys, so a typo fails loudly with the file, line and
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.sources import SelectConfig
 from config.types import ByteSize, Delay, Duration
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -79,6 +80,27 @@ class FeedConfig(Strict):
     full_text: bool = False
     headers: dict[str, str] = {}
     clean: FeedCleanConfig = FeedCleanConfig()
+    kind: Literal["feed", "json", "html"] = "feed"
+    """What the URL serves: a feed (RSS, Atom, JSON Feed), a JSON API or an HTML list page (config/sources.py)."""
+    select: SelectConfig | None = None
+    """For kind json or html: where items and their fields are in the document."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _select_kind(cls, data: Any) -> Any:
+        """Tell the `select:` mapping which kind it describes (JMESPath for json, CSS for html)."""
+        if isinstance(data, dict) and isinstance(data.get("select"), dict):
+            kind = data.get("kind", "feed")
+            if kind == "feed":
+                raise ValueError("select: applies to kind: json or kind: html; add the kind to this feed")
+            data = {**data, "select": {**data["select"], "kind": kind}}
+        return data
+
+    @model_validator(mode="after")
+    def _needs_select(self) -> FeedConfig:
+        if self.kind != "feed" and self.select is None:
+            raise ValueError(f"kind: {self.kind} needs a select: mapping (items, title, …); see README")
+        return self
 
     @field_validator("name")
     @classmethod

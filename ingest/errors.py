@@ -11,6 +11,7 @@
     │   │                     connection was reset mid-body, or it would not decompress
     │   └── ConnectError      the server could not be reached (DNS, refused, TLS)
     ├── ParseError            the bytes are not a feed we can read, or hold no entries
+    │   └── SelectorError     a `select:` path or selector matched nothing on a page that loaded
     ├── WorkerError           the worker process parsing a document died on it
     └── StoreError            the database refused or failed an operation
 
@@ -64,6 +65,10 @@ class ConnectError(FetchError, ConnectionError):
 
 class ParseError(IngestError, ValueError):
     """The document is not a feed, or a feed without any usable entry."""
+
+
+class SelectorError(ParseError):
+    """A JSON path or CSS selector of a feed's `select:` matched nothing: the source changed its layout."""
 
 
 class StoreError(IngestError):

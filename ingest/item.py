@@ -22,6 +22,8 @@ class Entry:
     content: str = ""
     published: datetime | None = None
     author: str | None = None
+    source: str | None = None
+    """The outlet as the source names it in a field (`select.source` of a JSON or HTML source)."""
 
 
 @dataclass(slots=True)
@@ -32,6 +34,8 @@ class ParsedFeed:
     title: str
     entries: list[Entry]
     warning: str | None = None
+    skipped: int = 0
+    """Items left out because a required field was missing (JSON and HTML sources)."""
 
 
 @dataclass(slots=True)

@@ -31,8 +31,8 @@ from ingest import dedupe
 from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Item, StoryRef
-from ingest.parse import parse_feed
 from ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
+from ingest.sources import parse_document
 from ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
 from ingest.stories import BandTail, store_new_items, update_item
 from ingest.urls import entry_identity
@@ -66,6 +66,8 @@ class PollReport:
     etag: str | None = None
     last_modified: str | None = None
     warning: str | None = None
+    skipped: int = 0
+    """Items of a JSON or HTML source left out for a missing required field."""
 
 
 @dataclass(slots=True)
@@ -103,7 +105,7 @@ class Cleaner:
             results = [p.cleaned for p in prepared]
         for entry, result in zip(prepared, results, strict=True):
             item = entry.item
-            item.text, item.source = result.text, result.source
+            item.text, item.source = result.text, item.source or result.source  # a source's own field first
             if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
                 entry.content_hash, entry.signature = "", None
             item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
@@ -222,7 +224,7 @@ class Pipeline:
         """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
         from ingest.fulltext import extract_article
 
-        parsed = parse_feed(result.body, result.headers, result.url)
+        parsed = parse_document(feed, result.body, result.headers, result.url)
         with Session(self.engine) as session:
             known = known_items(session, feed.name, [entry_identity(e) for e in parsed.entries])
         pages: dict[str, str] = {}
@@ -249,7 +251,7 @@ class Pipeline:
 
     def store_document(self, feed: FeedConfig, doc: PreparedDocument, now: datetime, report: PollReport) -> None:
         """Finish cleaning, group and store a prepared document's entries; skip the ones stored unchanged."""
-        report.warning = doc.warning
+        report.warning, report.skipped = doc.warning, doc.skipped
         if doc.warning:
             log.info("feed %s parsed with a warning: %s", feed.name, doc.warning)
         with Session(self.engine) as session:
@@ -314,7 +316,8 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
             if row.feed not in rulesets:
                 rulesets[row.feed] = cleaner.ruleset(session, fcfg)
             result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, rulesets[row.feed])
-            row.text, row.source = result.text, result.source
+            keep = fcfg.select is not None and fcfg.select.source is not None and row.source  # from the field
+            row.text, row.source = result.text, row.source if keep else result.source
             row.content_hash = dedupe.text_hash(result.text) if result.text else ""
             session.add(row)
             item.text, item.source, item.content_hash = row.text, row.source, row.content_hash

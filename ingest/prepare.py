@@ -29,7 +29,7 @@ from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import WorkerError
 from ingest.item import Cleaned, Entry, Item
-from ingest.parse import parse_feed
+from ingest.sources import parse_document
 from ingest.urls import canonical_url, entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
@@ -53,6 +53,7 @@ def make_storable(entry: Entry) -> Entry:
     entry.guid = storable(entry.guid) if entry.guid is not None else None
     entry.link = storable(entry.link) if entry.link is not None else None
     entry.author = storable(entry.author) if entry.author is not None else None
+    entry.source = storable(entry.source) if entry.source is not None else None
     return entry
 
 
@@ -71,7 +72,7 @@ def to_item(feed: str, entry: Entry, fetched_at: datetime, tracking_params: Sequ
     return Item(
         feed=feed, identity=entry_identity(entry), guid=entry.guid, url=url, title=entry.title.strip(),
         raw_summary=entry.summary, raw_content=entry.content, published_at=entry.published or fetched_at,
-        fetched_at=fetched_at,
+        fetched_at=fetched_at, source=entry.source,
     )
 
 
@@ -96,6 +97,8 @@ class PreparedDocument:
 
     warning: str | None
     entries: list[Prepared]
+    skipped: int = 0
+    """Items of a JSON or HTML source left out for a missing required field."""
 
 
 def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, headers: Mapping[str, str],
@@ -105,7 +108,7 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
 
     The article replaces the entry's content, while the raw hash stays that of the entry as the feed gave it.
     """
-    parsed = parse_feed(body, headers, url)
+    parsed = parse_document(feed, body, headers, url)  # by the feed's kind: feed, JSON API or HTML page
     entries: dict[str, Entry] = {}
     for entry in parsed.entries:
         make_storable(entry)  # before identity and raw hash, so both are what the store keeps
@@ -118,7 +121,7 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
         cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset)
         out.append(Prepared(item, raw_hash(entry), cleaned, cleaning.item_lines(cleaned.text),
                             dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text)))
-    return PreparedDocument(parsed.warning, out)
+    return PreparedDocument(parsed.warning, out, parsed.skipped)
 
 
 _PACKS: Mapping[str, Sequence[CleanRuleConfig]] = {}

@@ -10,6 +10,7 @@ import argparse
 from alerts.render import build_payload
 from alerts.types import EntityMatch, Mention, WatchlistMatch
 from config.models import Config, FeedConfig
+from config.sources import HtmlSelect, JsonSelect, Published
 from config.watchlist import EntityConfig, WatchlistConfig
 from ingest.item import Item, StoryRef
 from ingest.store import utcnow
@@ -24,14 +25,16 @@ def test_cli_commands_and_global_options() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
     assert {"run", "poll", "check", "status", "export", "reprocess", "db", "demo", "clean", "boilerplate",
-            "stories", "match", "backtest", "alerts", "test-alert", "health"} <= set(sub.choices)
+            "stories", "match", "backtest", "alerts", "test-alert", "health", "try"} <= set(sub.choices)
     options = {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--config", "--version", "--log-format"} <= options
 
 
 def test_config_keys() -> None:
     assert {"database", "defaults", "feeds", "watchlists", "channels"} <= keys(Config)
-    assert {"name", "url", "interval", "clean", "full_text"} <= keys(FeedConfig)
+    assert {"name", "url", "interval", "clean", "full_text", "kind", "select"} <= keys(FeedConfig)
+    assert {"items", "id", "title", "url", "published", "body", "source"} <= keys(JsonSelect) & keys(HtmlSelect)
+    assert {"path", "css", "format", "tz"} <= keys(Published)
 
 
 def test_watchlist_keys() -> None:

@@ -257,8 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--explain", action="store_true")
     add("health", cmd_health, "exit 0 if the running daemon is healthy")
     from wirewatch.cli_alerts import register
+    from wirewatch.cli_try import register as register_try
 
     register(add)
+    register_try(add)
     return p
 
 

@@ -43,6 +43,7 @@ def observe(report: PollReport) -> None:
     metrics.ITEMS.labels("new").inc(report.new)
     metrics.ITEMS.labels("duplicate").inc(report.duplicate)
     metrics.ITEMS.labels("updated").inc(report.updated)
+    metrics.ITEMS.labels("skipped").inc(report.skipped)  # JSON/HTML source items missing a required field
     metrics.STORIES.inc(report.stories_created)
     metrics.BOILERPLATE.inc(report.removed_lines)
     level = logging.WARNING if report.status == "error" else logging.INFO

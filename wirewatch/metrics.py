@@ -23,7 +23,7 @@ POLLS = Counter("wirewatch_polls_total", "Feed polls by outcome", ["outcome"], r
 POLL_SECONDS = Histogram("wirewatch_poll_duration_seconds", "Time of one feed poll", registry=REGISTRY,
                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 BYTES = Counter("wirewatch_fetched_bytes_total", "Bytes fetched from feeds", registry=REGISTRY)
-ITEMS = Counter("wirewatch_items_total", "Items by kind (new, duplicate, updated)", ["kind"], registry=REGISTRY)
+ITEMS = Counter("wirewatch_items_total", "Items by kind (new, duplicate, updated, skipped)", ["kind"], registry=REGISTRY)
 BOILERPLATE = Counter("wirewatch_boilerplate_removed_total", "Boilerplate pieces removed by cleaning",
                       registry=REGISTRY)
 STORIES = Counter("wirewatch_stories_created_total", "Stories created", registry=REGISTRY)
