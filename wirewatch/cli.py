@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.cli_alerts import register
 
     register(add)
+    from wirewatch import cli_feeds
+
+    cli_feeds.register(add)
     return p
 
 
