@@ -261,9 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.cli_alerts import register
 
     register(add)
-    from wirewatch import cli_feeds
+    from wirewatch import cli_feeds, cli_init
 
     cli_feeds.register(add)
+    cli_init.register(add)
     return p
 
 
