@@ -95,6 +95,12 @@ class FeedConfig(Strict):
         return _http_url(value)
 
 
+class FeedsFile(Strict):
+    """A file named by `feeds_files:` (as `wirewatch feeds import` writes): only a `feeds:` list."""
+
+    feeds: list[FeedConfig] = []
+
+
 class DefaultsConfig(Strict):
     """Values every feed inherits unless it sets its own."""
 
@@ -269,6 +275,8 @@ class Config(Strict):
     defaults: DefaultsConfig = DefaultsConfig()
     fetch: FetchConfig = FetchConfig()
     feeds: list[FeedConfig] = []
+    feeds_files: list[str] = []
+    """More files holding a `feeds:` list (globs, relative to this file); their feeds follow these."""
     watchlists: list[str] = []
     channels: dict[str, ChannelConfig] = {}
     ops_channels: list[str] = []

@@ -29,7 +29,7 @@ feeds:                  # or import a list from Miniflux, FreshRSS, Inoreader: w
     # enabled: false    # keep the feed here without polling it (or: wirewatch feeds pause NAME)
     # full_text: true   # fetch the article page for summary-only feeds (pip install 'wirewatch[fulltext]')
 
-# include: [feeds.yaml]  # more feeds from other files (`wirewatch feeds import` writes one)
+# feeds_files: [feeds.yaml]   # more feeds from other files (`wirewatch feeds import` writes one)
 
 watchlists: [watchlists/*.yaml]   # what to look for: one watchlist per file
 
