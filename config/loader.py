@@ -20,6 +20,8 @@ from config.watchlist import WatchlistConfig
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_PATH = "wirewatch.yaml"
+DATABASE_ENV = "WIREWATCH_DATABASE"
+"""Where the database is when the config has no `database:` key (else `sqlite:///wirewatch.db` beside the config)."""
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 
@@ -346,6 +348,8 @@ def load_config(path: Path | str | None = None) -> Loaded:
     cfg_path = default_config_path(str(path) if path is not None else None)
     name = str(cfg_path)
     data, lines, problems = _read_yaml(cfg_path)
+    if isinstance(data, dict) and "database" not in data and os.environ.get(DATABASE_ENV):
+        data["database"] = os.environ[DATABASE_ENV]  # the default, as the systemd unit and containers set it
     try:
         config = _validate(Config, data, lines, name)
     except ConfigError as exc:

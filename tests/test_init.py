@@ -14,12 +14,13 @@ from wirewatch.cli import main
 
 
 def wirewatch(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "WIREWATCH_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("WIREWATCH_CONFIG", "WIREWATCH_DATABASE")}
     return subprocess.run([sys.executable, "-m", "wirewatch.cli", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 
-def test_init_writes_a_starter_that_check_accepts(tmp_path: Path) -> None:
+def test_init_writes_a_starter_that_check_accepts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WIREWATCH_DATABASE", raising=False)
     target = tmp_path / "new" / "place"
     out = wirewatch("init", str(target))
     assert out.returncode == 0, out.stderr

@@ -14,9 +14,10 @@ STARTER_CONFIG = """\
 # "Configuration". Check it with `wirewatch check`, run with `wirewatch run` (or `wirewatch poll` once).
 # Durations: 30s, 5m, 1h, 1d, 1w. Secrets: write ${VAR} and set VAR in the environment.
 
-# Where stories, alerts and feed state are kept. A relative SQLite path is relative to this file.
-# For several daemons or a large feed list: postgresql+psycopg://user@host/db (pip install 'wirewatch[postgres]').
-database: sqlite:///wirewatch.db
+# Where stories, alerts and feed state are kept: without this key, $WIREWATCH_DATABASE, else
+# wirewatch.db beside this file. A relative SQLite path is relative to this file. For several daemons
+# or a large feed list: postgresql+psycopg://user@host/db (pip install 'wirewatch[postgres]').
+# database: sqlite:///wirewatch.db
 
 defaults:
   interval: 5m          # time between polls of a feed (each feed may set its own `interval:`)
