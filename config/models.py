@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from email.utils import getaddresses
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -246,6 +247,27 @@ class EmailChannel(_ChannelBase):
     to: list[str] = Field(min_length=1)
     subject: str = "[wirewatch] {watchlist}: {title}"
     timeout: Duration = 30.0
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return _email_address(value)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        return [_email_address(v) for v in value]
+
+
+def _email_address(value: str) -> str:
+    """One address, bare or as `Name <user@host>`; several in one string or a line break are refused."""
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    local, _, domain = address.rpartition("@")
+    if any(ord(c) < 32 for c in value) or not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"expected one e-mail address like desk@example.com or 'Desk <desk@example.com>' "
+                         f"(a list takes one address per item), got {value!r}")
+    return value
 
 
 class AppriseChannel(_ChannelBase):

@@ -52,6 +52,14 @@ BAD: list[tuple[str, str, str]] = [
      "wirewatch.yaml:11: channels.chat.template: the Jinja2 template does not compile: template line 2: Unexpected "
      "end of template. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs "
      "to be closed is 'for'."),
+    ("two addresses in one to: item", GOOD_CONFIG + "  mail: {type: email, host: smtp.example, from: w@example.com, "
+     "to: ['a@example.com, b@example.com']}\n",
+     "wirewatch.yaml:8: channels.mail.to: expected one e-mail address like desk@example.com or "
+     "'Desk <desk@example.com>' (a list takes one address per item), got 'a@example.com, b@example.com'"),
+    ("from: not an address", GOOD_CONFIG + "  mail: {type: email, host: smtp.example, from: wirewatch, "
+     "to: [a@example.com]}\n",
+     "wirewatch.yaml:8: channels.mail.from: expected one e-mail address like desk@example.com or "
+     "'Desk <desk@example.com>' (a list takes one address per item), got 'wirewatch'"),
     ("watchlist glob matching nothing", GOOD_CONFIG.replace("watchlists/*.yaml", "lists/*.yaml"),
      "wirewatch.yaml:5: watchlists[0]: 'lists/*.yaml' matches no file (looked for lists/*.yaml)"),
     ("loopback feed", GOOD_CONFIG.replace("https://a.example/feed.xml", "http://127.0.0.1:8080/feed.xml"),
@@ -94,6 +102,8 @@ GOOD_VARIANTS: list[tuple[str, str]] = [
      + "fetch: {allow_private_networks: true}\n"),
     ("a broken template on a disabled channel",
      GOOD_CONFIG + "  muted: {type: apprise, urls: ['json://127.0.0.1:9/x'], template: '{{ x', enabled: false}\n"),
+    ("named addresses", GOOD_CONFIG + "  mail: {type: email, host: smtp.example, from: 'Wire <w@example.com>', "
+     "to: ['\"Desk, Tokyo\" <d@example.com>', e@example.com]}\n"),
     ("public address literal", GOOD_CONFIG.replace("https://a.example/feed.xml", "http://8.8.8.8/feed.xml")),
 ]
 
