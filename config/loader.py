@@ -260,6 +260,15 @@ def _union_member(current: Any, tag: str) -> Any:
     return current
 
 
+def problem_in(path: Path, loc: Loc, message: str) -> Problem:
+    """A problem at `loc` of a YAML file found after loading it (the file is read again for its lines)."""
+    try:
+        lines = _read_yaml(path)[1]
+    except ConfigError:
+        lines = {}
+    return Problem(str(path), _line_for(loc, lines)[0] if loc else None, _dotted(loc), message)
+
+
 def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistConfig:
     """Load and validate one watchlist file; `channels` (if given) are the names it may route to."""
     data, lines, problems = _read_yaml(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError
-from tests.test_config import GOOD_CONFIG, write
+from tests.test_config import GOOD_CONFIG, GOOD_WATCHLIST, write
 from wirewatch.app import build_wiring
 from wirewatch.cli import main
 
@@ -114,6 +114,28 @@ def test_check_passes_what_run_can_use(tmp_path: Path, capsys: pytest.CaptureFix
     path = write(tmp_path, config)
     assert main(["--config", str(path), "check"]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith("ok: ")
+
+
+# Watchlists that validate but do not compile into a matcher: `run` fails at start, so `check` must too.
+WATCHLIST_BAD: list[tuple[str, str, str]] = [
+    ("ticker that is not a symbol", GOOD_WATCHLIST + "    tickers: [MS FT]\n",
+     "watchlists/ai.yaml:7: entities[0].tickers: ticker 'MS FT' is not a symbol"),
+    ("unknown market suffix", GOOD_WATCHLIST + "    tickers: [7203.XX]\n",
+     "watchlists/ai.yaml:7: entities[0].tickers: ticker '7203.XX': unknown market suffix .XX"),
+    ("exclude keyword too short", GOOD_WATCHLIST + "exclude_keywords: [ok phrase, ' x ']\n",
+     "watchlists/ai.yaml:7: exclude_keywords[1]: keyword ' x ' is shorter than 2 characters"),
+    ("keyword too short after folding", GOOD_WATCHLIST + "keywords: ['ａ']\n",
+     "watchlists/ai.yaml:7: keywords[0]: keyword 'ａ' is shorter than 2 characters; it would match almost anywhere"),
+]
+
+
+@pytest.mark.parametrize(("case", "watchlist", "expected"), WATCHLIST_BAD, ids=[w[0] for w in WATCHLIST_BAD])
+def test_check_compiles_the_watchlists(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str,
+                                       watchlist: str, expected: str) -> None:
+    path = write(tmp_path, GOOD_CONFIG, watchlist)
+    assert main(["--config", str(path), "check"]) == 2
+    err = capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert any(line.strip().startswith(expected) for line in err.splitlines()), err
 
 
 # The package is made unimportable in a fresh interpreter, as if it were not installed: nothing of ours is faked.
