@@ -49,11 +49,8 @@ class Loaded:
     own_feeds: int = 0
     """How many of `config.feeds` the main file lists; the rest come from `feeds_files:`, in `feed_origins`."""
     feed_origins: list[FeedOrigin] = field(default_factory=list)
-
-    @property
-    def feeds_paths(self) -> list[Path]:
-        """The `feeds_files:` files that were read (the daemon reloads when one changes)."""
-        return list(dict.fromkeys(o.path for o in self.feed_origins))
+    feeds_paths: list[Path] = field(default_factory=list)
+    """The `feeds_files:` files that were read, in order, empty ones included."""
 
     def problem(self, loc: Loc, message: str) -> Problem:
         """A problem at `loc` (a path of keys and indexes) of the config, with the file and line it is on.
@@ -332,11 +329,11 @@ def load_feeds_file(path: Path) -> FeedsFile:
     return feeds_file
 
 
-def _include_feeds(config: Config, base: Path, name: str, lines: dict[Loc, int]) -> list[FeedOrigin]:
+def _include_feeds(config: Config, paths: list[Path]) -> list[FeedOrigin]:
     """Append the feeds of every `feeds_files:` file to `config.feeds`; where each included feed came from."""
     origins: list[FeedOrigin] = []
     problems: list[Problem] = []
-    for path in resolve_paths(config.feeds_files, base, name, lines, "feeds_files", "feeds file"):
+    for path in paths:
         data, file_lines, read_problems = _read_yaml(path)
         try:
             feeds_file = _validate(FeedsFile, data, file_lines, str(path))
@@ -367,9 +364,10 @@ def load_config(path: Path | str | None = None) -> Loaded:
         raise ConfigError(problems)
     base = cfg_path.resolve().parent
     own_feeds = len(config.feeds)
-    origins = _include_feeds(config, base, name, lines)
+    feeds_paths = resolve_paths(config.feeds_files, base, name, lines, "feeds_files", "feeds file")
+    origins = _include_feeds(config, feeds_paths)
     loaded = Loaded(config=config, path=cfg_path.resolve(), lines=lines, file=name, own_feeds=own_feeds,
-                    feed_origins=origins)
+                    feed_origins=origins, feeds_paths=feeds_paths)
     checks = [loaded.problem(loc, msg) for loc, msg in config_problems(config)]
     if checks:
         raise ConfigError(checks)

@@ -194,6 +194,16 @@ def test_import_merges_into_an_existing_feeds_file_keeping_its_settings(tmp_path
     assert feeds["kept"].interval == 120 and feeds["kept"].full_text
 
 
+def test_import_into_an_empty_included_feeds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, CONFIG + "feeds_files: [feeds.yaml]\n")
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    opml = tmp_path / "subs.opml"
+    opml.write_text(to_opml([("new", "https://new.example/rss")]), encoding="utf-8")
+    assert main(["--config", str(config), "feeds", "import", str(opml)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert [f.name for f in load_config(config).config.feeds] == ["own", "new"]
+
+
 def test_feeds_file_problems_name_that_file_and_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, CONFIG + "feeds_files: [feeds/*.yaml]\n")
     (tmp_path / "feeds").mkdir()
