@@ -1,6 +1,7 @@
 """Exceptions raised while loading configuration.
 
     ConfigError            (also a ValueError) one or more problems, each naming file, line and field
+    OpmlError              (also a ValueError) an OPML file to import is malformed or refused as hostile
 """
 
 from __future__ import annotations
@@ -29,3 +30,7 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class OpmlError(ValueError):
+    """An OPML file cannot be imported: not OPML, malformed, too large, or refused as hostile (a DTD)."""

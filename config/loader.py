@@ -15,13 +15,24 @@ from pydantic import BaseModel, ValidationError
 
 from config.checks import config_problems, watchlist_problems
 from config.errors import ConfigError, Problem
-from config.models import Config
+from config.models import Config, FeedsFile
 from config.watchlist import WatchlistConfig
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_PATH = "wirewatch.yaml"
+DATABASE_ENV = "WIREWATCH_DATABASE"
+"""Where the database is when the config has no `database:` key (else `sqlite:///wirewatch.db` beside the config)."""
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOrigin:
+    """Where a feed from a `feeds_files:` file was written: the file, its line map, its index there."""
+
+    path: Path
+    lines: dict[Loc, int]
+    index: int
 
 
 @dataclass(slots=True)
@@ -31,6 +42,26 @@ class Loaded:
     config: Config
     path: Path
     watchlists: list[tuple[Path, WatchlistConfig]] = field(default_factory=list)
+    lines: dict[Loc, int] = field(default_factory=dict)
+    """Line of each key of the main config, so checks made after loading can still name the line."""
+    file: str = ""
+    """The config file as the user named it (errors show this)."""
+    own_feeds: int = 0
+    """How many of `config.feeds` the main file lists; the rest come from `feeds_files:`, in `feed_origins`."""
+    feed_origins: list[FeedOrigin] = field(default_factory=list)
+    feeds_paths: list[Path] = field(default_factory=list)
+    """The `feeds_files:` files that were read, in order, empty ones included."""
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        """A problem at `loc` (a path of keys and indexes) of the config, with the file and line it is on.
+
+        A feed included from a `feeds_files:` file is reported in that file, at its own index.
+        """
+        if len(loc) >= 2 and loc[0] == "feeds" and isinstance(loc[1], int) and loc[1] >= self.own_feeds:
+            origin = self.feed_origins[loc[1] - self.own_feeds]
+            local = ("feeds", origin.index, *loc[2:])
+            return Problem(str(origin.path), _line_for(local, origin.lines)[0], _dotted(local), message)
+        return Problem(self.file or str(self.path), _line_for(loc, self.lines)[0], _dotted(loc), message)
 
     @property
     def base_dir(self) -> Path:
@@ -227,6 +258,15 @@ def _union_member(current: Any, tag: str) -> Any:
     return current
 
 
+def problem_in(path: Path, loc: Loc, message: str) -> Problem:
+    """A problem at `loc` of a YAML file found after loading it (the file is read again for its lines)."""
+    try:
+        lines = _read_yaml(path)[1]
+    except ConfigError:
+        lines = {}
+    return Problem(str(path), _line_for(loc, lines)[0] if loc else None, _dotted(loc), message)
+
+
 def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistConfig:
     """Load and validate one watchlist file; `channels` (if given) are the names it may route to."""
     data, lines, problems = _read_yaml(path)
@@ -245,17 +285,26 @@ def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistCon
 
 def resolve_watchlist_paths(patterns: list[str], base: Path, name: str, lines: dict[Loc, int]) -> list[Path]:
     """Expand the `watchlists:` globs relative to the config folder; a plain path must exist."""
+    return resolve_paths(patterns, base, name, lines, "watchlists", "watchlist file")
+
+
+def resolve_paths(patterns: list[str], base: Path, name: str, lines: dict[Loc, int], key: str,
+                  what: str) -> list[Path]:
+    """Expand the globs of list `key` relative to the config folder; a glob must match, a plain path exist."""
     paths: list[Path] = []
     problems: list[Problem] = []
     for i, pattern in enumerate(patterns):
         full = pattern if os.path.isabs(pattern) else str(base / pattern)
         if glob.has_magic(full):
-            paths += [Path(p) for p in sorted(glob.glob(full))]
+            found = [Path(p) for p in sorted(glob.glob(full)) if os.path.isfile(p)]
+            if not found:
+                problems.append(Problem(name, lines.get((key, i)), f"{key}[{i}]",
+                                        f"{pattern!r} matches no file (looked for {full})"))
+            paths += found
         elif os.path.exists(full):
             paths.append(Path(full))
         else:
-            problems.append(Problem(name, lines.get(("watchlists", i)), f"watchlists[{i}]",
-                                    f"no such watchlist file: {full}"))
+            problems.append(Problem(name, lines.get((key, i)), f"{key}[{i}]", f"no such {what}: {full}"))
     if problems:
         raise ConfigError(problems)
     return paths
@@ -269,23 +318,61 @@ def resolve_database_url(url: str, base: Path) -> str:
     return url
 
 
+def load_feeds_file(path: Path) -> FeedsFile:
+    """Load and validate one `feeds_files:` file on its own (as `wirewatch feeds import` merges into it)."""
+    data, lines, problems = _read_yaml(path)
+    try:
+        feeds_file = _validate(FeedsFile, data, lines, str(path))
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return feeds_file
+
+
+def _include_feeds(config: Config, paths: list[Path]) -> list[FeedOrigin]:
+    """Append the feeds of every `feeds_files:` file to `config.feeds`; where each included feed came from."""
+    origins: list[FeedOrigin] = []
+    problems: list[Problem] = []
+    for path in paths:
+        data, file_lines, read_problems = _read_yaml(path)
+        try:
+            feeds_file = _validate(FeedsFile, data, file_lines, str(path))
+        except ConfigError as exc:
+            problems += read_problems + exc.problems
+            continue
+        problems += read_problems
+        for j, feed in enumerate(feeds_file.feeds):
+            config.feeds.append(feed)
+            origins.append(FeedOrigin(path, file_lines, j))
+    if problems:
+        raise ConfigError(problems)
+    return origins
+
+
 def load_config(path: Path | str | None = None) -> Loaded:
-    """Load the main config and every watchlist it names; raise ConfigError listing all problems."""
+    """Load the main config, the feeds files and every watchlist it names; raise ConfigError listing all problems."""
     cfg_path = default_config_path(str(path) if path is not None else None)
     name = str(cfg_path)
     data, lines, problems = _read_yaml(cfg_path)
+    if isinstance(data, dict) and "database" not in data and os.environ.get(DATABASE_ENV):
+        data["database"] = os.environ[DATABASE_ENV]  # the default, as the systemd unit and containers set it
     try:
         config = _validate(Config, data, lines, name)
     except ConfigError as exc:
         raise ConfigError(problems + exc.problems) from None
     if problems:
         raise ConfigError(problems)
-    checks = [Problem(name, _line_for(loc, lines)[0], _dotted(loc), msg) for loc, msg in config_problems(config)]
+    base = cfg_path.resolve().parent
+    own_feeds = len(config.feeds)
+    feeds_paths = resolve_paths(config.feeds_files, base, name, lines, "feeds_files", "feeds file")
+    origins = _include_feeds(config, feeds_paths)
+    loaded = Loaded(config=config, path=cfg_path.resolve(), lines=lines, file=name, own_feeds=own_feeds,
+                    feed_origins=origins, feeds_paths=feeds_paths)
+    checks = [loaded.problem(loc, msg) for loc, msg in config_problems(config)]
     if checks:
         raise ConfigError(checks)
-    base = cfg_path.resolve().parent
     config.database = resolve_database_url(config.database, base)
-    loaded = Loaded(config=config, path=cfg_path.resolve())
     errors: list[Problem] = []
     names: dict[str, Path] = {}
     for wl_path in resolve_watchlist_paths(config.watchlists, base, name, lines):

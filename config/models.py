@@ -5,14 +5,17 @@ Every model forbids unknown keys, so a typo fails loudly with the file, line and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from email.utils import getaddresses
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.sources import SelectConfig
-from config.types import ByteSize, Delay, Duration
+from config.types import ByteSize, Delay, Duration, parse_duration
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_TRACKING_PARAMS = [
@@ -115,6 +118,12 @@ class FeedConfig(Strict):
         return _http_url(value)
 
 
+class FeedsFile(Strict):
+    """A file named by `feeds_files:` (as `wirewatch feeds import` writes): only a `feeds:` list."""
+
+    feeds: list[FeedConfig] = []
+
+
 class DefaultsConfig(Strict):
     """Values every feed inherits unless it sets its own."""
 
@@ -189,6 +198,41 @@ class _ChannelBase(Strict):
     every: str = "1h"
     enabled: bool = True
 
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+            return value
+        except ValueError:
+            pass
+        from apscheduler.triggers.cron import CronTrigger  # local: only cron-style digests need it
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a duration like 1h or a 5-field cron expression like '0 8 * * 1-5', "
+                             f"got {value!r} ({exc})") from None
+        return value
+
+
+def _webhook_secret(value: str) -> str:
+    """A Standard Webhooks signing secret: `whsec_` then base64 of at least one byte (never echoed in errors)."""
+    if not value.strip():
+        raise ValueError("the secret is empty (an environment variable set to ''?); set it to whsec_ followed "
+                         "by base64, or remove the key to send unsigned webhooks")
+    if not value.startswith("whsec_"):
+        raise ValueError("expected a Standard Webhooks secret: whsec_ followed by base64 "
+                         "(the value given does not start with whsec_)")
+    raw = value[len("whsec_"):]
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("expected whsec_ followed by base64; the part after whsec_ is not base64") from None
+    if not key:
+        raise ValueError("the secret is whsec_ with nothing after it; add the base64 key")
+    return value
+
 
 class WebhookChannel(_ChannelBase):
     """POST each alert as signed JSON (Standard Webhooks)."""
@@ -206,6 +250,11 @@ class WebhookChannel(_ChannelBase):
     def _url(cls, value: str) -> str:
         return _http_url(value)
 
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return None if value is None else _webhook_secret(value)
+
 
 class EmailChannel(_ChannelBase):
     """Send each alert (or digest) as a multipart e-mail over SMTP."""
@@ -220,6 +269,27 @@ class EmailChannel(_ChannelBase):
     to: list[str] = Field(min_length=1)
     subject: str = "[wirewatch] {watchlist}: {title}"
     timeout: Duration = 30.0
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return _email_address(value)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        return [_email_address(v) for v in value]
+
+
+def _email_address(value: str) -> str:
+    """One address, bare or as `Name <user@host>`; several in one string or a line break are refused."""
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    local, _, domain = address.rpartition("@")
+    if any(ord(c) < 32 for c in value) or not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"expected one e-mail address like desk@example.com or 'Desk <desk@example.com>' "
+                         f"(a list takes one address per item), got {value!r}")
+    return value
 
 
 class AppriseChannel(_ChannelBase):
@@ -249,6 +319,8 @@ class Config(Strict):
     defaults: DefaultsConfig = DefaultsConfig()
     fetch: FetchConfig = FetchConfig()
     feeds: list[FeedConfig] = []
+    feeds_files: list[str] = []
+    """More files holding a `feeds:` list (globs, relative to this file); their feeds follow these."""
     watchlists: list[str] = []
     channels: dict[str, ChannelConfig] = {}
     ops_channels: list[str] = []

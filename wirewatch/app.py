@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,14 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from alerts.errors import WatchlistError
 from alerts.match import Matcher
 from alerts.matchstore import save_matches
 from alerts.outbox import create_alerts
-from alerts.route import Channel, Route, build_channels, close_channels, routes_from
+from alerts.route import Channel, Route, build_channels, channel_problems, close_channels, routes_from
 from alerts.watchlist import compile_watchlists
-from config.loader import Loaded, load_config
+from config.errors import ConfigError, Problem
+from config.loader import Loaded, load_config, problem_in
 from config.packs import load_packs
 from ingest.feedstore import FeedSpec, sync_feeds
 from ingest.item import Item, StoryRef
@@ -52,10 +55,43 @@ class Wiring:
 def build_wiring(config_path: Path | str | None) -> Wiring:
     """Load and validate everything a reload needs; raises ConfigError without touching running state."""
     loaded = load_config(config_path)
+    problems = [loaded.problem(loc, message) for loc, message in channel_problems(loaded.config.channels)]
+    if problems:  # built here, so a channel that cannot work fails `check` and a reload, not every delivery
+        raise ConfigError(problems)
     watchlists = [wl for _, wl in loaded.watchlists]
-    matcher = compile_watchlists(watchlists)
+    try:
+        matcher = compile_watchlists(watchlists)
+    except WatchlistError as exc:
+        raise ConfigError([_watchlist_problem(loaded, exc)]) from None
     routes = routes_from(watchlists)
     return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()))
+
+
+_WHAT = {"ticker": "tickers", "alias": "aliases", "exclude phrase": "exclude", "keyword": "keywords"}
+
+
+def _watchlist_problem(loaded: Loaded, exc: WatchlistError) -> Problem:
+    """The file, line and field of a watchlist that validates but does not compile (a bad ticker, a 1-letter alias)."""
+    text = str(exc)
+    found = re.match(r"watchlist '([^']*)'(?:, entity '([^']*)')?: (.*)", text, re.DOTALL)
+    by_name = {wl.watchlist: (path, wl) for path, wl in loaded.watchlists}
+    if found is None or found.group(1) not in by_name:
+        return loaded.problem(("watchlists",), text)
+    path, watchlist = by_name[found.group(1)]
+    message = found.group(3)
+    loc: tuple[str | int, ...] = ()
+    if found.group(2) is not None:
+        index = next((i for i, e in enumerate(watchlist.entities) if e.id == found.group(2)), None)
+        if index is not None:
+            loc = ("entities", index)
+            what = next((field for word, field in _WHAT.items() if message.startswith(word + " ")), None)
+            loc += (what,) if what else ()
+    elif (rule := re.match(r"(all_of|any_of) ", message)) is not None:
+        loc = (rule.group(1),)
+    elif message.startswith("keyword "):
+        loc = next((((key, i)) for key in ("keywords", "exclude_keywords")
+                    for i, phrase in enumerate(getattr(watchlist, key)) if f"keyword {phrase!r} " in message), ())
+    return problem_in(path, loc, message)
 
 
 @dataclass

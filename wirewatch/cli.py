@@ -26,8 +26,10 @@ def _open(args: argparse.Namespace, migrate: bool = True, retries: int = 1):  # 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the config and every watchlist it names."""
-    loaded = load_config(args.config)
+    """Validate the config and every watchlist it names, and build every channel (sending nothing)."""
+    from wirewatch.app import build_wiring
+
+    loaded = build_wiring(args.config).loaded
     cfg = loaded.config
     print(f"ok: {loaded.path}: {len(cfg.feeds)} feeds, {len(loaded.watchlists)} watchlists, "
           f"{len(cfg.channels)} channels")
@@ -261,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(add)
     register_try(add)
+    from wirewatch import cli_feeds, cli_init
+
+    cli_feeds.register(add)
+    cli_init.register(add)
     return p
 
 

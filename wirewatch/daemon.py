@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from alerts.normalise import native_folder
 from config.errors import ConfigError
-from config.loader import Loaded, resolve_watchlist_paths
+from config.loader import Loaded, resolve_paths, resolve_watchlist_paths
 from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
 from ingest.fetch import Fetcher
 from ingest.pipeline import PollReport, describe_error
@@ -138,10 +138,11 @@ async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport
 
 
 def files_fingerprint(loaded: Loaded) -> tuple[tuple[str, float, int], ...]:
-    """Paths, mtimes and sizes of the config and of every watchlist file its globs match now."""
+    """Paths, mtimes and sizes of the config and of every watchlist and feeds file its globs match now."""
     paths = [loaded.path]
     try:
         paths += resolve_watchlist_paths(loaded.config.watchlists, loaded.base_dir, str(loaded.path), {})
+        paths += resolve_paths(loaded.config.feeds_files, loaded.base_dir, str(loaded.path), {}, "feeds_files", "")
     except ConfigError:
         pass  # a listed file vanished: the fingerprint changes and the reload reports it
     out = []
