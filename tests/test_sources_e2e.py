@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bench.corpus import Receiver
+from config.errors import ConfigError
 from ingest.pipeline import PollReport, reprocess
 from ingest.store import ItemRow
 from tests.conftest import ROOT
@@ -137,16 +138,13 @@ def test_a_layout_change_shows_in_status_after_one_poll_and_raises_feed_unhealth
 
 
 def test_a_source_on_a_private_address_is_refused_like_a_feed(tmp_path: Path, server: FeedServer) -> None:
+    """`check` refuses it at load, as it does a feed: no poll would ever reach it."""
     server.add("/api", b"[]", content_type="application/json")
-    config = source_config(tmp_path, [{"name": "api", "url": server.url("/api"), "kind": "json",
-                                       "select": {"title": "title"}}], private=False)
-    app = App.open(config)
-    try:
-        report = poll(app)["api"]
-    finally:
-        app.close()
-    assert report.status == "error" and server.hits("/api") == 0
-    assert report.error is not None and "private" in report.error.lower(), report.error
+    with pytest.raises(ConfigError) as caught:
+        source_config(tmp_path, [{"name": "api", "url": server.url("/api"), "kind": "json",
+                                  "select": {"title": "title"}}], private=False)
+    assert "allow_private_networks" in str(caught.value) and "feeds[0].url" in str(caught.value)
+    assert server.hits("/api") == 0
 
 
 def test_an_html_list_with_full_text_fetches_each_items_page(tmp_path: Path, server: FeedServer) -> None:
