@@ -140,9 +140,10 @@ def test_a_layout_change_shows_in_status_after_one_poll_and_raises_feed_unhealth
 def test_a_source_on_a_private_address_is_refused_like_a_feed(tmp_path: Path, server: FeedServer) -> None:
     """`check` refuses it at load, as it does a feed: no poll would ever reach it."""
     server.add("/api", b"[]", content_type="application/json")
+    config = source_config(tmp_path, [{"name": "api", "url": server.url("/api"), "kind": "json",
+                                       "select": {"title": "title"}}], private=False)
     with pytest.raises(ConfigError) as caught:
-        source_config(tmp_path, [{"name": "api", "url": server.url("/api"), "kind": "json",
-                                  "select": {"title": "title"}}], private=False)
+        App.open(config)
     assert "allow_private_networks" in str(caught.value) and "feeds[0].url" in str(caught.value)
     assert server.hits("/api") == 0
 
