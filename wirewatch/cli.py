@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.cli_alerts import register
 
     register(add)
+    from wirewatch.web.run import register as register_web
+
+    register_web(add)
     return p
 
 
