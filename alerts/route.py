@@ -6,8 +6,9 @@ updates alert, the hourly cap); a plain `{watchlist: [channel, ...]}` mapping wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -19,8 +20,8 @@ from alerts.webhook import WebhookSender
 from config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
 from config.watchlist import WatchlistConfig
 
-__all__ = ["Channel", "ChannelConfig", "Route", "UnavailableChannel", "build_channels", "close_channels",
-           "route_of", "routes_from"]
+__all__ = ["Channel", "ChannelConfig", "Route", "UnavailableChannel", "build_channels", "channel_problems",
+           "close_channels", "route_of", "routes_from"]
 
 ChannelConfig = WebhookChannel | EmailChannel | AppriseChannel | ConsoleChannel
 
@@ -116,6 +117,59 @@ def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient
         else:
             channels[name] = _apprise(name, config, engine)
     return channels
+
+
+Loc = tuple[str | int, ...]
+
+
+def channel_problems(configs: Mapping[str, ChannelConfig]) -> list[tuple[Loc, str]]:
+    """Build what each enabled channel builds when it starts, sending nothing; `(path in the config, message)` per fault.
+
+    Catches at load what would otherwise fail every delivery: a template that does not compile, an Apprise
+    URL that Apprise cannot parse, Apprise itself missing. Paths are like `("channels", "desk", "template")`.
+    """
+    problems: list[tuple[Loc, str]] = []
+    for name, config in configs.items():
+        if not config.enabled:
+            continue
+        at: Loc = ("channels", name)
+        if isinstance(config, WebhookChannel) and config.template:
+            from alerts.render import JsonTemplate
+
+            problems += _template_problem(at + ("template",), partial(JsonTemplate, config.template, name))
+        elif isinstance(config, AppriseChannel):
+            problems += _apprise_problems(name, config, at)
+    return problems
+
+
+def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[tuple[Loc, str]]:
+    from alerts.errors import TemplateError
+
+    try:
+        compile_template()
+    except TemplateError as exc:
+        return [(at, f"the Jinja2 template does not compile: {str(exc).partition(': ')[2] or exc}")]
+    return []
+
+
+def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[Loc, str]]:
+    try:
+        from apprise import AppriseAsset
+
+        from alerts.chat import ChatTemplate, _load_plugins, _target
+    except ImportError as exc:
+        return [(at + ("type",), f"Apprise is not installed ({exc}): pip install apprise")]
+    _load_plugins()
+    asset = AppriseAsset(storage_mode="memory", secure_logging=True)
+    problems: list[tuple[Loc, str]] = []
+    for i, url in enumerate(config.urls):
+        try:
+            _target(name, i, url, asset)
+        except ValueError as exc:
+            problems.append((at + ("urls", i), str(exc).partition(": ")[2] or str(exc)))
+    if config.template:
+        problems += _template_problem(at + ("template",), partial(ChatTemplate, config.template, name))
+    return problems
 
 
 async def close_channels(channels: Mapping[str, Channel]) -> None:

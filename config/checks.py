@@ -5,7 +5,10 @@ Each check yields `(path, message)`; the loader turns the path into a file and l
 
 from __future__ import annotations
 
+import importlib
+import ipaddress
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from config.models import Config
 from config.watchlist import WatchlistConfig
@@ -33,6 +36,64 @@ def config_problems(config: Config) -> Iterator[tuple[Path, str]]:
     for i, name in enumerate(config.ops_channels):
         if name not in config.channels:
             yield ("ops_channels", i), f"{name!r} is not a channel; expected one of {sorted(config.channels)}"
+    yield from _optional_dependencies(config)
+    if not config.fetch.allow_private_networks:
+        for i, feed in enumerate(config.feeds):
+            reason = private_host(feed.url)
+            if reason:
+                yield ("feeds", i, "url"), (f"{reason}, and fetch.allow_private_networks is false, so every poll "
+                                            "would be refused; set it to true to poll such feeds")
+
+
+# (module to import, the extra that installs it)
+FULLTEXT_MODULES = ("trafilatura", "lxml_html_clean")
+POSTGRES_MODULES = ("psycopg",)
+
+
+def missing_module(names: tuple[str, ...]) -> str | None:
+    """The first of `names` that cannot be imported here, or None when all can."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
+
+
+def _optional_dependencies(config: Config) -> Iterator[tuple[Path, str]]:
+    """Yield config values that need an extra which is not installed, with the command that installs it."""
+    if config.database.startswith("postgresql") and (name := missing_module(POSTGRES_MODULES)):
+        yield ("database",), (f"PostgreSQL needs the {name} package, which is not installed: "
+                              "pip install 'wirewatch[postgres]'")
+    full_text = [i for i, feed in enumerate(config.feeds) if feed.full_text and feed.enabled]
+    if full_text and (name := missing_module(FULLTEXT_MODULES)):
+        for i in full_text:
+            yield ("feeds", i, "full_text"), (f"full_text: true needs the {name} package, which is not installed: "
+                                              "pip install 'wirewatch[fulltext]'")
+
+
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def private_host(url: str) -> str | None:
+    """Why `url`'s host is known not to be public without resolving it (a literal address or localhost), else None.
+
+    Names that resolve to private addresses are refused when fetched; only what the URL itself shows is judged here.
+    """
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return f"{host} is this machine (loopback)"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global and not ip.is_multicast:
+        return None
+    kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "multicast" if ip.is_multicast
+            else "private" if ip.is_private else "not publicly routable")
+    return f"{host} is a {kind} address"
 
 
 def watchlist_problems(watchlist: WatchlistConfig, channels: set[str] | None) -> Iterator[tuple[Path, str]]:

@@ -31,6 +31,14 @@ class Loaded:
     config: Config
     path: Path
     watchlists: list[tuple[Path, WatchlistConfig]] = field(default_factory=list)
+    lines: dict[Loc, int] = field(default_factory=dict)
+    """Line of each key of the main config, so checks made after loading can still name the line."""
+    file: str = ""
+    """The config file as the user named it (errors show this)."""
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        """A problem at `loc` (a path of keys and indexes) of the main config, with its file and line."""
+        return Problem(self.file or str(self.path), _line_for(loc, self.lines)[0], _dotted(loc), message)
 
     @property
     def base_dir(self) -> Path:
@@ -249,7 +257,11 @@ def resolve_watchlist_paths(patterns: list[str], base: Path, name: str, lines: d
     for i, pattern in enumerate(patterns):
         full = pattern if os.path.isabs(pattern) else str(base / pattern)
         if glob.has_magic(full):
-            paths += [Path(p) for p in sorted(glob.glob(full))]
+            found = [Path(p) for p in sorted(glob.glob(full)) if os.path.isfile(p)]
+            if not found:
+                problems.append(Problem(name, lines.get(("watchlists", i)), f"watchlists[{i}]",
+                                        f"{pattern!r} matches no file (looked for {full})"))
+            paths += found
         elif os.path.exists(full):
             paths.append(Path(full))
         else:
@@ -284,7 +296,7 @@ def load_config(path: Path | str | None = None) -> Loaded:
         raise ConfigError(checks)
     base = cfg_path.resolve().parent
     config.database = resolve_database_url(config.database, base)
-    loaded = Loaded(config=config, path=cfg_path.resolve())
+    loaded = Loaded(config=config, path=cfg_path.resolve(), lines=lines, file=name)
     errors: list[Problem] = []
     names: dict[str, Path] = {}
     for wl_path in resolve_watchlist_paths(config.watchlists, base, name, lines):

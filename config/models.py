@@ -5,13 +5,15 @@ Every model forbids unknown keys, so a typo fails loudly with the file, line and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.types import ByteSize, Delay, Duration
+from config.types import ByteSize, Delay, Duration, parse_duration
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_TRACKING_PARAMS = [
@@ -195,6 +197,41 @@ class _ChannelBase(Strict):
     every: str = "1h"
     enabled: bool = True
 
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+            return value
+        except ValueError:
+            pass
+        from apscheduler.triggers.cron import CronTrigger  # local: only cron-style digests need it
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a duration like 1h or a 5-field cron expression like '0 8 * * 1-5', "
+                             f"got {value!r} ({exc})") from None
+        return value
+
+
+def _webhook_secret(value: str) -> str:
+    """A Standard Webhooks signing secret: `whsec_` then base64 of at least one byte (never echoed in errors)."""
+    if not value.strip():
+        raise ValueError("the secret is empty (an environment variable set to ''?); set it to whsec_ followed "
+                         "by base64, or remove the key to send unsigned webhooks")
+    if not value.startswith("whsec_"):
+        raise ValueError("expected a Standard Webhooks secret: whsec_ followed by base64 "
+                         "(the value given does not start with whsec_)")
+    raw = value[len("whsec_"):]
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("expected whsec_ followed by base64; the part after whsec_ is not base64") from None
+    if not key:
+        raise ValueError("the secret is whsec_ with nothing after it; add the base64 key")
+    return value
+
 
 class WebhookChannel(_ChannelBase):
     """POST each alert as signed JSON (Standard Webhooks)."""
@@ -211,6 +248,11 @@ class WebhookChannel(_ChannelBase):
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return None if value is None else _webhook_secret(value)
 
 
 class EmailChannel(_ChannelBase):

@@ -1,4 +1,4 @@
-"""Pydantic model of a watchlist file (a public format; see `../shared/corpus/entities.yaml`)."""
+"""Pydantic model of a watchlist file (a public format; `config/examples/watchlists/ev-batteries.yaml` shows every key)."""
 
 from __future__ import annotations
 

@@ -80,6 +80,7 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
     with Session(engine, expire_on_commit=False) as session:
         query = select(FeedRow).where(
             FeedRow.enabled == True,  # noqa: E712
+            col(FeedRow.paused_at).is_(None),
             or_(col(FeedRow.lease_until).is_(None), col(FeedRow.lease_until) < now, FeedRow.claimed_by == worker),
         )
         if due_only:
@@ -187,6 +188,22 @@ def release_all(engine: Engine, worker: str) -> None:
             row.claimed_by, row.lease_until = None, None
             session.add(row)
         session.commit()
+
+
+def set_paused(session: Session, name: str, paused: bool, now: datetime) -> bool:
+    """Pause (stop claiming it for polls) or resume one feed in the caller's transaction; False if no such feed.
+
+    Pausing an already paused feed keeps its first `paused_at`; the caller commits.
+    """
+    row = session.get(FeedRow, name)
+    if row is None:
+        return False
+    if not paused:
+        row.paused_at = None
+    elif row.paused_at is None:
+        row.paused_at = now
+    session.add(row)
+    return True
 
 
 def list_feeds(engine: Engine) -> list[FeedRow]:

@@ -71,6 +71,7 @@ class FeedRow(SQLModel, table=True):
     new_item_gap: float | None = None
     health: str = Field(default="ok", max_length=20)
     health_since: datetime | None = _ts()
+    paused_at: datetime | None = _ts()
 
 
 class ItemRow(SQLModel, table=True):

@@ -157,7 +157,7 @@ def test_shipped_example_config_and_corpus_watchlist_are_valid(monkeypatch: pyte
     monkeypatch.setenv("WIREWATCH_WEBHOOK_SECRET", "whsec_dGVzdA==")
     root = Path(__file__).resolve().parent.parent
     loaded = load_config(root / "config" / "examples" / "wirewatch.yaml")
-    assert {wl.watchlist for _, wl in loaded.watchlists} == {"ai-cloud"}
+    assert {wl.watchlist for _, wl in loaded.watchlists} == {"ai-cloud", "ev-batteries"}
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("1d", 86400), (90, 90),

@@ -200,6 +200,7 @@ def test_metrics_are_off_by_default_and_the_shipped_example_listens_on_loopback(
     monkeypatch.delenv("WIREWATCH_METRICS_LISTEN", raising=False)
     for name in ("WIREWATCH_WEBHOOK_SECRET", "SMTP_PASSWORD", "TG_TOKEN", "TG_CHAT"):
         monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("WIREWATCH_WEBHOOK_SECRET", "whsec_eA==")  # check refuses a secret that is not whsec_
     example = ROOT / "config" / "examples" / "wirewatch.yaml"
     try:
         listen = load_config(example).config.metrics.listen

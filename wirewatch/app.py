@@ -20,8 +20,9 @@ from sqlmodel import Session
 from alerts.match import Matcher
 from alerts.matchstore import save_matches
 from alerts.outbox import create_alerts
-from alerts.route import Channel, Route, build_channels, close_channels, routes_from
+from alerts.route import Channel, Route, build_channels, channel_problems, close_channels, routes_from
 from alerts.watchlist import compile_watchlists
+from config.errors import ConfigError
 from config.loader import Loaded, load_config
 from config.packs import load_packs
 from ingest.feedstore import FeedSpec, sync_feeds
@@ -52,6 +53,9 @@ class Wiring:
 def build_wiring(config_path: Path | str | None) -> Wiring:
     """Load and validate everything a reload needs; raises ConfigError without touching running state."""
     loaded = load_config(config_path)
+    problems = [loaded.problem(loc, message) for loc, message in channel_problems(loaded.config.channels)]
+    if problems:  # built here, so a channel that cannot work fails `check` and a reload, not every delivery
+        raise ConfigError(problems)
     watchlists = [wl for _, wl in loaded.watchlists]
     matcher = compile_watchlists(watchlists)
     routes = routes_from(watchlists)

@@ -26,8 +26,10 @@ def _open(args: argparse.Namespace, migrate: bool = True, retries: int = 1):  # 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the config and every watchlist it names."""
-    loaded = load_config(args.config)
+    """Validate the config and every watchlist it names, and build every channel (sending nothing)."""
+    from wirewatch.app import build_wiring
+
+    loaded = build_wiring(args.config).loaded
     cfg = loaded.config
     print(f"ok: {loaded.path}: {len(cfg.feeds)} feeds, {len(loaded.watchlists)} watchlists, "
           f"{len(cfg.channels)} channels")
@@ -259,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.cli_alerts import register
 
     register(add)
+    from wirewatch import cli_feeds
+
+    cli_feeds.register(add)
     from wirewatch.web.run import register as register_web
 
     register_web(add)

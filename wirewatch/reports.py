@@ -40,6 +40,8 @@ def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None)
         status = feed.last_status or "new"
         if not feed.enabled:
             status = "disabled"
+        elif feed.paused_at is not None:
+            status = "paused"
         elif feed.consecutive_errors:
             status = f"failing ({feed.last_http_status or 'error'})"
         rows.append([

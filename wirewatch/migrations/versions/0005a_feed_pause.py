@@ -1,0 +1,27 @@
+"""feed pause state
+
+Revision ID: 0005a
+Revises: 0004
+Create Date: 2026-12-07 11:40:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0005a'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+
+    with op.batch_alter_table('feed', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+
+    with op.batch_alter_table('feed', schema=None) as batch_op:
+        batch_op.drop_column('paused_at')
