@@ -240,6 +240,19 @@ def test_pinning_and_disabling_a_learned_line_is_what_wirewatch_boilerplate_read
     assert "disabled" in _cli(console.config, "boilerplate", "--feed", "wire").stdout
 
 
+def test_pause_and_resume_a_feed_from_its_page(console: Console, page: Page) -> None:
+    page.goto(console.base + "/feeds/copy")
+    page.get_by_role("button", name="Pause polling").click()
+    expect(page.locator(".facts .pill")).to_have_text("paused")
+    assert _rows(console.db, "select paused_at is not null from feed where name = 'copy'") == [(1,)]
+    page.goto(console.base + "/")
+    expect(page.locator("#feeds tbody tr").filter(has_text="copy")).to_contain_text("paused")
+    page.get_by_role("link", name="copy", exact=True).click()
+    page.get_by_role("button", name="Resume polling").click()
+    expect(page.locator(".facts .pill")).to_have_text("ok")
+    assert _rows(console.db, "select paused_at from feed where name = 'copy'") == [(None,)]
+
+
 def test_a_post_without_the_csrf_token_is_refused(console: Console) -> None:
     dead = _rows(console.db, "select id from alert_deliveries order by id limit 1")
     answer = httpx.post(f"{console.base}/deliveries/{dead[0][0]}/retry", data={"csrf": "guess"},

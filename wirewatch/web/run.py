@@ -20,14 +20,15 @@ async def start_in_daemon(app: App) -> Running | None:
     """Serve the console on the daemon's loop when `web.listen` is set; None when it is off."""
     from wirewatch.web.app import Console, start
     from wirewatch.web.polls import POLLS
-    from wirewatch.web.store import read_engine
+    from wirewatch.web.store import read_engine, set_feed_paused
 
     cfg = app.wiring.loaded.config
     if not cfg.web.listen:
         return None
     console = Console(reads=read_engine(cfg.database, cfg.sqlite_cache), writes=app.engine,
                       config=lambda: app.wiring.loaded.config, matcher=lambda: app.wiring.matcher,
-                      worker=app.worker, polls=POLLS)
+                      worker=app.worker, polls=POLLS,
+                      pause=lambda name, paused: set_feed_paused(app.engine, name, paused))
     return await start(console, cfg.web.listen)
 
 

@@ -405,3 +405,15 @@ def history(engine: Engine, since: datetime, limit: int) -> list[dict[str, Any]]
         return [dict(r._mapping) for r in conn.execute(
             sa.select(ITEMS.c.id, ITEMS.c.feed, ITEMS.c.title, ITEMS.c.text, ITEMS.c.story_id)
             .where(ITEMS.c.fetched_at >= since).order_by(ITEMS.c.id.desc()).limit(limit))]
+
+
+def set_feed_paused(engine: Engine, name: str, paused: bool) -> bool:
+    """Pause or resume one feed (`wirewatch feeds pause|resume`); False if there is no such feed."""
+    from sqlmodel import Session as ModelSession
+
+    from ingest.feedstore import set_paused
+
+    with ModelSession(engine) as session:
+        found = set_paused(session, name, paused, utcnow())
+        session.commit()
+    return found
