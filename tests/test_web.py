@@ -140,6 +140,7 @@ def test_overview_lists_every_feed_failing_first_and_clicks_through_to_the_error
     expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text("broken")
     expect(rows.first).to_contain_text("failing (500")
+    expect(rows.first.locator("td").nth(3)).to_contain_text("ago")  # failing since
     expect(page.locator("#feeds")).to_contain_text("wire")
     expect(page.locator("#feeds")).to_contain_text("copy")
     expect(page.locator(".cards")).to_contain_text("2 dead deliveries")

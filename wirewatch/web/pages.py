@@ -6,6 +6,7 @@ are refused in read-only mode and without a valid CSRF token.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -103,7 +104,12 @@ def _overview(console: Any) -> dict[str, Any]:
     top = max([max(i, s) for _, i, s in hours] or [1])
     item_bars = views.bars([(h, i) for h, i, _ in hours], top=top)
     story_bars = views.bars([(h, s) for h, _, s in hours], top=top, offset=480 / len(hours) / 2 if hours else 0)
-    return {"feeds": store.feed_states(console.reads, [f.name for f in cfg.feeds]),
+    feeds = store.feed_states(console.reads, [f.name for f in cfg.feeds])
+    for state in feeds:  # failing, not yet unhealthy: the first error of the run this daemon saw
+        if state.state == "failing" and state.since is None and console.polls is not None:
+            run = list(itertools.takewhile(lambda p: p.status == "error", console.polls.recent(state.name)))
+            state.since = run[-1].at if run else None
+    return {"feeds": feeds,
             "outbox": store.outbox_summary(console.reads), "dead": store.deliveries(console.reads, state="dead", limit=10),
             "hours": hours, "item_bars": item_bars, "story_bars": story_bars,
             "items_24h": sum(i for _, i, _ in hours), "stories_24h": sum(s for _, _, s in hours)}
