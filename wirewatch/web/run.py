@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     """`wirewatch web`: the console alone, read-only against the configured database."""
     from alerts.watchlist import compile_watchlists
     from config.loader import load_config
+    from wirewatch import db
     from wirewatch.web.app import Console, run_alone
     from wirewatch.web.store import read_engine
 
@@ -49,8 +51,12 @@ def cmd_web(args: argparse.Namespace) -> int:
         raise ConfigError([Problem(str(loaded.path), None, "web.token",
                                    f"listening on {listen!r} (not loopback) needs web.token")])
     matcher = compile_watchlists([wl for _, wl in loaded.watchlists])
-    console = Console(reads=read_engine(cfg.database, cfg.sqlite_cache), writes=None, config=lambda: cfg,
-                      matcher=lambda: matcher)
+    reads = read_engine(cfg.database, cfg.sqlite_cache)
+    if not db.is_current(reads):  # read-only: never migrates; the daemon (or `db upgrade`) does
+        print(f"error: the database is at revision {db.current_revision(reads)}, this wirewatch needs "
+              f"{db.head_revision()}: run `wirewatch db upgrade` (or start the daemon) first", file=sys.stderr)
+        return 1
+    console = Console(reads=reads, writes=None, config=lambda: cfg, matcher=lambda: matcher)
     print(f"wirewatch web console (read-only) on http://{listen}/", flush=True)
     return run_alone(console, listen)
 
