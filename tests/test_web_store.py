@@ -144,3 +144,12 @@ def test_web_config_needs_a_token_off_loopback(web: dict[str, str], error: str |
         return
     with pytest.raises(ValidationError, match=error):
         WebConfig.model_validate(web)
+
+
+def test_a_pasted_watchlist_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wirewatch.web.pages import _pasted_matcher
+
+    monkeypatch.setenv("WIREWATCH_TEST_SECRET", "hunter2-secret")
+    matcher = _pasted_matcher('watchlist: t\nentities:\n  - {id: X, name: X, aliases: ["${WIREWATCH_TEST_SECRET}"]}\n')
+    assert [c.alias for c in matcher.mentions("", "a ${WIREWATCH_TEST_SECRET} b")] == ["${WIREWATCH_TEST_SECRET}"]
+    assert matcher.mentions("", "hunter2-secret") == []

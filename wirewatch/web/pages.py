@@ -284,7 +284,8 @@ async def search(request: Request) -> Response:
 def _pasted_matcher(yaml_text: str) -> Matcher:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pasted-watchlist.yaml"
-        path.write_text(yaml_text, encoding="utf-8")
+        # `$$` is a literal `$`: a pasted `${SMTP_PASSWORD}` stays that text, never the variable's value
+        path.write_text(yaml_text.replace("$", "$$"), encoding="utf-8")
         return compile_watchlists([load_watchlist(path)])
 
 
