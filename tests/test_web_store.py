@@ -57,6 +57,15 @@ def test_search_finds_items_in_every_script(engine: sa.Engine, query: str, expec
     assert titles(store.search_items(engine, query)) == expected
 
 
+@pytest.mark.parametrize("recent", [1, 2, 20_000])
+def test_search_finds_old_items_beyond_the_recent_scan(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
+                                                       recent: int) -> None:
+    monkeypatch.setattr(store, "RECENT_SCAN", recent)  # PostgreSQL: newest items scanned, older ones indexed
+    assert titles(store.search_items(engine, "日本")) == ["マイクロソフト、日本に投資", "微软将向日本云计算投资"]
+    assert titles(store.search_items(engine, "cloud data")) == ["Microsoft to invest in Japan cloud"]
+    assert titles(store.search_items(engine, "日本", limit=1)) == ["マイクロソフト、日本に投資"]
+
+
 def test_search_filters_by_feed_and_date_and_follows_edits_and_deletes(engine: sa.Engine) -> None:
     assert titles(store.search_items(engine, "投资", feed="nikkei")) == []
     assert titles(store.search_items(engine, "yields", since=utcnow() - timedelta(hours=1))) == []

@@ -363,34 +363,64 @@ def _literal(q: str) -> str:
     return '"' + q.replace('"', '""') + '"'
 
 
+RECENT_SCAN = 20_000
+"""PostgreSQL: how many of the newest items a search scans before it turns to the trigram indexes."""
+
+
+def _scan_contains(word: str) -> sa.ColumnElement[bool]:
+    """Title or text contains `word`, ignoring case; no index can serve it (a scan, newest first)."""
+    needle = sa.func.lower(sa.literal(word))
+    return sa.or_(sa.func.strpos(sa.func.lower(ITEMS.c.title), needle) > 0,
+                  sa.func.strpos(sa.func.lower(ITEMS.c.text), needle) > 0)
+
+
+def _like_contains(word: str) -> sa.ColumnElement[bool]:
+    """Title or text ILIKE `%word%`: what pg_trgm's GIN indexes serve (three characters or more)."""
+    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return sa.or_(ITEMS.c.title.ilike(pattern, escape="\\"), ITEMS.c.text.ilike(pattern, escape="\\"))
+
+
 def search_items(engine: Engine, q: str, feed: str | None = None, entity: str | None = None,
                  since: datetime | None = None, until: datetime | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:
-    """Stored items whose title or text contains `q` (any script), newest first, with the filters applied."""
-    q = q.strip()
+    """Stored items whose title or text contains every word of `q` (any script), newest first, filtered.
+
+    SQLite: the FTS5 trigram table when every word has three characters or more, else a scan.
+    PostgreSQL: the newest `RECENT_SCAN` items are scanned first (a common word fills the page
+    there at once, where the trigram indexes would fetch and sort every item holding it); if the
+    page is not full, the older items through the trigram indexes (a rare word: few index hits).
+    """
+    words = q.split()
     query = sa.select(*ITEM_COLUMNS).order_by(ITEMS.c.id.desc()).limit(limit)
+    if feed:
+        query = query.where(ITEMS.c.feed == feed)
+    if entity:
+        query = query.where(ITEMS.c.id.in_(sa.select(MATCHES.c.item_id).where(MATCHES.c.entity == entity)))
+    if since is not None:
+        query = query.where(ITEMS.c.fetched_at >= since)
+    if until is not None:
+        query = query.where(ITEMS.c.fetched_at < until)
     with engine.connect() as conn:
-        if q:
-            words = [w for w in q.split() if w]
-            if _fts_available(conn) and all(len(w) >= 3 for w in words):
-                # FTS5 trigram index: every word is a substring match served by the index
-                match = " AND ".join(_literal(w) for w in words)
-                query = query.where(ITEMS.c.id.in_(sa.text("SELECT rowid FROM item_fts WHERE item_fts MATCH :m")
-                                                   .bindparams(m=match)))
-            else:  # short CJK words (微软): a substring scan; on PostgreSQL pg_trgm's index serves ILIKE
-                for w in words:
-                    pattern = "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                    query = query.where(sa.or_(ITEMS.c.title.ilike(pattern, escape="\\"),
-                                               ITEMS.c.text.ilike(pattern, escape="\\")))
-        if feed:
-            query = query.where(ITEMS.c.feed == feed)
-        if entity:
-            query = query.where(ITEMS.c.id.in_(sa.select(MATCHES.c.item_id).where(MATCHES.c.entity == entity)))
-        if since is not None:
-            query = query.where(ITEMS.c.fetched_at >= since)
-        if until is not None:
-            query = query.where(ITEMS.c.fetched_at < until)
+        if conn.dialect.name == "postgresql" and words:
+            return _search_postgres(conn, query, words, limit)
+        if words and _fts_available(conn) and all(len(w) >= 3 for w in words):
+            match = " AND ".join(_literal(w) for w in words)
+            query = query.where(ITEMS.c.id.in_(sa.text("SELECT rowid FROM item_fts WHERE item_fts MATCH :m")
+                                               .bindparams(m=match)))
+        else:
+            query = query.where(*(_like_contains(w) for w in words))
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _search_postgres(conn: Connection, query: sa.Select[Any], words: list[str], limit: int) -> list[dict[str, Any]]:
+    top = conn.execute(sa.select(sa.func.max(ITEMS.c.id))).scalar() or 0
+    border = top - RECENT_SCAN
+    recent = query.where(ITEMS.c.id > border, *(_scan_contains(w) for w in words))
+    rows = [dict(r._mapping) for r in conn.execute(recent)]
+    if len(rows) < limit and border > 0:
+        older = query.where(ITEMS.c.id <= border, *(_like_contains(w) for w in words)).limit(limit - len(rows))
+        rows += [dict(r._mapping) for r in conn.execute(older)]
+    return rows
 
 
 def entities(engine: Engine) -> list[str]:
