@@ -137,6 +137,20 @@ def main() -> int:
              "/search?q=%E4%BA%91%E8%AE%A1%E7%AE%97", "/search?q=cloud+data", "/search?q=zzzzqqq", "/search?q=qz",
              "/search?entity=MSFT&since=7d", "/tester"]
     print("| page | median ms | p95 ms |\n| --- | ---: | ---: |")
+    try:
+        time_pages(listen, pages, args.rounds)
+    finally:
+        if args.database == "postgres":
+            from tests.conftest import drop_pg_database
+
+            engine.dispose()
+            console.reads.dispose()
+            drop_pg_database(url)
+    return 0
+
+
+def time_pages(listen: str, pages: list[str], rounds: int) -> None:
+    """GET each page once to warm up, then `rounds` times; print median and p95 per page."""
     # a new connection per request, as a browser tab opening a page mostly gets; kept-alive connections
     # between two Python peers on loopback add a ~40 ms delayed-ACK stall that is not the page's time
     limits = httpx.Limits(max_keepalive_connections=0)
@@ -144,7 +158,7 @@ def main() -> int:
         for page in pages:
             assert client.get(page).status_code == 200, page
             times = []
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 t0 = time.perf_counter()
                 response = client.get(page)
                 times.append((time.perf_counter() - t0) * 1000)
@@ -153,7 +167,6 @@ def main() -> int:
             p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
             print(f"| `{httpx.URL(page).path}{'?' + httpx.URL(page).query.decode() if httpx.URL(page).query else ''}` "
                   f"| {statistics.median(times):.1f} | {p95:.1f} |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
