@@ -363,12 +363,14 @@ def _literal(q: str) -> str:
     return '"' + q.replace('"', '""') + '"'
 
 
-RECENT_SCAN = 20_000
+RECENT_SCAN = 5_000
 """PostgreSQL: how many of the newest items a search scans before it turns to the trigram indexes."""
 
 
 def _scan_contains(word: str) -> sa.ColumnElement[bool]:
     """Title or text contains `word`, ignoring case; no index can serve it (a scan, newest first)."""
+    if word.lower() == word.upper():  # nothing to fold (Chinese, Japanese, digits): skip lower() on every row
+        return sa.or_(sa.func.strpos(ITEMS.c.title, word) > 0, sa.func.strpos(ITEMS.c.text, word) > 0)
     needle = sa.func.lower(sa.literal(word))
     return sa.or_(sa.func.strpos(sa.func.lower(ITEMS.c.title), needle) > 0,
                   sa.func.strpos(sa.func.lower(ITEMS.c.text), needle) > 0)
@@ -418,7 +420,9 @@ def _search_postgres(conn: Connection, query: sa.Select[Any], words: list[str], 
     recent = query.where(ITEMS.c.id > border, *(_scan_contains(w) for w in words))
     rows = [dict(r._mapping) for r in conn.execute(recent)]
     if len(rows) < limit and border > 0:
-        older = query.where(ITEMS.c.id <= border, *(_like_contains(w) for w in words)).limit(limit - len(rows))
+        # a word under three characters has no trigram: through the index it would read all of it
+        older = query.where(ITEMS.c.id <= border, *(_like_contains(w) if len(w) >= 3 else _scan_contains(w)
+                                                    for w in words)).limit(limit - len(rows))
         rows += [dict(r._mapping) for r in conn.execute(older)]
     return rows
 
