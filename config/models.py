@@ -179,6 +179,34 @@ class MetricsConfig(Strict):
         return value
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class WebConfig(Strict):
+    """The operator's web console; off unless `listen` is set; any non-loopback address needs `token`."""
+
+    listen: str | None = None
+    token: str | None = Field(default=None, min_length=16)
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _listen(cls, value: object) -> object:
+        if value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"expected host:port like 127.0.0.1:8080, got {value!r}")
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port like 127.0.0.1:8080, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> WebConfig:
+        if self.listen and not self.token and self.listen.rpartition(":")[0] not in LOOPBACK_HOSTS:
+            raise ValueError(f"web.listen {self.listen!r} is not a loopback address: set web.token "
+                             "(e.g. \"${WIREWATCH_WEB_TOKEN}\", at least 16 characters), or listen on 127.0.0.1")
+        return self
+
+
 class FeedHealthConfig(Strict):
     """When a feed counts as unhealthy: failing polls in a row, or silent far past its usual cadence."""
 
@@ -327,6 +355,7 @@ class Config(Strict):
     dedupe: DedupeConfig = DedupeConfig()
     retention: RetentionConfig = RetentionConfig()
     metrics: MetricsConfig = MetricsConfig()
+    web: WebConfig = WebConfig()
     retry: RetryConfig = RetryConfig()
     feed_health: FeedHealthConfig = FeedHealthConfig()
     shutdown_grace: Duration = 10.0

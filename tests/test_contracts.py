@@ -25,13 +25,16 @@ def test_cli_commands_and_global_options() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
     assert {"run", "poll", "check", "status", "export", "reprocess", "db", "demo", "clean", "boilerplate",
-            "stories", "match", "backtest", "alerts", "test-alert", "health", "try"} <= set(sub.choices)
+            "stories", "match", "backtest", "alerts", "test-alert", "health", "try", "web"} <= set(sub.choices)
     options = {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--config", "--version", "--log-format"} <= options
 
 
 def test_config_keys() -> None:
-    assert {"database", "defaults", "feeds", "watchlists", "channels"} <= keys(Config)
+    assert {"database", "defaults", "feeds", "watchlists", "channels", "web"} <= keys(Config)
+    from config.models import WebConfig
+
+    assert {"listen", "token"} <= keys(WebConfig)
     assert {"name", "url", "interval", "clean", "full_text", "kind", "select"} <= keys(FeedConfig)
     assert {"items", "id", "title", "url", "published", "body", "source"} <= keys(JsonSelect) & keys(HtmlSelect)
     assert {"path", "css", "format", "tz"} <= keys(Published)
@@ -55,3 +58,18 @@ def test_webhook_payload_shape() -> None:
     assert {"id", "name", "mentions"} <= set(payload["entities"][0])
     assert {"alias", "field", "snippet"} <= set(payload["entities"][0]["mentions"][0])
     assert {"feed", "guid", "url", "title", "text", "source", "published"} <= set(payload["item"])
+
+
+def test_web_console_paths() -> None:
+    import sqlalchemy as sa
+    from starlette.routing import Route
+
+    from alerts.watchlist import compile_watchlists
+    from wirewatch.web.app import Console, build_app
+
+    matcher = compile_watchlists([])
+    guard = build_app(Console(reads=sa.create_engine("sqlite://"), writes=None, config=Config,
+                              matcher=lambda: matcher))
+    paths = {r.path for r in guard.app.routes if isinstance(r, Route)}  # type: ignore[attr-defined]
+    assert {"/", "/feeds/{name}", "/items", "/stories/{id:int}", "/alerts", "/search", "/tester",
+            "/deliveries/{id:int}"} <= paths

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from wirewatch import db
-from wirewatch.schema import load_models
+from wirewatch.schema import include_name, load_models
 
 
 def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None:
@@ -19,7 +19,8 @@ def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None
         db.upgrade(engine)  # idempotent at start-up
         load_models()
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
+                                    SQLModel.metadata)
         assert diff == [], f"models and migrations disagree; add a migration: {diff}"
     finally:
         engine.dispose()

@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_feeds.register(add)
     cli_init.register(add)
+    from wirewatch.web.run import register as register_web
+
+    register_web(add)
     return p
 
 

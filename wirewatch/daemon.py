@@ -31,6 +31,7 @@ from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import health_check, refresh_gauges
 from wirewatch.logs import redact
+from wirewatch.web.polls import POLLS as web_polls
 
 log = logging.getLogger("wirewatch.daemon")
 
@@ -46,6 +47,8 @@ def observe(report: PollReport) -> None:
     metrics.ITEMS.labels("skipped").inc(report.skipped)  # JSON/HTML source items missing a required field
     metrics.STORIES.inc(report.stories_created)
     metrics.BOILERPLATE.inc(report.removed_lines)
+    web_polls.add(report.feed, report.status, report.http_status, report.new, report.updated, report.duplicate,
+                  report.duration, report.error)  # the web console's recent polls
     level = logging.WARNING if report.status == "error" else logging.INFO
     log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
             report.http_status, report.new, report.updated, report.duplicate, report.duration,
@@ -318,6 +321,7 @@ class Daemon:
             f"  watchlists: {', '.join(wl.watchlist for _, wl in self.app.wiring.loaded.watchlists) or '-'}",
             f"  channels:   {', '.join(f'{n} ({c.type})' for n, c in cfg.channels.items()) or '-'}",
             f"  metrics:    {cfg.metrics.listen or 'off'}",
+            f"  web:        {cfg.web.listen or 'off'}",
             "  matcher:    " + ("native (alerts._scan)" if native_folder() is not None else
                                 "python (alerts._scan was not built: no C compiler at install; matching is slower)"),
         ]
@@ -331,6 +335,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         cfg = self.app.wiring.loaded.config
         server = metrics.serve(cfg.metrics.listen, self.health) if cfg.metrics.listen else None
+        from wirewatch.web.run import start_in_daemon
+
+        web = await start_in_daemon(self.app)  # web.listen: the console, on this loop
         log.info("starting\n%s", self.summary())
         scheduler = AsyncIOScheduler(event_loop=loop)
         now = utcnow()
@@ -365,5 +372,7 @@ class Daemon:
         await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
         if server is not None:
             server.shutdown()
+        if web is not None:
+            await web.stop()
         log.info("stopped")
         return 0

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from wirewatch.schema import load_models
+from wirewatch.schema import include_name, load_models
 
 load_models()
 target_metadata = SQLModel.metadata
@@ -21,7 +21,7 @@ def run_migrations_online() -> None:
             connection.execute(text("SELECT pg_advisory_lock(727273)"))
             connection.commit()
         try:
-            context.configure(connection=connection, target_metadata=target_metadata,
+            context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
                               render_as_batch=connection.dialect.name == "sqlite")
             with context.begin_transaction():
                 context.run_migrations()

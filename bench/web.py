@@ -1,0 +1,173 @@
+"""Web console benchmark: how fast each page answers over a database of 100,000 stored items.
+
+    python bench/web.py [--items 100000] [--rounds 20] [--database sqlite|postgres]
+
+Builds a fresh database (SQLite file in a temp folder, or a fresh PostgreSQL database on
+127.0.0.1:5432), migrated to head, with `--items` items spread over 30 days across 20 feeds
+(half English, half Chinese, ~500 characters each), one story per two items, a match for one
+item in ten, an alert per matched story with one delivery (one in twenty dead). Then serves the
+console in this process (uvicorn on its own loop in a thread, as the daemon does) and times
+`--rounds` GETs of each page over real HTTP on 127.0.0.1, after one warm-up request. Prints
+the median and the 95th percentile per page, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alerts.matchstore import ItemMatch  # noqa: E402
+from alerts.models import ALERTS, DELIVERIES  # noqa: E402
+from alerts.watchlist import compile_watchlists  # noqa: E402
+from config.models import Config, FeedConfig  # noqa: E402
+from config.watchlist import WatchlistConfig  # noqa: E402
+from ingest.store import FeedRow, ItemRow, StoryRow, utcnow  # noqa: E402
+from wirewatch import db  # noqa: E402
+from wirewatch.web.app import Console, start  # noqa: E402
+from wirewatch.web.store import read_engine  # noqa: E402
+
+EN = ("Microsoft said on Monday it will invest billions in cloud data centres across Japan as demand for "
+      "computing grows; analysts expect the spending to lift suppliers of chips, power and cooling gear. ")
+ZH = "微软周一表示，将在未来两年内向日本的云计算数据中心投资，人工智能算力需求持续增长，分析师预计供应商将受益。"
+FEEDS = [f"feed-{n:02d}" for n in range(20)]
+
+
+def build(engine: sa.Engine, n: int) -> None:
+    """Fill a migrated database with `n` items, their stories, matches, alerts and deliveries."""
+    rng = random.Random(7)
+    now = utcnow()
+    items_t = ItemRow.__table__  # type: ignore[attr-defined]
+    stories_t = StoryRow.__table__  # type: ignore[attr-defined]
+    matches_t = ItemMatch.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(FeedRow.__table__.insert(), [  # type: ignore[attr-defined]
+            {"name": f, "url": f"http://127.0.0.1:9/{f}.xml", "enabled": True, "consecutive_errors": 0,
+             "items_total": n // len(FEEDS), "health": "ok", "next_poll_at": now} for f in FEEDS])
+    batch = 5000
+    for start_at in range(0, n, batch):
+        items, stories, matches, alerts = [], [], [], []
+        for i in range(start_at, min(start_at + batch, n)):
+            when = now - timedelta(seconds=rng.uniform(0, 30 * 86400))
+            zh = i % 2 == 1
+            body = (ZH * 8 if zh else EN * 5) + f" #{i}"
+            story = i // 2 + 1
+            items.append({"id": i + 1, "feed": FEEDS[i % len(FEEDS)], "identity": f"i{i}", "url": f"http://x.invalid/{i}",
+                          "title": (f"微软第{i}号新闻" if zh else f"Microsoft story number {i}"), "raw_summary": "",
+                          "raw_content": "", "raw_hash": "h", "text": body, "content_hash": f"c{i}",
+                          "fetched_at": when, "published_at": when, "story_id": story})
+            if i % 2 == 0:
+                stories.append({"id": story, "first_item_id": i + 1, "title": f"story {story}", "first_seen": when,
+                                "last_updated": when, "items": 2, "updates": 0, "sources": [FEEDS[i % len(FEEDS)]]})
+            if i % 10 == 0:
+                matches.append({"item_id": i + 1, "story_id": story, "watchlist": "ai-cloud", "entity": "MSFT",
+                                "salience": 1.0, "mentions": [{"alias": "Microsoft", "field": "title", "start": 0,
+                                                              "end": 9, "snippet": "Microsoft"}]})
+                alerts.append({"id": story, "public_id": f"alt_{story}", "type": "alert.created", "story_id": story,
+                               "watchlist": "ai-cloud", "key": "created", "item_id": i + 1, "title": f"story {story}",
+                               "throttled": False, "payload": json.dumps({"id": story}), "created_at": when})
+        with engine.begin() as conn:
+            conn.execute(items_t.insert(), items)
+            conn.execute(stories_t.insert(), stories)
+            conn.execute(matches_t.insert(), matches)
+            conn.execute(ALERTS.insert(), alerts)
+            conn.execute(DELIVERIES.insert(), [
+                {"alert_id": a["id"], "channel": "desk", "message_id": f"msg_{a['id']}",
+                 "state": "dead" if a["id"] % 20 == 1 else "delivered", "batched": False, "attempts": 1, "step": 1,
+                 "next_attempt_at": a["created_at"], "created_at": a["created_at"],
+                 "last_error": "HTTP 500" if a["id"] % 20 == 1 else None} for a in alerts])
+
+
+def serve(console: Console, listen: str) -> None:
+    """Run the console on its own event loop in a daemon thread; returns once it listens."""
+    ready = threading.Event()
+
+    async def main() -> None:
+        await start(console, listen)
+        ready.set()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=lambda: asyncio.run(main()), daemon=True).start()
+    ready.wait(30)
+
+
+def main() -> int:
+    """Build, serve, time, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="wirewatch-bench-web-"))
+    if args.database == "postgres":
+        from tests.conftest import create_pg_database
+
+        url = create_pg_database("wirewatch_bench_web")
+    else:
+        url = f"sqlite:///{tmp / 'web.db'}"
+    engine = db.make_engine(url)
+    began = time.perf_counter()
+    db.upgrade(engine)
+    build(engine, args.items)
+    print(f"built {args.items} items on {args.database} in {time.perf_counter() - began:.0f}s", flush=True)
+    config = Config(database=url, feeds=[FeedConfig(name=f, url=f"http://127.0.0.1:9/{f}.xml") for f in FEEDS])
+    watchlist = WatchlistConfig.model_validate({"watchlist": "ai-cloud", "entities": [
+        {"id": "MSFT", "name": "Microsoft", "aliases": ["Microsoft", "微软"]}]})
+    matcher = compile_watchlists([watchlist])
+    console = Console(reads=read_engine(url, 64 * 1024 * 1024), writes=engine, config=lambda: config,
+                      matcher=lambda: matcher)
+    listen = "127.0.0.1:18931"
+    serve(console, listen)
+    dead = 1
+    pages = ["/", "/feeds/feed-03", "/items", f"/items?before={args.items // 2}", f"/stories/{args.items // 4}",
+             "/alerts", "/alerts?state=dead", f"/deliveries/{dead}", "/search?q=%E5%BE%AE%E8%BD%AF",
+             "/search?q=%E4%BA%91%E8%AE%A1%E7%AE%97", "/search?q=cloud+data", "/search?q=zzzzqqq", "/search?q=qz",
+             "/search?entity=MSFT&since=7d", "/tester"]
+    print("| page | median ms | p95 ms |\n| --- | ---: | ---: |")
+    try:
+        time_pages(listen, pages, args.rounds)
+    finally:
+        if args.database == "postgres":
+            from tests.conftest import drop_pg_database
+
+            engine.dispose()
+            console.reads.dispose()
+            drop_pg_database(url)
+    return 0
+
+
+def time_pages(listen: str, pages: list[str], rounds: int) -> None:
+    """GET each page once to warm up, then `rounds` times; print median and p95 per page."""
+    # a new connection per request, as a browser tab opening a page mostly gets; kept-alive connections
+    # between two Python peers on loopback add a ~40 ms delayed-ACK stall that is not the page's time
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=f"http://{listen}", timeout=30, limits=limits) as client:
+        for page in pages:
+            assert client.get(page).status_code == 200, page
+            times = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                response = client.get(page)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200
+            times.sort()
+            p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+            print(f"| `{httpx.URL(page).path}{'?' + httpx.URL(page).query.decode() if httpx.URL(page).query else ''}` "
+                  f"| {statistics.median(times):.1f} | {p95:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The console's store (search on SQLite FTS5 and PostgreSQL pg_trgm), its pure helpers and its guards."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from config.models import WebConfig
+from ingest.store import ItemRow, LearnedRule, utcnow
+from wirewatch import db
+from wirewatch.web import store
+from wirewatch.web.security import csrf_ok, origin_ok, token_ok
+from wirewatch.web.views import bars, duration, segments
+
+TEXTS = [
+    ("Microsoft to invest in Japan cloud", "Microsoft will spend 5 billion dollars on cloud data centres.", "wire"),
+    ("微软将向日本云计算投资", "微软周一表示，将在未来两年内向日本的云计算数据中心投资50亿美元。", "sina"),
+    ("マイクロソフト、日本に投資", "マイクロソフトは日本のクラウド事業に投資すると発表した。", "nikkei"),
+    ("Bond yields steady", "Treasury yields held near four percent; 100% of traders waited.", "wire"),
+]
+
+
+@pytest.fixture
+def engine(db_url: str) -> sa.Engine:
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    now = utcnow()
+    with Session(engine) as session:
+        for i, (title, text, feed) in enumerate(TEXTS):
+            session.add(ItemRow(feed=feed, identity=f"i{i}", url=f"http://example.invalid/{i}", title=title,
+                                raw_summary="", raw_content="", raw_hash="h", text=text, content_hash=f"c{i}",
+                                fetched_at=now - timedelta(hours=i), story_id=i + 1))
+        session.add(LearnedRule(feed="wire", line_hash="x", line="Follow us", state="learned", learned_at=now))
+        session.commit()
+    return engine
+
+
+def titles(rows: list[dict[str, object]]) -> list[object]:
+    return [r["title"] for r in rows]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("微软", ["微软将向日本云计算投资"]),                       # two Han characters: below a trigram
+    ("云计算数据中心", ["微软将向日本云计算投资"]),               # Chinese, trigram index
+    ("クラウド事業", ["マイクロソフト、日本に投資"]),            # Japanese
+    ("cloud data", ["Microsoft to invest in Japan cloud"]),  # every word, any order of the text
+    ("MICROSOFT", ["Microsoft to invest in Japan cloud"]),   # case does not matter
+    ("100%", ["Bond yields steady"]),                        # LIKE wildcards are literal
+    ("nothing-like-this", []),
+])
+def test_search_finds_items_in_every_script(engine: sa.Engine, query: str, expected: list[str]) -> None:
+    assert titles(store.search_items(engine, query)) == expected
+
+
+@pytest.mark.parametrize("recent", [1, 2, 20_000])
+def test_search_finds_old_items_beyond_the_recent_scan(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
+                                                       recent: int) -> None:
+    monkeypatch.setattr(store, "RECENT_SCAN", recent)  # PostgreSQL: newest items scanned, older ones indexed
+    assert titles(store.search_items(engine, "日本")) == ["マイクロソフト、日本に投資", "微软将向日本云计算投资"]
+    assert titles(store.search_items(engine, "cloud data")) == ["Microsoft to invest in Japan cloud"]
+    assert titles(store.search_items(engine, "日本", limit=1)) == ["マイクロソフト、日本に投資"]
+
+
+def test_search_filters_by_feed_and_date_and_follows_edits_and_deletes(engine: sa.Engine) -> None:
+    assert titles(store.search_items(engine, "投资", feed="nikkei")) == []
+    assert titles(store.search_items(engine, "yields", since=utcnow() - timedelta(hours=1))) == []
+    assert titles(store.search_items(engine, "yields", since=utcnow() - timedelta(hours=5))) == ["Bond yields steady"]
+    with engine.begin() as conn:
+        conn.execute(store.ITEMS.update().where(store.ITEMS.c.identity == "i3").values(title="Gilts rally hard"))
+        conn.execute(store.ITEMS.delete().where(store.ITEMS.c.identity == "i0"))
+    assert titles(store.search_items(engine, "Gilts rally")) == ["Gilts rally hard"]
+    assert titles(store.search_items(engine, "Bond yields")) == []
+    assert titles(store.search_items(engine, "cloud data")) == []
+
+
+def test_sqlite_search_uses_the_fts5_trigram_table(tmp_path: object) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path}/fts.db")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        assert store._fts_available(conn)
+        sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'item_fts'")).scalar_one()
+    assert "trigram" in sql
+
+
+def test_rule_state_is_written_where_boilerplate_reads_it(engine: sa.Engine) -> None:
+    from wirewatch.reports import boilerplate_rows
+
+    rule = store.learned_lines(engine, "wire")[0]
+    assert store.set_rule_state(engine, "wire", rule["id"], "disabled")
+    assert boilerplate_rows(engine, "wire")[1][1] == "disabled"
+    assert not store.set_rule_state(engine, "sina", rule["id"], "pinned")  # another feed's line: untouched
+    with pytest.raises(ValueError):
+        store.set_rule_state(engine, "wire", rule["id"], "deleted")
+
+
+def test_language_of_reads_the_script() -> None:
+    assert [store.language_of(t) for t, _, _ in TEXTS] == ["en", "zh", "ja", "en"]
+
+
+@pytest.mark.parametrize(("spans", "expected"), [
+    ([], [("Microsoft and 微软", False)]),
+    ([(0, 9)], [("Microsoft", True), (" and 微软", False)]),
+    ([(14, 16), (0, 3), (2, 9)], [("Microsoft", True), (" and ", False), ("微软", True)]),
+    ([(10, 99), (-5, 0)], [("Microsoft ", False), ("and 微软", True)]),
+])
+def test_segments_merge_and_clip_spans(spans: list[tuple[int, int]], expected: list[tuple[str, bool]]) -> None:
+    assert segments("Microsoft and 微软", spans) == expected
+
+
+def test_bars_scale_to_the_peak_and_durations_read_short() -> None:
+    out = bars([("00", 0), ("01", 5), ("02", 10)], width=300, height=80)
+    assert [b.height for b in out] == [0, 40, 80]
+    assert [b.x for b in out] == [0, 100, 200]
+    assert [duration(s) for s in (None, 0, 90, 7260, 90000)] == ["-", "0s", "1m 30s", "2h 1m", "1d 1h"]
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(("header", "ok"), [
+    (None, False), ("", False), ("Bearer tok-0123456789abcdef", True), ("bearer tok-0123456789abcdef", True),
+    ("Bearer tok-0123456789abcdeX", False), (_basic("ops", "tok-0123456789abcdef"), True),
+    (_basic("tok-0123456789abcdef", ""), False), ("Basic !!notbase64", False), ("Token tok-0123456789abcdef", False),
+])
+def test_token_is_a_bearer_token_or_the_basic_auth_password(header: str | None, ok: bool) -> None:
+    assert token_ok(header, "tok-0123456789abcdef") is ok
+
+
+def test_csrf_and_origin_checks() -> None:
+    assert csrf_ok("abc", "abc") and not csrf_ok("abc", "abd") and not csrf_ok(None, "x") and not csrf_ok("x", "")
+    assert origin_ok(None, "127.0.0.1:8080") and origin_ok("http://127.0.0.1:8080", "127.0.0.1:8080")
+    assert not origin_ok("http://evil.example", "127.0.0.1:8080")
+
+
+@pytest.mark.parametrize(("web", "error"), [
+    ({}, None),
+    ({"listen": "127.0.0.1:8080"}, None),
+    ({"listen": "[::1]:8080"}, None),
+    ({"listen": "0.0.0.0:8080"}, "set web.token"),
+    ({"listen": "10.0.0.5:8080", "token": "0123456789abcdef"}, None),
+    ({"listen": "10.0.0.5:8080", "token": "short"}, "at least 16"),
+    ({"listen": "8080"}, "host:port"),
+])
+def test_web_config_needs_a_token_off_loopback(web: dict[str, str], error: str | None) -> None:
+    if error is None:
+        WebConfig.model_validate(web)
+        return
+    with pytest.raises(ValidationError, match=error):
+        WebConfig.model_validate(web)
+
+
+def test_a_pasted_watchlist_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wirewatch.web.pages import _pasted_matcher
+
+    monkeypatch.setenv("WIREWATCH_TEST_SECRET", "hunter2-secret")
+    matcher = _pasted_matcher('watchlist: t\nentities:\n  - {id: X, name: X, aliases: ["${WIREWATCH_TEST_SECRET}"]}\n')
+    assert [c.alias for c in matcher.mentions("", "a ${WIREWATCH_TEST_SECRET} b")] == ["${WIREWATCH_TEST_SECRET}"]
+    assert matcher.mentions("", "hunter2-secret") == []

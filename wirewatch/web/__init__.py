@@ -1,0 +1,1 @@
+"""The operator's web console (`web.listen`): pages over the feeds, items, stories and alerts."""
