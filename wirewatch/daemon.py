@@ -321,6 +321,18 @@ class Daemon:
         ]
         return "\n".join(lines)
 
+    def banner(self) -> dict[str, object]:
+        """The start-up summary as the fields of one log event (one JSON object in JSON mode)."""
+        cfg = self.app.wiring.loaded.config
+        return {
+            "version": __version__, "worker": self.app.worker, "database": redact(cfg.database),
+            "feeds": len(cfg.feeds),
+            "watchlists": [wl.watchlist for _, wl in self.app.wiring.loaded.watchlists],
+            "channels": {n: c.type for n, c in cfg.channels.items()},
+            "metrics": cfg.metrics.listen or "off",
+            "matcher": "native" if native_folder() is not None else "python (alerts._scan was not built)",
+        }
+
     async def run(self) -> int:
         """Run until a stop signal; finish in-flight work within the grace period; return the exit code."""
         loop = asyncio.get_running_loop()
@@ -329,7 +341,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         cfg = self.app.wiring.loaded.config
         server = metrics.serve(cfg.metrics.listen, self.health) if cfg.metrics.listen else None
-        log.info("starting\n%s", self.summary())
+        log.info("starting", extra=self.banner())
         scheduler = AsyncIOScheduler(event_loop=loop)
         now = utcnow()
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
