@@ -186,11 +186,20 @@ def cmd_match(args: argparse.Namespace) -> int:
     from alerts.watchlist import compile_watchlists
     from config.loader import load_watchlist
 
-    matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
+    watchlist = load_watchlist(Path(args.watchlist))
+    matcher = compile_watchlists([watchlist])
     text = sys.stdin.read()
     title = args.title or ""
-    result = candidates_to_json(matcher.mentions(title, text)) if args.explain else matches_to_json(matcher.match(title, text))
-    print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    matches = matcher.match(title, text)
+    if not args.explain:
+        print(json.dumps(matches_to_json(matches), ensure_ascii=False, indent=1, default=str))
+        return 0
+    from wirewatch.explain import render, verdicts
+
+    candidates = matcher.mentions(title, text)
+    print(json.dumps(candidates_to_json(candidates), ensure_ascii=False, indent=1, default=str))
+    for verdict in verdicts([watchlist], candidates, {m.watchlist for m in matches}):
+        print("\n".join(f"--- {line}" for line in render(verdict)), file=sys.stderr)
     return 0
 
 
@@ -265,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.cli_alerts import register
 
     register(add)
+    from wirewatch.cli_why import register as register_why
+
+    register_why(add)
     return p
 
 
