@@ -99,17 +99,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    """Re-run cleaning and matching over stored items after a rule change."""
+    """Re-run cleaning and matching over stored items after a rule change; `--alert` also creates new alerts."""
     from ingest.pipeline import reprocess
+    from wirewatch.cli_reprocess import Rematch
 
     app = _open(args)
     try:
         if args.feed is not None:
             require_feed(args.feed, feed_names(app.engine, app.wiring.loaded))
-        n = reprocess(app.engine, app.wiring.loaded.config, app.wiring.cleaner, app.rematch_sink(), args.feed)
+        rematch = Rematch(app.wiring, alert=args.alert)
+        n = reprocess(app.engine, app.wiring.loaded.config, app.wiring.cleaner, rematch, args.feed)
     finally:
         app.close()
-    print(f"reprocessed {n} items", file=sys.stderr)
+    print(f"reprocessed {n} items: {rematch.summary()}", file=sys.stderr)
     return 0
 
 
@@ -250,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["jsonl"], default="jsonl")
     sp.add_argument("--feed")
     sp.add_argument("--since", type=duration, help="only items fetched within this duration (e.g. 1d)")
-    add("reprocess", cmd_reprocess, "re-clean and re-match stored items").add_argument("--feed")
+    sp = add("reprocess", cmd_reprocess, "re-clean and re-match stored items (alerts only with --alert)")
+    sp.add_argument("--feed")
+    sp.add_argument("--alert", action="store_true",
+                    help="also create the alerts new matches imply, once per story and watchlist")
     sp = add("db", cmd_db, "database maintenance")
     sp.add_argument("action", choices=["upgrade"])
     sp.add_argument("--retries", type=int, default=1)
