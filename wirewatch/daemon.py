@@ -30,7 +30,7 @@ from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import health_check, refresh_gauges
-from wirewatch.logs import redact
+from wirewatch.logs import fields, redact
 
 log = logging.getLogger("wirewatch.daemon")
 
@@ -48,7 +48,10 @@ def observe(report: PollReport) -> None:
     level = logging.WARNING if report.status == "error" else logging.INFO
     log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
             report.http_status, report.new, report.updated, report.duplicate, report.duration,
-            f" error={report.error}" if report.error else "")
+            f" error={report.error}" if report.error else "",
+            extra=fields(feed=report.feed, status=report.status, http=report.http_status, new=report.new,
+                         updated=report.updated, duplicate=report.duplicate, seconds=round(report.duration, 3),
+                         error=report.error))
 
 
 class Recorder:
@@ -117,7 +120,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         try:
             await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
-            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0])
+            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0],
+                        extra=fields(feed=row.name))
         observe(report)
         return report
 
