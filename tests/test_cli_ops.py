@@ -119,6 +119,8 @@ def test_reports_open_the_database_read_only(tmp_path: Path, server: FeedServer)
         out = cli("--config", str(other_config), *command)
         assert out.returncode == 0, (command, out.stderr)
     assert _feeds(db) == before  # nothing synced: no feed disabled, none added
+    wide = cli("--config", str(other_config), "status", "--wide").stdout.splitlines()
+    assert "URL" in wide[0] and server.url("/a.xml") in wide[1]
     db.chmod(0o444)
     status = cli("--config", str(config), "status")
     assert status.returncode == 0 and status.stdout.splitlines()[1].startswith("a ")

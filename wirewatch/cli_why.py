@@ -86,7 +86,7 @@ def explain_item(session: Session, loaded: Loaded, row: ItemRow) -> list[str]:
         lines.append("story: none (the item was not placed in a story; it cannot alert)")
     else:
         first = "started it" if story.first_item_id == row.id else f"joined it (first item {story.first_item_id})"
-        lines.append(f"story {story.id}: {story.items} copies from {', '.join(story.sources) or '-'}; "
+        lines.append(f"story {story.id}: {story.items} cop{'y' if story.items == 1 else 'ies'} from {', '.join(story.sources) or '-'}; "
                      f"first seen {_age(story.first_seen, now)}; this item {first}")
     lines.append("matching, with the rules loaded now:")
     lines += ["  " + line for v in found for line in render(v)] or ["  no watchlists are configured"]

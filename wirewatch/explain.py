@@ -71,9 +71,10 @@ def watchlist_verdict(watchlist: WatchlistConfig, candidates: Sequence[Candidate
     counted = {e for e, n in usable.items() if n >= watchlist.min_mentions}
     if watchlist.min_mentions > 1:
         short = {e: n for e, n in usable.items() if n < watchlist.min_mentions}
-        detail = ", ".join(f"{e} ×{n}" for e, n in usable.items() if e in counted) or "no entity"
+        reach = ", ".join(f"{e} ×{n}" for e, n in usable.items() if e in counted)
+        detail = f"{reach} reach {watchlist.min_mentions}" if reach else f"none reaches {watchlist.min_mentions}"
         if short:
-            detail += f" reach {watchlist.min_mentions}; short: " + ", ".join(f"{e} ×{n}" for e, n in short.items())
+            detail += "; short: " + ", ".join(f"{e} ×{n}" for e, n in short.items())
         out.rules.append(RuleVerdict(f"min_mentions: {watchlist.min_mentions}", bool(counted), detail))
     if watchlist.all_of:
         missing = [e for e in watchlist.all_of if e not in counted]
