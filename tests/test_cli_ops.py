@@ -101,29 +101,43 @@ def test_the_compose_command_starts_and_health_survives_a_broken_config(tmp_path
     assert not list((tmp_path / "run").glob("daemon-*.json"))  # the state file goes with the daemon
 
 
-def _feeds(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT name, enabled FROM feed").fetchall())
+def _feeds(url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {name: int(enabled) for name, enabled in conn.execute(text("SELECT name, enabled FROM feed"))}
+    finally:
+        engine.dispose()
 
 
-def test_reports_open_the_database_read_only(tmp_path: Path, server: FeedServer) -> None:
-    config = write_config(tmp_path, {"a": server.url("/a.xml"), "b": server.url("/b.xml")})
+def test_reports_open_the_database_read_only(tmp_path: Path, server: FeedServer, db_url: str) -> None:
+    config = write_config(tmp_path, {"a": server.url("/a.xml"), "b": server.url("/b.xml")}, database=db_url)
     assert cli("--config", str(config), "poll").returncode == 0
-    db = tmp_path / "wirewatch.db"
-    before = _feeds(db)
+    before = _feeds(db_url)
     assert before == {"a": 1, "b": 1}
     other = tmp_path / "other"
     other.mkdir()
-    other_config = write_config(other, {"c": server.url("/a.xml")}, database=f"sqlite:///{db}")
-    for command in (["status"], ["status", "--wide"], ["export"], ["stories"], ["alerts"], ["boilerplate"]):
+    other_config = write_config(other, {"c": server.url("/a.xml")}, database=db_url)
+    (other / "w.yaml").write_text("watchlist: w\nentities:\n  - {id: MSFT, name: Microsoft, aliases: [Microsoft]}\n")
+    for command in (["status"], ["status", "--wide"], ["export"], ["stories"], ["alerts"], ["boilerplate"],
+                    ["backtest", "--watchlist", str(other / "w.yaml")], ["why", "1"]):
         out = cli("--config", str(other_config), *command)
         assert out.returncode == 0, (command, out.stderr)
-    assert _feeds(db) == before  # nothing synced: no feed disabled, none added
+    assert _feeds(db_url) == before  # nothing synced: no feed disabled, none added
     wide = cli("--config", str(other_config), "status", "--wide").stdout.splitlines()
     assert "URL" in wide[0] and server.url("/a.xml") in wide[1]
+
+
+def test_reports_work_on_a_read_only_file(tmp_path: Path, server: FeedServer) -> None:
+    config = write_config(tmp_path, {"a": server.url("/a.xml")})
+    assert cli("--config", str(config), "poll").returncode == 0
+    db = tmp_path / "wirewatch.db"
     db.chmod(0o444)
     status = cli("--config", str(config), "status")
     assert status.returncode == 0 and status.stdout.splitlines()[1].startswith("a ")
+    assert cli("--config", str(config), "export").stdout.count("\n") == 1
 
 
 def test_reports_refuse_a_database_behind_the_schema(tmp_path: Path) -> None:
