@@ -118,6 +118,21 @@ def test_format_table_aligns_by_display_width() -> None:
     assert clip("short", 10) == "short"
 
 
+def test_alert_rows_say_when_a_waiting_delivery_is_due() -> None:
+    from alerts.models import DeliveryInfo
+    from wirewatch.reports import alert_rows
+
+    now = utcnow()
+    base = {"message_id": "msg_1", "channel": "hook", "attempts": 1, "last_error": "HTTP 503\nretry",
+            "created_at": now - timedelta(hours=3), "delivered_at": None, "digest_id": None,
+            "public_id": "alt_1", "watchlist": "w", "title": "微软", "type": "alert.created"}
+    late = DeliveryInfo(id=1, state="retrying", next_attempt_at=now - timedelta(hours=2), **base)  # type: ignore[arg-type]
+    soon = DeliveryInfo(id=2, state="pending", next_attempt_at=now + timedelta(minutes=5), **base)  # type: ignore[arg-type]
+    rows = alert_rows([late, soon], now)
+    assert [r[7] for r in rows[1:]] == ["overdue 2h", "in 5m"]
+    assert rows[1][9] == "HTTP 503 retry"
+
+
 def test_next_poll_is_honest_when_nobody_polls() -> None:
     now = utcnow()
     assert next_poll(now + timedelta(minutes=4), now) == "in 4m"

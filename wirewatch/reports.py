@@ -193,8 +193,7 @@ def alert_rows(rows: list[DeliveryInfo], now: datetime | None = None) -> list[li
         if r.state == "delivered":
             when = _age(r.delivered_at, now)
         elif r.state in ("pending", "retrying"):
-            when = next_poll(r.next_attempt_at, now).replace("due", "now") if r.digest_id is None else \
-                f"digest {r.digest_id}"
+            when = f"digest {r.digest_id}" if r.digest_id is not None else next_poll(r.next_attempt_at, now)
         else:
             when = "-"
         out.append([str(r.id), r.public_id, r.watchlist, r.channel, r.state, str(r.attempts),
