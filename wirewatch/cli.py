@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import sys
@@ -48,6 +49,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         runstate.write_state(args.config, listen)
         try:
             return asyncio.run(Daemon(app, args.config).run())
+        except OSError as exc:
+            if listen and exc.errno == errno.EADDRINUSE:  # taken between the check and the bind
+                runstate.ensure_free(listen)
+            raise
         finally:
             runstate.remove_state(args.config)
     finally:
