@@ -11,6 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
+from config.loader import Loaded
 from wirewatch.cli_common import open_readonly
 from wirewatch.errors import UsageError
 
@@ -41,7 +44,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _require_known(engine: Any, loaded: Any, watchlist: str | None, channel: str | None) -> None:
+def _require_known(engine: Engine, loaded: Loaded, watchlist: str | None, channel: str | None) -> None:
     """Filters must name a watchlist or channel the config or the database knows."""
     import sqlalchemy as sa
 
@@ -60,7 +63,7 @@ def _require_known(engine: Any, loaded: Any, watchlist: str | None, channel: str
                 raise UsageError(f"no channel named {channel!r} (known: {', '.join(sorted(known)) or 'none'})")
 
 
-def _writable(args: argparse.Namespace) -> tuple[Any, Any]:
+def _writable(args: argparse.Namespace) -> tuple[Loaded, Engine]:
     """The config and a read-write engine, without migrating or syncing feeds (the schema must be current)."""
     from config.loader import load_config
     from wirewatch import db
@@ -77,7 +80,7 @@ def _writable(args: argparse.Namespace) -> tuple[Any, Any]:
     return loaded, engine
 
 
-def resolve_deliveries(engine: Any, ref: str, channel: str | None = None) -> list[tuple[int, str, str]]:
+def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> list[tuple[int, str, str]]:
     """The deliveries `ref` names, as (id, channel, state): a delivery id, its `msg_…` id, or an alert's `alt_…` id."""
     import sqlalchemy as sa
 

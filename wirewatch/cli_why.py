@@ -17,7 +17,7 @@ from ingest.store import ItemRow, StoryRow, as_utc, utcnow
 from wirewatch.cli_common import open_readonly
 from wirewatch.errors import UsageError
 from wirewatch.explain import render, verdicts
-from wirewatch.reports import _age, clip
+from wirewatch.reports import age, clip
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 MAX_ITEMS = 5
@@ -39,14 +39,14 @@ def _delivery_line(d: Any) -> str:
     now = utcnow()
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     if d.state == "delivered":
-        text = f"delivered {_age(d.delivered_at, now)} after {tries}"
+        text = f"delivered {age(d.delivered_at, now)} after {tries}"
     elif d.state == "dead":
         text = f"dead after {tries}"
     elif d.digest_id is not None or d.batched:
         text = f"{d.state}, batched into a digest" + (f" ({d.digest_id})" if d.digest_id else "")
     else:
         when = as_utc(d.next_attempt_at)
-        text = f"{d.state} after {tries}, next try " + (_age(when, now) if when and when > now else "now")
+        text = f"{d.state} after {tries}, next try " + (age(when, now) if when and when > now else "now")
     if d.last_error and d.state != "delivered":
         text += f"; last error: {clip(' '.join(d.last_error.split()), 160)}"
     return f"      {d.channel}: {text}"
@@ -80,14 +80,14 @@ def explain_item(session: Session, loaded: Loaded, row: ItemRow) -> list[str]:
     stored_lists = {w for w, _ in stored}
     lines = [f"item {row.id}: feed {row.feed}, guid {row.guid or '-'}", f"  url:     {row.url}",
              f"  title:   {clip(row.title, 100)}",
-             f"  fetched: {_age(row.fetched_at, now)}; published {_age(row.published_at, now)}"]
+             f"  fetched: {age(row.fetched_at, now)}; published {age(row.published_at, now)}"]
     story = session.get(StoryRow, row.story_id) if row.story_id is not None else None
     if story is None:
         lines.append("story: none (the item was not placed in a story; it cannot alert)")
     else:
         first = "started it" if story.first_item_id == row.id else f"joined it (first item {story.first_item_id})"
         lines.append(f"story {story.id}: {story.items} cop{'y' if story.items == 1 else 'ies'} from {', '.join(story.sources) or '-'}; "
-                     f"first seen {_age(story.first_seen, now)}; this item {first}")
+                     f"first seen {age(story.first_seen, now)}; this item {first}")
     lines.append("matching, with the rules loaded now:")
     lines += ["  " + line for v in found for line in render(v)] or ["  no watchlists are configured"]
     lines.append("stored matches: " + (", ".join(f"{w}/{e}" for w, e in stored) or
@@ -120,7 +120,7 @@ def _alert_lines(conn: Connection, name: str, row: ItemRow, alerts: list[Any], s
     for alert in mine:
         how = "throttled (max_per_hour reached): sent in the next digest" if alert.throttled else "sent on its own"
         out.append(f"  {name}: {alert.type} {alert.public_id} created by this item "
-                   f"{_age(alert.created_at, utcnow())}, {how}")
+                   f"{age(alert.created_at, utcnow())}, {how}")
         deliveries = _deliveries(conn, alert.id)
         out += [_delivery_line(d) for d in deliveries] or ["      no channels: the watchlist names none"]
     return out

@@ -17,7 +17,8 @@ from ingest.feedstore import list_feeds
 from ingest.store import ItemRow, StoryRow, as_utc, item_counts, learned_rules, utcnow
 
 
-def _age(when: datetime | None, now: datetime) -> str:
+def age(when: datetime | None, now: datetime) -> str:
+    """How long ago (`5m ago`) or until when (`in 5m`) `when` is, from `now`; `-` for none."""
     when = as_utc(when)
     if when is None:
         return "-"
@@ -46,10 +47,10 @@ def next_poll(when: datetime | None, now: datetime, enabled: bool = True) -> str
         return "due"
     late = (now - when).total_seconds()
     if late < 0:
-        return _age(when, now)
+        return age(when, now)
     if late <= DUE_GRACE:
         return "due"
-    return "overdue " + _age(when, now).removesuffix(" ago")
+    return "overdue " + age(when, now).removesuffix(" ago")
 
 
 def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None, *,
@@ -68,12 +69,12 @@ def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None,
             status = f"failing ({feed.last_http_status or 'error'})"
         error = " ".join((feed.last_error or "").split())
         row = [
-            feed.name, status, _age(feed.last_polled_at, now), str(feed.consecutive_errors),
+            feed.name, status, age(feed.last_polled_at, now), str(feed.consecutive_errors),
             str(counts.get(feed.name, 0)), next_poll(feed.next_poll_at, now, feed.enabled),
             error if wide else clip(error, 70),
         ]
         if wide:
-            row += [feed.health, _age(feed.last_new_item_at, now), feed.url]
+            row += [feed.health, age(feed.last_new_item_at, now), feed.url]
         rows.append(row)
     return rows
 
@@ -157,7 +158,7 @@ def story_rows(engine: Engine, since: float | None = None) -> list[list[str]]:
         stories = session.exec(query).all()
         rows = [["STORY", "COPIES", "UPDATES", "FIRST SEEN", "LAST", "SOURCES", "TITLE"]]
         for s in stories:
-            rows.append([str(s.id), str(s.items), str(s.updates), _age(s.first_seen, now), _age(s.last_updated, now),
+            rows.append([str(s.id), str(s.items), str(s.updates), age(s.first_seen, now), age(s.last_updated, now),
                          clip(", ".join(s.sources), 60), clip(s.title, 60)])
     return rows
 
@@ -191,11 +192,11 @@ def alert_rows(rows: list[DeliveryInfo], now: datetime | None = None) -> list[li
     out = [["ID", "ALERT", "WATCHLIST", "CHANNEL", "STATE", "TRIES", "CREATED", "NEXT / DONE", "TITLE", "LAST ERROR"]]
     for r in rows:
         if r.state == "delivered":
-            when = _age(r.delivered_at, now)
+            when = age(r.delivered_at, now)
         elif r.state in ("pending", "retrying"):
             when = f"digest {r.digest_id}" if r.digest_id is not None else next_poll(r.next_attempt_at, now)
         else:
             when = "-"
         out.append([str(r.id), r.public_id, r.watchlist, r.channel, r.state, str(r.attempts),
-                    _age(r.created_at, now), when, clip(r.title, 50), clip(" ".join((r.last_error or "").split()), 60)])
+                    age(r.created_at, now), when, clip(r.title, 50), clip(" ".join((r.last_error or "").split()), 60)])
     return out
