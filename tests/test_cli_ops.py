@@ -84,6 +84,7 @@ def test_the_compose_command_starts_and_health_survives_a_broken_config(tmp_path
         assert wait_for(lambda: _healthz(port) or daemon.poll() is not None, timeout=60)
         assert daemon.poll() is None, daemon.communicate()[1]
         assert cli("health", env=env).returncode == 0
+        assert "daemon: running (pid" in cli("status", env=env).stderr
         second = cli(*command, env=env)  # a second daemon on the host: the port is taken
         assert second.returncode == 2 and "metrics.listen" in second.stderr and "Traceback" not in second.stderr
         config.write_text(config.read_text() + "feeds: [oops\n")  # a bad edit: the daemon keeps running
@@ -137,6 +138,7 @@ def test_reports_work_on_a_read_only_file(tmp_path: Path, server: FeedServer) ->
     db.chmod(0o444)
     status = cli("--config", str(config), "status")
     assert status.returncode == 0 and status.stdout.splitlines()[1].startswith("a ")
+    assert "daemon: none running" in status.stderr
     assert cli("--config", str(config), "export").stdout.count("\n") == 1
 
 

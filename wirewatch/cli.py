@@ -82,11 +82,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print a table of feeds (and disabled channels)."""
     from alerts.outbox import channel_states
     from wirewatch.reports import format_table, status_rows
+    from wirewatch.runstate import daemon_line
 
     with open_readonly(args.config) as ro:
         print(format_table(status_rows(ro.engine, wide=args.wide)))
         for name, reason in channel_states(ro.engine).items():
             print(f"channel {name}: disabled ({reason}); `wirewatch alerts enable {name}` re-enables it")
+    print(daemon_line(args.config), file=sys.stderr)
     return 0
 
 

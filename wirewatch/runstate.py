@@ -86,6 +86,14 @@ def remove_state(config_path: str | Path | None) -> None:
         state_path(config_path).unlink(missing_ok=True)
 
 
+def daemon_line(config_path: str | Path | None) -> str:
+    """One line for `status`: whether a daemon runs on this host with this config."""
+    state = read_state(config_path)
+    if state is None or not state.alive():
+        return "daemon: none running on this host with this config (other hosts may poll a shared database)"
+    return f"daemon: running (pid {state.pid}" + (f", metrics {state.metrics})" if state.metrics else ")")
+
+
 def split_listen(listen: str) -> tuple[str, int]:
     """`host:port` (or `[::1]:port`) into a host to bind and a port."""
     host, _, port = listen.rpartition(":")
