@@ -228,7 +228,9 @@ def run_setup(daemons: int, port: int, generation: Synchronized[int], args: argp
         work = Path(tmp)
         config = write_config(work, db, port, args.feeds, args.concurrency)
         # schema, index scheme and feed rows first, with every feed parked far in the future
-        prep = subprocess.run([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "status"],
+        # (`status` is read-only: App.open migrates and syncs the feed table)
+        prep = subprocess.run([sys.executable, "-c", "import sys; from wirewatch.app import App; "
+                               "App.open(sys.argv[1]).close()", str(config)],
                               capture_output=True, text=True, timeout=120)
         if prep.returncode != 0:
             raise RuntimeError(prep.stderr)

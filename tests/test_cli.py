@@ -88,9 +88,9 @@ def test_poll_then_backtest_reprocess_alerts_and_export(setup: dict[str, str], r
     re = cli("reprocess", env=setup)
     assert re.returncode == 0 and "reprocessed 2 items" in re.stderr
     assert len(receiver.received) == 1  # reprocessing never alerts again
-    delivered = [json.loads(line) for line in cli("alerts", "--state", "delivered", env=setup).stdout.splitlines()]
+    delivered = [json.loads(line) for line in cli("alerts", "--json", "--state", "delivered", env=setup).stdout.splitlines()]
     assert len(delivered) == 1
-    assert cli("alerts", "--state", "dead", env=setup).stdout == ""
+    assert cli("alerts", "--json", "--state", "dead", env=setup).stdout == ""
     assert cli("alerts", "retry", "--all-dead", env=setup).stdout.strip() == "requeued 0 deliveries"
     assert cli("alerts", "retry", env=setup).returncode == 2
 

@@ -152,7 +152,7 @@ def test_metrics_health_and_redacted_logs(tmp_path: Path, server: FeedServer) ->
     log = (tmp_path / "daemon.log").read_text()
     assert "hunter2" not in log and "abc123" not in log
     assert '"level": "warning"' in log  # JSON lines
-    assert ("matcher:    native (alerts._scan)" if native_built() else "matcher:    python (alerts._scan was not built") in log
+    assert ('"matcher": "native"' if native_built() else '"matcher": "python (alerts._scan was not built') in log
     gone = subprocess.run([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "health"],
                           capture_output=True, text=True, timeout=30)
     assert gone.returncode == 1  # no daemon, no health

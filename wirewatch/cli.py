@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import sys
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from config.errors import ConfigError
 from config.loader import default_config_path, load_config
-from config.types import parse_duration
 from wirewatch import __version__, logs
+from wirewatch.cli_common import LOG_LEVELS, duration, feed_names, log_level, open_readonly, require_feed
+from wirewatch.errors import WirewatchError
 
 log = logging.getLogger("wirewatch.cli")
 Handler = Callable[[argparse.Namespace], int]
@@ -38,11 +40,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
+    from wirewatch import runstate
     from wirewatch.daemon import Daemon
 
     app = _open(args, retries=30)
     try:
-        return asyncio.run(Daemon(app, args.config).run())
+        listen = app.wiring.loaded.config.metrics.listen
+        if listen:
+            runstate.ensure_free(listen)
+        runstate.write_state(args.config, listen)
+        try:
+            return asyncio.run(Daemon(app, args.config).run())
+        except OSError as exc:
+            if listen and exc.errno == errno.EADDRINUSE:  # taken between the check and the bind
+                runstate.ensure_free(listen)
+            raise
+        finally:
+            runstate.remove_state(args.config)
     finally:
         app.close()
 
@@ -68,19 +82,15 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a table of feeds (and disabled channels)."""
+    from alerts.outbox import channel_states
     from wirewatch.reports import format_table, status_rows
+    from wirewatch.runstate import daemon_line
 
-    app = _open(args)
-    try:
-        print(format_table(status_rows(app.engine)))
-        try:
-            from alerts.outbox import channel_states
-        except ImportError:
-            return 0
-        for name, reason in channel_states(app.engine).items():
-            print(f"channel {name}: disabled ({reason})")
-    finally:
-        app.close()
+    with open_readonly(args.config) as ro:
+        print(format_table(status_rows(ro.engine, wide=args.wide)))
+        for name, reason in channel_states(ro.engine).items():
+            print(f"channel {name}: disabled ({reason}); `wirewatch alerts enable {name}` re-enables it")
+    print(daemon_line(args.config), file=sys.stderr)
     return 0
 
 
@@ -88,26 +98,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Print stored items as JSON lines."""
     from wirewatch.reports import export_lines
 
-    app = _open(args)
-    try:
+    with open_readonly(args.config) as ro:
+        if args.feed is not None:
+            require_feed(args.feed, feed_names(ro.engine, ro.loaded))
         out = sys.stdout
-        for line in export_lines(app.engine, args.feed, parse_duration(args.since) if args.since else None):
+        for line in export_lines(ro.engine, args.feed, args.since):
             out.write(line + "\n")
-    finally:
-        app.close()
     return 0
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    """Re-run cleaning and matching over stored items after a rule change."""
+    """Re-run cleaning and matching over stored items after a rule change; `--alert` also creates new alerts."""
     from ingest.pipeline import reprocess
+    from wirewatch.cli_reprocess import Rematch
 
     app = _open(args)
     try:
-        n = reprocess(app.engine, app.wiring.loaded.config, app.wiring.cleaner, app.rematch_sink(), args.feed)
+        if args.feed is not None:
+            require_feed(args.feed, feed_names(app.engine, app.wiring.loaded))
+        rematch = Rematch(app.wiring, alert=args.alert)
+        n = reprocess(app.engine, app.wiring.loaded.config, app.wiring.cleaner, rematch, args.feed)
     finally:
         app.close()
-    print(f"reprocessed {n} items", file=sys.stderr)
+    print(f"reprocessed {n} items: {rematch.summary()}", file=sys.stderr)
     return 0
 
 
@@ -162,11 +175,10 @@ def cmd_boilerplate(args: argparse.Namespace) -> int:
     """List learned boilerplate lines."""
     from wirewatch.reports import boilerplate_rows, format_table
 
-    app = _open(args)
-    try:
-        print(format_table(boilerplate_rows(app.engine, args.feed)))
-    finally:
-        app.close()
+    with open_readonly(args.config) as ro:
+        if args.feed is not None:
+            require_feed(args.feed, feed_names(ro.engine, ro.loaded))
+        print(format_table(boilerplate_rows(ro.engine, args.feed)))
     return 0
 
 
@@ -174,11 +186,8 @@ def cmd_stories(args: argparse.Namespace) -> int:
     """List stories with copies, sources and first/last seen."""
     from wirewatch.reports import format_table, story_rows
 
-    app = _open(args)
-    try:
-        print(format_table(story_rows(app.engine, parse_duration(args.since) if args.since else None)))
-    finally:
-        app.close()
+    with open_readonly(args.config) as ro:
+        print(format_table(story_rows(ro.engine, args.since)))
     return 0
 
 
@@ -188,58 +197,74 @@ def cmd_match(args: argparse.Namespace) -> int:
     from alerts.watchlist import compile_watchlists
     from config.loader import load_watchlist
 
-    matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
+    watchlist = load_watchlist(Path(args.watchlist))
+    matcher = compile_watchlists([watchlist])
     text = sys.stdin.read()
     title = args.title or ""
-    result = candidates_to_json(matcher.mentions(title, text)) if args.explain else matches_to_json(matcher.match(title, text))
-    print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    matches = matcher.match(title, text)
+    if not args.explain:
+        print(json.dumps(matches_to_json(matches), ensure_ascii=False, indent=1, default=str))
+        return 0
+    from wirewatch.explain import render, verdicts
+
+    candidates = matcher.mentions(title, text)
+    print(json.dumps(candidates_to_json(candidates), ensure_ascii=False, indent=1, default=str))
+    for verdict in verdicts([watchlist], candidates, {m.watchlist for m in matches}):
+        print("\n".join(f"--- {line}" for line in render(verdict)), file=sys.stderr)
     return 0
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 when the daemon's /healthz answers ok, 1 otherwise (for container health checks)."""
-    import urllib.request
+    from wirewatch.cli_health import health
 
-    loaded = load_config(args.config)
-    listen = loaded.config.metrics.listen
-    if not listen:
-        print("metrics.listen is not set; nothing to ask", file=sys.stderr)
-        return 1
-    host, _, port = listen.rpartition(":")
-    host = "127.0.0.1" if host in ("0.0.0.0", "", "[::]") else host
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as resp:  # noqa: S310
-            ok = resp.status == 200
-    except OSError as exc:
-        print(f"unhealthy: {exc}", file=sys.stderr)
-        return 1
-    print("healthy" if ok else "unhealthy")
-    return 0 if ok else 1
+    return health(args.metrics, args.config)
+
+
+def global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """`--config`, `--log-format`, `--log-level`: on the main parser with defaults, on each subcommand without.
+
+    A subcommand's copies default to SUPPRESS, so `wirewatch --log-level debug run` keeps the level
+    given before the subcommand, and `wirewatch run --log-format json` (the compose file) works too.
+    """
+    def default(value: str | None) -> str | None:
+        return value if defaults else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument("--config", default=default(None),
+                       help=f"config file (default $WIREWATCH_CONFIG or ./{default_config_path().name})")
+    group.add_argument("--log-format", choices=["text", "json"], default=default("text"),
+                       help="log lines as text or one JSON object each (default text)")
+    group.add_argument("--log-level", type=log_level, default=default("INFO"), metavar="LEVEL",
+                       help=f"{'|'.join(LOG_LEVELS).lower()} (default info)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="wirewatch", description="Financial-news ingestion and alerting daemon.")
     p.add_argument("--version", action="version", version=f"wirewatch {__version__}")
-    p.add_argument("--config", help=f"config file (default $WIREWATCH_CONFIG or ./{default_config_path().name})")
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
-    p.add_argument("--log-level", default="INFO")
+    global_options(p, defaults=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        global_options(sp, defaults=False)
         sp.set_defaults(handler=handler)
         return sp
 
     add("run", cmd_run, "run the daemon until SIGTERM/SIGINT (SIGHUP reloads)")
     add("poll", cmd_poll, "poll all feeds once, deliver what is due, exit").add_argument("--feed")
     add("check", cmd_check, "validate the config and watchlists")
-    add("status", cmd_status, "show a table of feeds")
+    add("status", cmd_status, "show a table of feeds").add_argument(
+        "--wide", action="store_true", help="every column, nothing cut short")
     sp = add("export", cmd_export, "print stored items as JSON lines")
     sp.add_argument("--format", choices=["jsonl"], default="jsonl")
     sp.add_argument("--feed")
-    sp.add_argument("--since", help="only items fetched within this duration (e.g. 1d)")
-    add("reprocess", cmd_reprocess, "re-clean and re-match stored items").add_argument("--feed")
+    sp.add_argument("--since", type=duration, help="only items fetched within this duration (e.g. 1d)")
+    sp = add("reprocess", cmd_reprocess, "re-clean and re-match stored items (alerts only with --alert)")
+    sp.add_argument("--feed")
+    sp.add_argument("--alert", action="store_true",
+                    help="also create the alerts new matches imply, once per story and watchlist")
     sp = add("db", cmd_db, "database maintenance")
     sp.add_argument("action", choices=["upgrade"])
     sp.add_argument("--retries", type=int, default=1)
@@ -252,12 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--explain", action="store_true")
     sp.add_argument("--source-only", action="store_true")
     add("boilerplate", cmd_boilerplate, "list learned boilerplate").add_argument("--feed")
-    add("stories", cmd_stories, "list stories").add_argument("--since")
+    add("stories", cmd_stories, "list stories").add_argument("--since", type=duration)
     sp = add("match", cmd_match, "match standard input against a watchlist file")
     sp.add_argument("--watchlist", required=True)
     sp.add_argument("--title")
     sp.add_argument("--explain", action="store_true")
-    add("health", cmd_health, "exit 0 if the running daemon is healthy")
+    add("health", cmd_health, "exit 0 if the running daemon is healthy").add_argument(
+        "--metrics", metavar="ADDR", help="the daemon's metrics.listen (default $WIREWATCH_METRICS, else the "
+        "address the running daemon recorded, else the config's)")
     from wirewatch.cli_alerts import register
     from wirewatch.cli_try import register as register_try
 
@@ -270,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wirewatch.web.run import register as register_web
 
     register_web(add)
+    from wirewatch.cli_why import register as register_why
+
+    register_why(add)
     return p
 
 
@@ -277,12 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wirewatch` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logs.setup(args.log_format, args.log_level.upper())
+    logs.setup(args.log_format, args.log_level)
     try:
         code: int = args.handler(args)
         return code
     except ConfigError as exc:
         print(f"configuration error:\n{logs.redact(str(exc))}", file=sys.stderr)
+        return 2
+    except WirewatchError as exc:
+        print(f"error: {logs.redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,4 @@
-"""CLI commands about alerts: `alerts`, `alerts retry`, `test-alert`, `backtest`."""
+"""CLI commands about alerts: `alerts` (list, retry, enable), `test-alert`, `backtest`."""
 
 from __future__ import annotations
 
@@ -11,40 +11,154 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from config.types import parse_duration
+from sqlalchemy.engine import Engine
+
+from config.loader import Loaded
+from wirewatch.cli_common import open_readonly
+from wirewatch.errors import UsageError
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    """List deliveries (optionally by state), or requeue dead ones with `retry`."""
-    from alerts.outbox import Outbox
-    from wirewatch.app import App
+    """List deliveries as a table (or JSON lines); `retry` requeues, `enable` re-enables a channel."""
+    if args.action == "retry":
+        return _retry(args)
+    if args.action == "enable":
+        return _enable(args)
+    if args.id is not None:
+        raise UsageError(f"`alerts {args.id}`: give an action (list, retry ID, enable CHANNEL)")
+    from wirewatch.reports import alert_rows, deliveries, format_table
 
-    app = App.open(args.config)
-    try:
-        cfg = app.wiring.loaded.config
-        outbox = Outbox(app.engine, app.worker, cfg.retry, lease_seconds=cfg.lease)
-        if args.action == "retry":
-            if not args.id and not args.all_dead:
-                print("error: give a delivery ID or --all-dead", file=sys.stderr)
-                return 2
-            n = outbox.retry(int(args.id) if args.id else None, all_dead=args.all_dead)
-            print(f"requeued {n} deliveries")
-            return 0
-        rows = outbox.list_deliveries(args.state)
+    with open_readonly(args.config) as ro:
+        _require_known(ro.engine, ro.loaded, args.watchlist, args.channel)
+        limit = args.limit if args.limit is not None else (1000 if args.json else 50)
+        rows = deliveries(ro.engine, args.state, watchlist=args.watchlist, channel=args.channel, limit=limit)
+    if args.json:
         for row in rows:
-            print(json.dumps(_row_json(row), ensure_ascii=False, default=str))
-    finally:
-        app.close()
+            print(json.dumps(row.model_dump(), ensure_ascii=False, default=str))
+        return 0
+    print(format_table(alert_rows(rows)))
+    if len(rows) == limit:
+        print(f"(the newest {limit}; --limit N shows more)", file=sys.stderr)
     return 0
 
 
-def _row_json(row: Any) -> dict[str, Any]:
-    if hasattr(row, "model_dump"):
-        data: dict[str, Any] = row.model_dump()
-        return data
-    return dict(row) if isinstance(row, dict) else {"delivery": str(row)}
+def _require_known(engine: Engine, loaded: Loaded, watchlist: str | None, channel: str | None) -> None:
+    """Filters must name a watchlist or channel the config or the database knows."""
+    import sqlalchemy as sa
+
+    from alerts.models import ALERTS, DELIVERIES
+
+    with engine.connect() as conn:
+        if watchlist is not None:
+            known = {wl.watchlist for _, wl in loaded.watchlists}
+            known |= set(conn.execute(sa.select(ALERTS.c.watchlist).distinct()).scalars())
+            if watchlist not in known:
+                raise UsageError(f"no watchlist named {watchlist!r} (known: {', '.join(sorted(known)) or 'none'})")
+        if channel is not None:
+            known = set(loaded.config.channels)
+            known |= set(conn.execute(sa.select(DELIVERIES.c.channel).distinct()).scalars())
+            if channel not in known:
+                raise UsageError(f"no channel named {channel!r} (known: {', '.join(sorted(known)) or 'none'})")
+
+
+def _writable(args: argparse.Namespace) -> tuple[Loaded, Engine]:
+    """The config and a read-write engine, without migrating or syncing feeds (the schema must be current)."""
+    from config.loader import load_config
+    from wirewatch import db
+    from wirewatch.cli_common import check_schema
+    from wirewatch.logs import redact
+
+    loaded = load_config(args.config)
+    engine = db.connect_with_retry(loaded.config.database, attempts=1, sqlite_cache=loaded.config.sqlite_cache)
+    try:
+        check_schema(engine, redact(loaded.config.database))
+    except BaseException:
+        engine.dispose()
+        raise
+    return loaded, engine
+
+
+def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> list[tuple[int, str, str]]:
+    """The deliveries `ref` names, as (id, channel, state): a delivery id, its `msg_…` id, or an alert's `alt_…` id."""
+    import sqlalchemy as sa
+
+    from alerts.models import ALERTS, DELIVERIES
+
+    d, a = DELIVERIES.c, ALERTS.c
+    query = sa.select(d.id, d.channel, d.state).join(ALERTS, a.id == d.alert_id).order_by(d.id)
+    ref = ref.strip()
+    if ref.isdigit():
+        query = query.where(d.id == int(ref))
+    elif ref.startswith("msg_"):
+        query = query.where(d.message_id == ref)
+    elif ref.startswith("alt_"):
+        query = query.where(a.public_id == ref)
+    else:
+        raise UsageError(f"{ref!r} is not a delivery id (a number, msg_…) or an alert id (alt_…) "
+                         "as `wirewatch alerts` shows them")
+    if channel is not None:
+        query = query.where(d.channel == channel)
+    with engine.connect() as conn:
+        found = [(int(r.id), str(r.channel), str(r.state)) for r in conn.execute(query)]
+    if not found:
+        extra = f" to channel {channel!r}" if channel else ""
+        raise UsageError(f"no delivery {ref}{extra}; `wirewatch alerts` lists them")
+    return found
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from alerts.models import DeliveryState
+    from alerts.outbox import Outbox
+
+    if not args.id and not args.all_dead:
+        print("error: give a delivery ID (as `wirewatch alerts` shows: 12, msg_…, alt_…) or --all-dead",
+              file=sys.stderr)
+        return 2
+    if args.id and args.all_dead:
+        raise UsageError("give either an ID or --all-dead, not both")
+    loaded, engine = _writable(args)
+    try:
+        cfg = loaded.config
+        outbox = Outbox(engine, "cli", cfg.retry, lease_seconds=cfg.lease)
+        if args.all_dead:
+            print(f"requeued {outbox.retry(None, all_dead=True)} deliveries")
+            return 0
+        found = resolve_deliveries(engine, args.id, args.channel)
+        retryable = [d for d in found if d[2] in (DeliveryState.DEAD, DeliveryState.RETRYING)]
+        n = sum(outbox.retry(delivery_id) for delivery_id, _, _ in retryable)
+    finally:
+        engine.dispose()
+    print(f"requeued {n} deliveries")
+    if not retryable:
+        states = ", ".join(f"{i} to {c} is {s}" for i, c, s in found)
+        print(f"nothing to requeue: only dead or retrying deliveries are ({states})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _enable(args: argparse.Namespace) -> int:
+    from alerts.outbox import Outbox
+
+    if not args.id:
+        raise UsageError("give the channel to re-enable: `wirewatch alerts enable CHANNEL`")
+    loaded, engine = _writable(args)
+    try:
+        outbox = Outbox(engine, "cli", loaded.config.retry, lease_seconds=loaded.config.lease)
+        recorded = {row["name"]: row for row in outbox.channel_states()}
+        if args.id not in loaded.config.channels and args.id not in recorded:
+            known = sorted(set(loaded.config.channels) | set(recorded))
+            raise UsageError(f"no channel named {args.id!r} (known: {', '.join(known) or 'none'})")
+        enabled = outbox.enable_channel(args.id) if recorded.get(args.id, {}).get("disabled") else False
+    finally:
+        engine.dispose()
+    if not enabled:
+        print(f"channel {args.id} is not disabled; nothing to do")
+        return 0
+    print(f"channel {args.id} re-enabled: its pending deliveries go out at the daemon's next pass "
+          "(`wirewatch alerts retry --all-dead` requeues dead ones)")
+    return 0
 
 
 def cmd_test_alert(args: argparse.Namespace) -> int:
@@ -81,14 +195,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from alerts.watchlist import compile_watchlists
     from config.loader import load_watchlist
     from ingest.store import ItemRow, utcnow
-    from wirewatch.app import App
 
     matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
-    app = App.open(args.config)
-    since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    since = utcnow() - timedelta(seconds=args.since)
     stories: dict[int | None, dict[str, Any]] = {}
-    try:
-        with Session(app.engine) as session:
+    with open_readonly(args.config) as ro:
+        with Session(ro.engine) as session:
             rows = session.exec(select(ItemRow).where(col(ItemRow.fetched_at) >= since).order_by(col(ItemRow.id)))
             for row in rows:
                 found = matcher.match(row.title, row.text)
@@ -101,8 +213,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                     entry["feeds"].append(row.feed)
                 for wm in found:
                     entry["entities"] |= {e.id for e in wm.entities}
-    finally:
-        app.close()
     for entry in stories.values():
         entry["entities"] = sorted(entry["entities"])
         print(json.dumps(entry, ensure_ascii=False))
@@ -112,13 +222,22 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def register(add: Add) -> None:
     """Add the alert commands to the CLI."""
-    sp = add("alerts", cmd_alerts, "list deliveries; `alerts retry ID|--all-dead` requeues")
-    sp.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
-    sp.add_argument("id", nargs="?")
+    from wirewatch.cli_common import duration
+
+    sp = add("alerts", cmd_alerts, "list deliveries; `alerts retry ID|--all-dead` requeues; "
+             "`alerts enable CHANNEL` re-enables a channel disabled after HTTP 410")
+    sp.add_argument("action", nargs="?", choices=["list", "retry", "enable"], default="list")
+    sp.add_argument("id", nargs="?", metavar="ID|CHANNEL",
+                    help="retry: a delivery id (12 or msg_…) or an alert id (alt_…, all its deliveries); "
+                         "enable: a channel name")
     sp.add_argument("--state", choices=["pending", "retrying", "delivered", "dead"])
+    sp.add_argument("--watchlist", help="only alerts of this watchlist")
+    sp.add_argument("--channel", help="only deliveries to this channel (also narrows `retry alt_…`)")
+    sp.add_argument("--limit", type=int, help="at most this many, newest first (default 50; 1000 with --json)")
+    sp.add_argument("--json", action="store_true", help="one JSON object per delivery (the former default output)")
     sp.add_argument("--all-dead", action="store_true")
     add("test-alert", cmd_test_alert, "send a sample alert through one channel").add_argument(
         "--channel", required=True)
     sp = add("backtest", cmd_backtest, "what a watchlist would have matched in stored history")
     sp.add_argument("--watchlist", required=True)
-    sp.add_argument("--since", default="7d")
+    sp.add_argument("--since", type=duration, default="7d")

@@ -129,12 +129,15 @@ def _include(config_path: Path, lines: dict[Any, int], target: Path, base: Path)
 
 def register(add: Add) -> None:
     """Add the `feeds` command and its actions to the parser."""
+    from wirewatch.cli import global_options
+
     sp = add("feeds", _no_action, "manage feeds: pause, resume, import OPML, export OPML")
     actions = sp.add_subparsers(dest="feeds_action", required=True, metavar="ACTION")
     for action, text in (("pause", "stop polling a feed until `feeds resume` (kept in the database)"),
                          ("resume", "poll a paused feed again")):
         ap = actions.add_parser(action, help=text, description=text)
         ap.add_argument("name", metavar="NAME")
+        global_options(ap, defaults=False)
         ap.set_defaults(handler=cmd_feeds_pause)
     text = "add the feeds of an OPML file (Miniflux, FreshRSS, Inoreader, …) to a feeds file the config includes"
     ap = actions.add_parser("import", help=text, description=text)
@@ -142,9 +145,12 @@ def register(add: Add) -> None:
     ap.add_argument("--to", default=FEEDS_FILE, metavar="FILE",
                     help=f"the feeds file to add to, relative to the config (default {FEEDS_FILE})")
     ap.add_argument("--dry-run", action="store_true", help="print the feeds file instead of writing anything")
+    global_options(ap, defaults=False)
     ap.set_defaults(handler=cmd_feeds_import)
     text = "print the configured feeds as OPML 2.0"
-    actions.add_parser("export", help=text, description=text).set_defaults(handler=cmd_feeds_export)
+    ap = actions.add_parser("export", help=text, description=text)
+    global_options(ap, defaults=False)
+    ap.set_defaults(handler=cmd_feeds_export)
 
 
 def _no_action(args: argparse.Namespace) -> int:

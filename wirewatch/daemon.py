@@ -30,7 +30,7 @@ from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import health_check, refresh_gauges
-from wirewatch.logs import redact
+from wirewatch.logs import fields, redact
 from wirewatch.web.polls import POLLS as web_polls
 
 log = logging.getLogger("wirewatch.daemon")
@@ -52,7 +52,10 @@ def observe(report: PollReport) -> None:
     level = logging.WARNING if report.status == "error" else logging.INFO
     log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
             report.http_status, report.new, report.updated, report.duplicate, report.duration,
-            f" error={report.error}" if report.error else "")
+            f" error={report.error}" if report.error else "",
+            extra=fields(feed=report.feed, status=report.status, http=report.http_status, new=report.new,
+                         updated=report.updated, duplicate=report.duplicate, seconds=round(report.duration, 3),
+                         error=report.error))
 
 
 class Recorder:
@@ -121,7 +124,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         try:
             await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
-            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0])
+            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0],
+                        extra=fields(feed=row.name))
         observe(report)
         return report
 
@@ -308,24 +312,17 @@ class Daemon:
         self.fingerprint = files_fingerprint(wiring.loaded)
         log.info("reloaded: %d feeds, %d watchlists", len(wiring.loaded.config.feeds), len(wiring.loaded.watchlists))
 
-    def summary(self) -> str:
-        """The one-screen start-up summary."""
+    def banner(self) -> dict[str, object]:
+        """The start-up summary as the fields of one log event (one JSON object in JSON mode)."""
         cfg = self.app.wiring.loaded.config
-        from wirewatch.logs import redact
-
-        lines = [
-            f"wirewatch {__version__} worker={self.app.worker}",
-            f"  database:   {redact(cfg.database)}",
-            f"  feeds:      {len(cfg.feeds)} ({', '.join(f.name for f in cfg.feeds[:8])}"
-            + (", …" if len(cfg.feeds) > 8 else "") + ")",
-            f"  watchlists: {', '.join(wl.watchlist for _, wl in self.app.wiring.loaded.watchlists) or '-'}",
-            f"  channels:   {', '.join(f'{n} ({c.type})' for n, c in cfg.channels.items()) or '-'}",
-            f"  metrics:    {cfg.metrics.listen or 'off'}",
-            f"  web:        {cfg.web.listen or 'off'}",
-            "  matcher:    " + ("native (alerts._scan)" if native_folder() is not None else
-                                "python (alerts._scan was not built: no C compiler at install; matching is slower)"),
-        ]
-        return "\n".join(lines)
+        return {
+            "version": __version__, "worker": self.app.worker, "database": redact(cfg.database),
+            "feeds": len(cfg.feeds),
+            "watchlists": [wl.watchlist for _, wl in self.app.wiring.loaded.watchlists],
+            "channels": {n: c.type for n, c in cfg.channels.items()},
+            "metrics": cfg.metrics.listen or "off", "web": cfg.web.listen or "off",
+            "matcher": "native" if native_folder() is not None else "python (alerts._scan was not built)",
+        }
 
     async def run(self) -> int:
         """Run until a stop signal; finish in-flight work within the grace period; return the exit code."""
@@ -338,7 +335,7 @@ class Daemon:
         from wirewatch.web.run import start_in_daemon
 
         web = await start_in_daemon(self.app)  # web.listen: the console, on this loop
-        log.info("starting\n%s", self.summary())
+        log.info("starting", extra=self.banner())
         scheduler = AsyncIOScheduler(event_loop=loop)
         now = utcnow()
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -92,3 +94,32 @@ def connect_with_retry(url: str, attempts: int = 30, delay: float = 1.0,
             log.warning("database not reachable (attempt %d/%d): %s", attempt, attempts, str(exc).splitlines()[0])
             time.sleep(delay)
     return engine
+
+
+def make_readonly_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
+    """An engine that cannot write: SQLite opened with `mode=ro` (and query_only), PostgreSQL in read-only transactions.
+
+    Reporting commands use it, so they never migrate, sync feeds or take a write lock.
+    Raises FileNotFoundError for a SQLite file that does not exist (opening it would create it).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:"):
+            raise FileNotFoundError("an in-memory SQLite database holds nothing to report on")
+        file = Path(path).expanduser().resolve()
+        if not file.is_file():
+            raise FileNotFoundError(str(file))
+        uri = f"{file.as_uri()}?mode=ro"
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms / 1000, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            conn.execute("PRAGMA query_only=ON")
+            return conn
+
+        return create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2,
+                         connect_args={"options": "-c default_transaction_read_only=on"})

@@ -16,6 +16,7 @@ from config.models import Config
 from ingest.feedhealth import assess, transition
 from ingest.store import FeedRow, as_utc, utcnow
 from wirewatch import metrics
+from wirewatch.logs import fields
 
 log = logging.getLogger("wirewatch.health")
 
@@ -35,7 +36,8 @@ def health_check(config: Config) -> Callable[[Session, FeedRow], None]:
         create_feed_event(session.connection(), change.event, row.name, row.url, state, change.reason,
                           config.ops_channels, now)
         level = logging.WARNING if change.event == "feed.unhealthy" else logging.INFO
-        log.log(level, "%s %s: %s", change.event, row.name, change.reason)
+        log.log(level, "%s %s: %s", change.event, row.name, change.reason,
+                extra=fields(event=change.event, feed=row.name, reason=change.reason))
 
     return check
 

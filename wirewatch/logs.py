@@ -1,4 +1,9 @@
-"""Logging set-up: one line per event, text or JSON, with secrets redacted."""
+"""Logging set-up: one line per event, text or JSON, with secrets redacted.
+
+Structured fields: `log.info("poll %s ok", name, extra=fields(feed=name, new=3))`. In JSON each
+field is a key of the event's object (`"feed": "a", "new": 3`); in text the message already says
+it, so `fields` are not repeated. Other `extra` keys show in both (text: `key=value`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,26 @@ _SECRET_PATTERNS = [
      r"\g<k>***"),
     (re.compile(r"(?i)(?P<k>authorization:\s*)(?:bearer|basic)?\s*\S+"), r"\g<k>***"),
 ]
-_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "fields"}
+_RESERVED = ("time", "level", "logger", "message", "exception")
+
+
+def fields(**values: object) -> dict[str, object]:
+    """`extra=` for a log call: structured fields (feed, item, story, alert, channel, attempt…); None dropped."""
+    return {"fields": {k: v for k, v in values.items() if v is not None}}
+
+
+def _text_value(value: object) -> str:
+    if isinstance(value, dict):
+        value = ",".join(f"{k}:{v}" for k, v in value.items())
+    elif isinstance(value, list | tuple | set):
+        value = ",".join(map(str, value))
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() or c in '="' for c in text) else text
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", " | ") if "\n" in text else text
 
 
 def redact(text: str) -> str:
@@ -28,13 +52,14 @@ def redact(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger message key=value…`, redacted."""
+    """`time level logger message key=value…` on one line (newlines become ` | `), redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
         """Render one record as a single line."""
-        extra = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD)
+        extra = " ".join(f"{k}={_text_value(v)}" for k, v in record.__dict__.items() if k not in _STANDARD)
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        line = f"{when} {record.levelname:<7} {record.name} {record.getMessage()}" + (f" {extra}" if extra else "")
+        line = f"{when} {record.levelname:<7} {record.name} {_one_line(record.getMessage())}" + (
+            f" {extra}" if extra else "")
         if record.exc_info:
             line += " | " + self.formatException(record.exc_info).replace("\n", " | ")
         return redact(line)
@@ -51,7 +76,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        structured = record.__dict__.get("fields")
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if isinstance(structured, dict):
+            extras.update(structured)
+        data.update({f"field_{k}" if k in _RESERVED else k: v for k, v in extras.items()})
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return redact(json.dumps(data, ensure_ascii=False, default=str))

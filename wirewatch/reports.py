@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from alerts.matchstore import matches_for
+from alerts.models import ALERTS, DELIVERIES, DeliveryInfo
 from ingest.feedstore import list_feeds
 from ingest.store import ItemRow, StoryRow, as_utc, item_counts, learned_rules, utcnow
 
 
-def _age(when: datetime | None, now: datetime) -> str:
+def age(when: datetime | None, now: datetime) -> str:
+    """How long ago (`5m ago`) or until when (`in 5m`) `when` is, from `now`; `-` for none."""
     when = as_utc(when)
     if when is None:
         return "-"
@@ -30,12 +34,33 @@ def _age(when: datetime | None, now: datetime) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
-def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None) -> list[list[str]]:
-    """One row per feed: name, status, last poll, errors, items, next poll, last error."""
+DUE_GRACE = 60.0
+"""Seconds past its next-poll time a feed is still just "due"; later it is "overdue" (no daemon polled it)."""
+
+
+def next_poll(when: datetime | None, now: datetime, enabled: bool = True) -> str:
+    """When a feed is next polled, said honestly: `in 4m`, `due`, or `overdue 2h` when nobody polled it."""
+    when = as_utc(when)
+    if not enabled:
+        return "-"
+    if when is None:
+        return "due"
+    late = (now - when).total_seconds()
+    if late < 0:
+        return age(when, now)
+    if late <= DUE_GRACE:
+        return "due"
+    return "overdue " + age(when, now).removesuffix(" ago")
+
+
+def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None, *,
+                wide: bool = False) -> list[list[str]]:
+    """One row per feed: name, status, last poll, errors, items, next poll, last error (`wide`: URL, health too)."""
     now = utcnow()
     with Session(engine) as session:
         counts = item_counts(session)
-    rows = [["FEED", "STATUS", "LAST POLL", "ERRORS", "ITEMS", "NEXT POLL", "LAST ERROR"]]
+    head = ["FEED", "STATUS", "LAST POLL", "ERRORS", "ITEMS", "NEXT POLL", "LAST ERROR"]
+    rows = [head + ["HEALTH", "LAST NEW ITEM", "URL"] if wide else head]
     for feed in list_feeds(engine):
         status = feed.last_status or "new"
         if not feed.enabled:
@@ -44,17 +69,56 @@ def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None)
             status = "paused"
         elif feed.consecutive_errors:
             status = f"failing ({feed.last_http_status or 'error'})"
-        rows.append([
-            feed.name, status, _age(feed.last_polled_at, now), str(feed.consecutive_errors),
-            str(counts.get(feed.name, 0)), _age(feed.next_poll_at, now), (feed.last_error or "")[:70],
-        ])
+        error = " ".join((feed.last_error or "").split())
+        row = [
+            feed.name, status, age(feed.last_polled_at, now), str(feed.consecutive_errors),
+            str(counts.get(feed.name, 0)), next_poll(feed.next_poll_at, now, feed.enabled),
+            error if wide else clip(error, 70),
+        ]
+        if wide:
+            row += [feed.health, age(feed.last_new_item_at, now), feed.url]
+        rows.append(row)
     return rows
 
 
+def char_width(ch: str) -> int:
+    """Columns one character takes in a terminal: 2 for wide and full-width (CJK), 0 for combining marks."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal (CJK characters count two)."""
+    if text.isascii():
+        return len(text)
+    return sum(char_width(ch) for ch in text)
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to at most `width` display columns, with `…` when it was cut."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = char_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` display columns."""
+    return text + " " * max(width - display_width(text), 0)
+
+
 def format_table(rows: list[list[str]]) -> str:
-    """Left-aligned columns separated by two spaces."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    """Left-aligned columns separated by two spaces, aligned by display width (CJK text lines up)."""
+    cells = [[" ".join(c.split()) if "\n" in c or "\t" in c else c for c in r] for r in rows]
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -96,8 +160,8 @@ def story_rows(engine: Engine, since: float | None = None) -> list[list[str]]:
         stories = session.exec(query).all()
         rows = [["STORY", "COPIES", "UPDATES", "FIRST SEEN", "LAST", "SOURCES", "TITLE"]]
         for s in stories:
-            rows.append([str(s.id), str(s.items), str(s.updates), _age(s.first_seen, now), _age(s.last_updated, now),
-                         ", ".join(s.sources)[:60], s.title[:60]])
+            rows.append([str(s.id), str(s.items), str(s.updates), age(s.first_seen, now), age(s.last_updated, now),
+                         clip(", ".join(s.sources), 60), clip(s.title, 60)])
     return rows
 
 
@@ -106,5 +170,35 @@ def boilerplate_rows(engine: Engine, feed: str | None) -> list[list[str]]:
     with Session(engine) as session:
         rules = learned_rules(session, feed or None)
         return [["FEED", "STATE", "LEARNED", "LINE"]] + [
-            [r.feed, r.state, _iso(r.learned_at) or "-", r.line[:100]] for r in rules
+            [r.feed, r.state, _iso(r.learned_at) or "-", clip(r.line, 100)] for r in rules
         ]
+
+
+def deliveries(engine: Engine, state: str | None = None, *, watchlist: str | None = None,
+               channel: str | None = None, limit: int = 1000) -> list[DeliveryInfo]:
+    """Deliveries newest first, optionally of one state, watchlist and channel (what `alerts` lists)."""
+    d, a = DELIVERIES.c, ALERTS.c
+    query = (sa.select(d.id, d.message_id, d.channel, d.state, d.attempts, d.next_attempt_at, d.last_error,
+                       d.created_at, d.delivered_at, d.digest_id, a.public_id, a.watchlist, a.title, a.type)
+             .join(ALERTS, a.id == d.alert_id).order_by(d.id.desc()).limit(limit))
+    for column, value in ((d.state, state), (a.watchlist, watchlist), (d.channel, channel)):
+        if value is not None:
+            query = query.where(column == value)
+    with engine.connect() as conn:
+        return [DeliveryInfo(**r._mapping) for r in conn.execute(query)]
+
+
+def alert_rows(rows: list[DeliveryInfo], now: datetime | None = None) -> list[list[str]]:
+    """The `alerts` table: one row per delivery, with the alert it carries."""
+    now = now or utcnow()
+    out = [["ID", "ALERT", "WATCHLIST", "CHANNEL", "STATE", "TRIES", "CREATED", "NEXT / DONE", "TITLE", "LAST ERROR"]]
+    for r in rows:
+        if r.state == "delivered":
+            when = age(r.delivered_at, now)
+        elif r.state in ("pending", "retrying"):
+            when = f"digest {r.digest_id}" if r.digest_id is not None else next_poll(r.next_attempt_at, now)
+        else:
+            when = "-"
+        out.append([str(r.id), r.public_id, r.watchlist, r.channel, r.state, str(r.attempts),
+                    age(r.created_at, now), when, clip(r.title, 50), clip(" ".join((r.last_error or "").split()), 60)])
+    return out
