@@ -16,7 +16,10 @@ import logging
 import multiprocessing
 import os
 import re
+import select
 import signal
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -124,12 +127,54 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
 _PACKS: Mapping[str, Sequence[CleanRuleConfig]] = {}
 
 
-def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
-    """In a new worker: keep the packs; leave stop signals to the daemon, which ends workers as it closes."""
+def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]], owner: int | None = None) -> None:
+    """In a new worker: keep the packs; leave stop signals to the daemon, which ends workers as it closes.
+
+    `owner` is the daemon's pid: the worker exits as soon as that process is gone, even if it was
+    SIGKILLed and never closed the pool (see `watch_owner`).
+    """
     global _PACKS
     _PACKS = packs
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if owner is not None:
+        watch_owner(owner)
+
+
+def watch_owner(pid: int, every: float = 0.5) -> None:
+    """Exit this process (at once, no clean-up) when process `pid` ends; watched from a daemon thread.
+
+    A forkserver worker's parent is the forkserver, not the daemon, so PR_SET_PDEATHSIG cannot see a
+    killed daemon; and the worker holds the forkserver's "alive" pipe and the resource tracker's pipe,
+    so those two helpers live exactly as long as the workers do. Ending the workers ends all three.
+    A pidfd (Linux ≥ 5.3) becomes readable when the process exits; elsewhere its pid is checked.
+    """
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is None and not _alive(pid):
+        os._exit(0)
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(pid):
+                time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="wirewatch-owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user (a reused pid: then we stay, as before)
+        return True
+    return True
 
 
 def _prepare_in_worker(feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
@@ -155,7 +200,7 @@ class ParsePool:
             context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
             context.set_forkserver_preload(["ingest.prepare"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
-                                             initargs=(self.packs,))
+                                             initargs=(self.packs, os.getpid()))
         return self._pool
 
     async def prepare(self, feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
