@@ -25,7 +25,7 @@ from config.errors import ConfigError
 from config.loader import Loaded, resolve_watchlist_paths
 from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
 from ingest.fetch import Fetcher
-from ingest.pipeline import PollReport, describe_error
+from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
@@ -46,6 +46,8 @@ def observe(report: PollReport) -> None:
     metrics.STORIES.inc(report.stories_created)
     metrics.BOILERPLATE.inc(report.removed_lines)
     level = logging.WARNING if report.status == "error" else logging.INFO
+    if report.error and report.error.startswith(DATABASE_UNAVAILABLE):
+        level = logging.INFO  # the outage itself is logged once, by the daemon's DatabaseWatch
     log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
             report.http_status, report.new, report.updated, report.duplicate, report.duration,
             f" error={report.error}" if report.error else "")
