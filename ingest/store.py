@@ -71,6 +71,7 @@ class FeedRow(SQLModel, table=True):
     new_item_gap: float | None = None
     health: str = Field(default="ok", max_length=20)
     health_since: datetime | None = _ts()
+    polled_by: str | None = Field(default=None, max_length=100)  # the daemon that recorded the last poll
 
 
 class ItemRow(SQLModel, table=True):

@@ -33,6 +33,9 @@ from wirewatch.health import DatabaseWatch, health_check, is_database_error, one
 from wirewatch.logs import redact
 
 log = logging.getLogger("wirewatch.daemon")
+# A feed this daemon polled last waits this long past due while another daemon polls the same database:
+# longer than the one-second dispatch tick, so an idle peer takes it and the two alternate.
+TAKE_TURNS = 1.5
 
 
 def observe(report: PollReport) -> None:
@@ -266,7 +269,8 @@ class Daemon:
         free = cfg.fetch.concurrency * 2 - len(self.claimed)
         if free <= 0:
             return
-        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free)
+        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free,
+                                              take_turns=TAKE_TURNS, others_within=max(2 * cfg.lease, 60.0))
         self.dbwatch.succeeded()
         rows = [r for r in rows if r.name not in self.claimed]
         if not rows:
