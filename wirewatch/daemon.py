@@ -142,16 +142,20 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
     return [r for r in results if r is not None]
 
 
-async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport]:
-    """One pass over all (or the named) feeds, due or not; then deliver what is due once."""
+async def poll_once(app: App, names: list[str] | None = None,
+                    deliveries: dict[str, int] | None = None) -> list[PollReport]:
+    """One pass over all (or the named) feeds, due or not; then deliver what is due once.
+
+    `deliveries`, when given, receives the delivery pass's counts by outcome (for the summary line).
+    """
     cfg = app.wiring.loaded.config
     rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
     async with Fetcher(cfg.fetch) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     counts = await delivery.deliver_once(app)
     await app.close_channels()
-    if counts:
-        log.info("%s", delivery.summary(counts))
+    if deliveries is not None:
+        deliveries.update(counts)
     return reports
 
 
