@@ -169,3 +169,45 @@ def test_sigterm_mid_delivery_records_what_was_answered_and_the_restart_sends_th
     ids = Counter({k.lower(): v for k, v in r["headers"].items()}["webhook-id"] for r in receiver.requests)
     assert len(ids) == count and max(ids.values()) == 1, ids.most_common(3)  # each alert once, no resend
     assert query(db, "select state, count(*) from alert_deliveries group by state") == [("delivered", count)]
+
+
+def test_sigterm_while_a_send_hangs_past_the_grace_gives_it_back_unsent_and_logs_no_error(
+        tmp_path: Path, server: FeedServer) -> None:
+    server.add("/f.xml", rss(items(3)))
+    (tmp_path / "w.yaml").write_text(
+        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    db = tmp_path / "wirewatch.db"
+    with Receiver(Reply(delay=60)) as receiver:  # never answers in time
+        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                              channels={"hook": {"type": "webhook", "url": receiver.url, "timeout": "60s"}},
+                              extra="shutdown_grace: 2s\n")
+        first_log = tmp_path / "first.log"
+        first = start(config, first_log)
+        try:
+            assert wait_for(lambda: len(receiver.requests) == 3, timeout=60), first_log.read_text()
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=30) == 0
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+        text = first_log.read_text()
+        assert " ERROR " not in text and "Traceback" not in text and "CancelledError" not in text, text
+        assert "gave back 3 unsent deliveries" in text, text
+        assert query(db, "select state, attempts, count(*) from alert_deliveries where claimed_by is null "
+                         "group by state, attempts") == [("pending", 0, 3)]  # not counted as a try
+
+        receiver.default = Reply()
+        second_log = tmp_path / "second.log"
+        second = start(config, second_log)
+        try:
+            assert wait_for(lambda: len(receiver.requests) == 6, timeout=30), second_log.read_text()  # 3 sent again
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+    ids = {r["headers"].get("webhook-id") or r["headers"].get("Webhook-Id") for r in receiver.requests}
+    assert len(ids) == 3  # the unanswered sends are repeated under the same webhook-id
+    assert query(db, "select state, count(*) from alert_deliveries group by state") == [("delivered", 3)]

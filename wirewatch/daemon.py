@@ -36,6 +36,8 @@ log = logging.getLogger("wirewatch.daemon")
 # A feed this daemon polled last waits this long past due while another daemon polls the same database:
 # longer than the one-second dispatch tick, so an idle peer takes it and the two alternate.
 TAKE_TURNS = 1.5
+BUG_REPEAT = 600.0  # seconds between two tracebacks of the same unexpected error in the same job
+BUSY_AFTER = 2.0  # seconds a write transaction waits for SQLite's lock before /readyz says "database busy"
 
 
 def observe(report: PollReport) -> None:
@@ -193,6 +195,7 @@ class Daemon:
         self.health = metrics.HealthState(self._ready)
         self.dbwatch = DatabaseWatch()
         self.busy: set[str] = set()  # scheduled jobs whose previous run is still going
+        self.job_errors: dict[tuple[str, str], float] = {}  # (job, error type) → when its traceback was last logged
         self._probe_engine: Any = None
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
@@ -206,7 +209,7 @@ class Daemon:
         if outage is not None:
             return outage
         waiting = db.lock_wait_since()
-        if waiting is not None and time.time() - waiting > 1.0:
+        if waiting is not None and time.time() - waiting > BUSY_AFTER:
             return False, (f"not ready: database busy: waiting {time.time() - waiting:.1f}s for a lock "
                            "another connection holds")
         if self._probe_engine is None:
@@ -225,6 +228,7 @@ class Daemon:
 
         @functools.wraps(job)
         async def tick() -> None:
+            self.health.tick()  # the scheduler is alive even while a job waits on a busy database
             if name in self.busy:
                 metrics.JOBS_SKIPPED.labels(name).inc()
                 return
@@ -251,12 +255,16 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - the next tick retries; the daemon keeps running
             if is_database_error(exc):
                 self.dbwatch.failed(exc, name)
-            else:
+                return
+            key, now = (name, type(exc).__name__), time.monotonic()
+            if now - self.job_errors.get(key, -BUG_REPEAT) >= BUG_REPEAT:  # a bug that fires every tick: once in 10 min
+                self.job_errors[key] = now
                 log.exception("job %s failed; it runs again at its next tick", name)
+            else:
+                log.debug("job %s failed again: %s", name, one_line(exc))
 
     async def dispatch(self) -> None:
         """Claim due feeds (up to the free capacity) and start polling them."""
-        self.health.tick()
         if self.dispatching.locked():
             self.again = True  # the one claiming now claims once more when it is done
             return
