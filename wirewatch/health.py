@@ -98,6 +98,7 @@ class DatabaseWatch:
         self.remind_every = remind_every
         self.down_since: float | None = None  # epoch seconds
         self.reason = ""
+        self.kind = "unavailable"  # or "busy": SQLite's lock held elsewhere past sqlite_busy_timeout
         self.failures = 0
         self._reminded = 0.0
         self._lock = threading.Lock()
@@ -111,12 +112,13 @@ class DatabaseWatch:
             self.reason = one_line(exc)
             if self.down_since is None:
                 self.down_since, self._reminded = now, now
+                self.kind = "busy" if "database is locked" in self.reason else "unavailable"
                 metrics.DATABASE_UP.set(0)
-                log.warning("database unavailable (%s): %s; jobs keep retrying, nothing is lost", what, self.reason)
+                log.warning("database %s (%s): %s; jobs keep retrying, nothing is lost", self.kind, what, self.reason)
             elif now - self._reminded >= self.remind_every:
                 self._reminded = now
-                log.warning("database still unavailable after %.0fs (%d failed attempts): %s",
-                            now - self.down_since, self.failures, self.reason)
+                log.warning("database still %s after %.0fs (%d failed attempts): %s",
+                            self.kind, now - self.down_since, self.failures, self.reason)
 
     def succeeded(self) -> None:
         """A job's database work went through."""
@@ -134,4 +136,4 @@ class DatabaseWatch:
             if self.down_since is None:
                 return None
             since = datetime.fromtimestamp(self.down_since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return False, f"not ready: database unavailable since {since}: {self.reason}"
+            return False, f"not ready: database {self.kind} since {since}: {self.reason}"
