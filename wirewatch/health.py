@@ -94,8 +94,9 @@ class DatabaseWatch:
     `remind_every` seconds, then one line with the outage's duration when a job gets through again.
     """
 
-    def __init__(self, remind_every: float = 60.0) -> None:
+    def __init__(self, remind_every: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self.remind_every = remind_every
+        self.clock = clock
         self.down_since: float | None = None  # epoch seconds
         self.reason = ""
         self.kind = "unavailable"  # or "busy": SQLite's lock held elsewhere past sqlite_busy_timeout
@@ -106,7 +107,7 @@ class DatabaseWatch:
 
     def failed(self, exc: BaseException, what: str) -> None:
         """A job's database work failed with `exc` (a database error: see `is_database_error`)."""
-        now = time.time()
+        now = self.clock()
         with self._lock:
             self.failures += 1
             self.reason = one_line(exc)
@@ -125,7 +126,7 @@ class DatabaseWatch:
         with self._lock:
             if self.down_since is None:
                 return
-            down = time.time() - self.down_since
+            down = self.clock() - self.down_since
             self.down_since, self.failures = None, 0
             metrics.DATABASE_UP.set(1)
         log.info("database available again after %.1fs down", down)
