@@ -16,10 +16,7 @@ import logging
 import multiprocessing
 import os
 import re
-import select
 import signal
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +29,7 @@ from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import WorkerError
 from ingest.item import Cleaned, Entry, Item
+from ingest.lifetime import die_with_parent, watch_owner
 from ingest.parse import parse_feed
 from ingest.urls import canonical_url, entry_identity
 
@@ -131,50 +129,15 @@ def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]], owner: int | N
     """In a new worker: keep the packs; leave stop signals to the daemon, which ends workers as it closes.
 
     `owner` is the daemon's pid: the worker exits as soon as that process is gone, even if it was
-    SIGKILLed and never closed the pool (see `watch_owner`).
+    SIGKILLed and never closed the pool (see `ingest.lifetime`).
     """
     global _PACKS
     _PACKS = packs
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()  # the forkserver, which itself dies with the daemon (ingest/forkserver_guard.py)
     if owner is not None:
         watch_owner(owner)
-
-
-def watch_owner(pid: int, every: float = 0.5) -> None:
-    """Exit this process (at once, no clean-up) when process `pid` ends; watched from a daemon thread.
-
-    A forkserver worker's parent is the forkserver, not the daemon, so PR_SET_PDEATHSIG cannot see a
-    killed daemon; and the worker holds the forkserver's "alive" pipe and the resource tracker's pipe,
-    so those two helpers live exactly as long as the workers do. Ending the workers ends all three.
-    A pidfd (Linux ≥ 5.3) becomes readable when the process exits; elsewhere its pid is checked.
-    """
-    try:
-        fd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    if fd is None and not _alive(pid):
-        os._exit(0)
-
-    def watch() -> None:
-        if fd is not None:
-            select.select([fd], [], [])
-        else:
-            while _alive(pid):
-                time.sleep(every)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="wirewatch-owner-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, under another user (a reused pid: then we stay, as before)
-        return True
-    return True
 
 
 def _prepare_in_worker(feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
@@ -198,7 +161,7 @@ class ParsePool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
-            context.set_forkserver_preload(["ingest.prepare"])
+            context.set_forkserver_preload(["ingest.forkserver_guard", "ingest.prepare"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
                                              initargs=(self.packs, os.getpid()))
         return self._pool
