@@ -433,8 +433,9 @@ def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, ne
     if error is None:
         log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt)
     elif outcome in (Outcome.DEAD, Outcome.GONE):
-        log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `wirewatch alerts retry %d`",
-                  what, claim.channel, attempt, error, claim.id)
+        again = f"wirewatch alerts retry {claim.id}" if claim.kind == "delivery" else "wirewatch alerts retry --all-dead"
+        log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `%s`",
+                  what, claim.channel, attempt, error, again)
     else:
         wait = f"in {(next_at - now).total_seconds():.0f}s" if next_at is not None else "later"
         log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait)
