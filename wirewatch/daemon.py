@@ -219,7 +219,7 @@ class Daemon:
         try:
             ok = db.is_current(self._probe_engine)
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
-            return False, f"not ready: database unreachable: {redact(one_line(exc))}"
+            return False, f"not ready: database unavailable: {redact(one_line(exc))}"
         return ok, "ok" if ok else "not ready: migrations pending"
 
     def _tracked(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
