@@ -74,14 +74,13 @@ def _insert_feed(session: Session, row: FeedRow) -> None:
 
 
 def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequence[str] | None = None,
-              now: datetime | None = None, due_only: bool = True, *, take_turns: float = 0.0,
-              others_within: float = 240.0) -> list[FeedRow]:
+              now: datetime | None = None, due_only: bool = True, *, take_turns: float = 0.0) -> list[FeedRow]:
     """Lease up to `limit` due feeds to `worker`; returns detached rows with their validators.
 
-    `take_turns` (seconds): while another worker has recorded a poll within `others_within` seconds,
+    `take_turns` (seconds; for a worker that knows a peer is polling, see `others_polled_since`):
     a feed whose last poll this worker recorded waits that long past its due time, so that an idle
-    peer (which claims every second) takes it: daemons sharing a database alternate instead of the
-    quickest one polling everything. Alone, a worker claims its feeds the moment they are due.
+    peer (which claims every second) takes it, and daemons sharing a database alternate instead of
+    the quickest one polling everything.
     """
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
@@ -91,7 +90,7 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
         )
         if due_only:
             query = query.where(or_(col(FeedRow.next_poll_at).is_(None), col(FeedRow.next_poll_at) <= now))
-        if due_only and take_turns > 0 and _others_polling(session, worker, now - timedelta(seconds=others_within)):
+        if due_only and take_turns > 0:
             query = query.where(or_(col(FeedRow.polled_by).is_(None), col(FeedRow.polled_by) != worker,
                                     col(FeedRow.next_poll_at) <= now - timedelta(seconds=take_turns)))
         if names is not None:
@@ -110,11 +109,12 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
         return rows
 
 
-def _others_polling(session: Session, worker: str, since: datetime) -> bool:
-    """Whether a worker other than `worker` recorded a poll after `since`."""
-    query = select(FeedRow.name).where(col(FeedRow.polled_by).is_not(None), col(FeedRow.polled_by) != worker,
-                                       col(FeedRow.last_polled_at) > since).limit(1)
-    return session.exec(query).first() is not None
+def others_polled_since(engine: Engine, worker: str, since: datetime) -> bool:
+    """Whether a feed row shows a poll recorded after `since` by a worker other than `worker`."""
+    with Session(engine) as session:
+        query = select(FeedRow.name).where(col(FeedRow.polled_by).is_not(None), col(FeedRow.polled_by) != worker,
+                                           col(FeedRow.last_polled_at) > since).limit(1)
+        return session.exec(query).first() is not None
 
 
 @dataclass(slots=True)

@@ -23,7 +23,15 @@ from sqlmodel import Session
 from alerts.normalise import native_folder
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_watchlist_paths
-from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
+from ingest.feedstore import (
+    PollOutcome,
+    PollRecord,
+    claim_due,
+    others_polled_since,
+    record_polls,
+    release_all,
+    renew_leases,
+)
 from ingest.fetch import Fetcher
 from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
 from ingest.store import FeedRow, utcnow
@@ -36,6 +44,7 @@ log = logging.getLogger("wirewatch.daemon")
 # A feed this daemon polled last waits this long past due while another daemon polls the same database:
 # longer than the one-second dispatch tick, so an idle peer takes it and the two alternate.
 TAKE_TURNS = 1.5
+PEER_CHECK = 1.0  # seconds between two looks for another daemon polling the same database
 BUG_REPEAT = 600.0  # seconds between two tracebacks of the same unexpected error in the same job
 BUSY_AFTER = 2.0  # seconds a write transaction waits for SQLite's lock before /readyz says "database busy"
 
@@ -197,6 +206,8 @@ class Daemon:
         self.busy: set[str] = set()  # scheduled jobs whose previous run is still going
         self.job_errors: dict[tuple[str, str], float] = {}  # (job, error type) → when its traceback was last logged
         self._probe_engine: Any = None
+        self.peer_checked = -PEER_CHECK  # when `last_polled_by_others` was last asked (monotonic)
+        self.peer_until = 0.0  # another daemon counts as polling until then (monotonic)
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
         self.gauges_since = utcnow()
@@ -281,8 +292,9 @@ class Daemon:
         free = cfg.fetch.concurrency * 2 - len(self.claimed)
         if free <= 0:
             return
+        turns = TAKE_TURNS if await self._peer_polling() else 0.0
         rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free,
-                                              take_turns=TAKE_TURNS, others_within=max(2 * cfg.lease, 60.0))
+                                              take_turns=turns)
         self.dbwatch.succeeded()
         rows = [r for r in rows if r.name not in self.claimed]
         if not rows:
@@ -297,6 +309,21 @@ class Daemon:
             self.claimed -= names
 
         task.add_done_callback(done)
+
+    async def _peer_polling(self) -> bool:
+        """Whether another daemon polls this database (looked up every few seconds, remembered for a while).
+
+        Remembered, because the rows only show who polled each feed last: once this daemon has polled
+        every feed, the peer it yielded to would vanish from them, and it would stop yielding.
+        """
+        now = time.monotonic()
+        if now >= self.peer_checked + PEER_CHECK:
+            self.peer_checked = now
+            window = max(2 * self.app.wiring.loaded.config.lease, 60.0)
+            if await self.app.pipeline.run_db(others_polled_since, self.app.engine, self.app.worker,
+                                              utcnow() - timedelta(seconds=window)):
+                self.peer_until = now + window
+        return now < self.peer_until
 
     def _polled(self, report: PollReport) -> None:
         """A feed's poll is recorded: free its slot, claim more once half the slots are free, send new alerts.
@@ -413,8 +440,9 @@ class Daemon:
         # each tick only starts a task (or counts a skip): APScheduler never sees a job still running
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         job = self._tracked
+        # jitter: two daemons' ticks do not keep one fixed order, so neither always claims first
         scheduler.add_job(job("dispatch", self.dispatch), "interval", seconds=1, next_run_time=now, id="dispatch",
-                          **common)
+                          jitter=0.25, **common)
         scheduler.add_job(job("deliver", self.deliver), "interval", seconds=1, next_run_time=now, id="deliver",
                           **common)
         if server is not None:
