@@ -110,6 +110,8 @@ def _insert_alert(conn: Connection, type_: str, key: str, item: Item, story: Sto
     if not ids:
         return None
     alert = Alert(id=int(ids[0]), **values)
+    log.info("alert %s created: %s of story %d for watchlist %r%s → %s", public_id, type_, story.id, match.watchlist,
+             " (throttled: into the hourly digest)" if throttled else "", ", ".join(route.channels) or "no channel")
     if route.channels:
         rows = [{"alert_id": alert.id, "channel": channel, "message_id": new_id("msg"), "state": S.PENDING,
                  "batched": throttled, "attempts": 0, "step": 0, "next_attempt_at": now, "created_at": now}
@@ -287,6 +289,7 @@ class Outbox:
             log.warning("lease on %s %d (%s) expired before its result was recorded; another worker may resend it",
                         claim.kind, claim.id, claim.channel)
             return Outcome.LOST
+        _log_attempt(claim, error, outcome, values.get("next_attempt_at"), now)
         if claim.kind == "digest":
             member = {k: v for k, v in values.items() if k in ("state", "delivered_at", "last_error", "last_attempt_at",
                                                               "first_attempt_at", "attempts")}
@@ -307,6 +310,36 @@ class Outbox:
                           config_hash=_config_hash(config) if config is not None else None)
             log.error("channel %r disabled: %s (change its config, or `wirewatch alerts enable`)", channel, error)
         conn.execute(CHANNEL_STATES.update().where(where).values(**values))
+
+    def release(self, claims: Sequence[Claim]) -> int:
+        """Give back claims that were not sent (a stop came first): due again at once, for any worker."""
+        released = 0
+        with self.engine.begin() as conn:
+            for kind, table in (("delivery", DELIVERIES), ("digest", DIGESTS)):
+                ids = [c.id for c in claims if c.kind == kind]
+                if ids:
+                    released += int(conn.execute(table.update().where(
+                        table.c.id.in_(ids), table.c.claimed_by == self.worker_id)
+                        .values(claimed_by=None, lease_until=None)).rowcount)
+        return released
+
+    def release_all(self) -> int:
+        """Give back every delivery and digest lease this worker holds (on a clean stop)."""
+        released = 0
+        with self.engine.begin() as conn:
+            for table in (DELIVERIES, DIGESTS):
+                released += int(conn.execute(table.update().where(table.c.claimed_by == self.worker_id)
+                                             .values(claimed_by=None, lease_until=None)).rowcount)
+        return released
+
+    def settle(self, results: Sequence[tuple[Claim, DeliveryError | None]], unsent: Sequence[Claim],
+               now: datetime | None = None) -> list[Outcome]:
+        """Record the sends that got an answer, then give back the claims that were never sent."""
+        outcomes = self.record(results, now) if results else []
+        if unsent:
+            self.release(unsent)
+            log.info("gave back %d unsent deliveries (stopping); the next run sends them", len(unsent))
+        return outcomes
 
     # --- channel state --------------------------------------------------------------------
 
@@ -390,10 +423,38 @@ def prune_delivered(session: Session, cutoff: datetime) -> int:
     return removed
 
 
-async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore) -> DeliveryError | None:
+def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, next_at: datetime | None,
+                 now: datetime) -> None:
+    """One line per delivery attempt: the channel, what happened, and what comes next."""
+    alert = claim.payloads[0].get("id", "?") if claim.payloads else "?"
+    what = f"{claim.kind} {claim.id} of alert {alert}" if claim.kind == "delivery" else \
+        f"digest {claim.id} ({len(claim.payloads)} alerts)"
+    attempt = claim.attempts + 1
+    if error is None:
+        log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt)
+    elif outcome in (Outcome.DEAD, Outcome.GONE):
+        again = f"wirewatch alerts retry {claim.id}" if claim.kind == "delivery" else "wirewatch alerts retry --all-dead"
+        log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `%s`",
+                  what, claim.channel, attempt, error, again)
+    else:
+        wait = f"in {(next_at - now).total_seconds():.0f}s" if next_at is not None else "later"
+        log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait)
+
+
+class _Unsent:
+    """The result of a send that never started: the daemon is stopping."""
+
+
+UNSENT = _Unsent()
+
+
+async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore,
+                stop: asyncio.Event | None = None) -> DeliveryError | _Unsent | None:
     if channel is None:
         return DeliveryError(f"channel {claim.channel!r} is not configured")
     async with gate:
+        if stop is not None and stop.is_set():
+            return UNSENT
         try:
             if claim.kind == "digest":
                 await channel.send_digest(claim.payloads, claim.message_id)
@@ -415,23 +476,50 @@ def _safe_batch(outbox: Outbox, channels: Mapping[str, Channel], concurrency: in
 
 
 async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
-                      concurrency: int = 16, now: datetime | None = None) -> dict[str, int]:
+                      concurrency: int = 16, now: datetime | None = None,
+                      stop: asyncio.Event | None = None) -> dict[str, int]:
     """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
 
     `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
     An Outbox made without channel configs takes them from the channels (their `config`).
+    Once `stop` is set no new send starts; sends under way finish. If the pass is cancelled, the sends
+    that got their answer are recorded and the rest are given back unsent (counted as "unsent").
     """
     if not outbox.configs:
         known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
         outbox.use_configs({name: c for name, c in known.items() if c is not None})
     limit = min(limit, _safe_batch(outbox, channels, concurrency))
     claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
-    counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}}
+    counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}, "unsent": 0}
     if not claims:
         return counts
     gate = asyncio.Semaphore(concurrency)
-    errors = await asyncio.gather(*(_send(c, channels.get(c.channel), gate) for c in claims))
-    outcomes = await asyncio.to_thread(outbox.record, list(zip(claims, errors, strict=True)), now)
+    sends = [asyncio.create_task(_send(c, channels.get(c.channel), gate, stop)) for c in claims]
+    cancelled = False
+    try:
+        await asyncio.wait(sends)
+    except asyncio.CancelledError:
+        cancelled = True
+        for task in sends:
+            task.cancel()
+        await asyncio.wait(sends)
+    answered: list[tuple[Claim, DeliveryError | None]] = []
+    unsent: list[Claim] = []
+    for claim, task in zip(claims, sends, strict=True):
+        result = None if task.cancelled() else task.result()
+        if task.cancelled() or isinstance(result, _Unsent):
+            unsent.append(claim)
+        else:
+            answered.append((claim, result if isinstance(result, DeliveryError) else None))
+    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now))
+    try:
+        outcomes = await asyncio.shield(settling)
+    except asyncio.CancelledError:
+        await settling  # the results are written before this pass ends, cancelled or not
+        raise
     for outcome in outcomes:
         counts[outcome.value] += 1
+    counts["unsent"] = len(unsent)
+    if cancelled:
+        raise asyncio.CancelledError
     return counts

@@ -344,6 +344,8 @@ class Config(Strict):
 
     database: str = "sqlite:///wirewatch.db"
     sqlite_cache: ByteSize = 64 * 1024 * 1024
+    sqlite_busy_timeout: Duration = Field(default=30.0, gt=0)
+    """How long a SQLite statement waits for another connection's lock before it fails (and is retried)."""
     defaults: DefaultsConfig = DefaultsConfig()
     fetch: FetchConfig = FetchConfig()
     feeds: list[FeedConfig] = []

@@ -74,8 +74,14 @@ def _insert_feed(session: Session, row: FeedRow) -> None:
 
 
 def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequence[str] | None = None,
-              now: datetime | None = None, due_only: bool = True) -> list[FeedRow]:
-    """Lease up to `limit` due feeds to `worker`; returns detached rows with their validators."""
+              now: datetime | None = None, due_only: bool = True, *, take_turns: float = 0.0) -> list[FeedRow]:
+    """Lease up to `limit` due feeds to `worker`; returns detached rows with their validators.
+
+    `take_turns` (seconds; for a worker that knows a peer is polling, see `others_polled_since`):
+    a feed whose last poll this worker recorded waits that long past its due time, so that an idle
+    peer (which claims every second) takes it, and daemons sharing a database alternate instead of
+    the quickest one polling everything.
+    """
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
         query = select(FeedRow).where(
@@ -85,6 +91,9 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
         )
         if due_only:
             query = query.where(or_(col(FeedRow.next_poll_at).is_(None), col(FeedRow.next_poll_at) <= now))
+        if due_only and take_turns > 0:
+            query = query.where(or_(col(FeedRow.polled_by).is_(None), col(FeedRow.polled_by) != worker,
+                                    col(FeedRow.next_poll_at) <= now - timedelta(seconds=take_turns)))
         if names is not None:
             query = query.where(col(FeedRow.name).in_(list(names)))
         query = query.order_by(col(FeedRow.next_poll_at)).limit(limit)
@@ -99,6 +108,14 @@ def claim_due(engine: Engine, worker: str, lease: float, limit: int, names: Sequ
         for row in rows:
             session.expunge(row)
         return rows
+
+
+def others_polled_since(engine: Engine, worker: str, since: datetime) -> bool:
+    """Whether a feed row shows a poll recorded after `since` by a worker other than `worker`."""
+    with Session(engine) as session:
+        query = select(FeedRow.name).where(col(FeedRow.polled_by).is_not(None), col(FeedRow.polled_by) != worker,
+                                           col(FeedRow.last_polled_at) > since).limit(1)
+        return session.exec(query).first() is not None
 
 
 @dataclass(slots=True)
@@ -143,6 +160,7 @@ def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, ji
 def _apply(row: FeedRow, worker: str, outcome: PollOutcome, interval: float, now: datetime, jitter: float,
            max_backoff: float, rng: random.Random | None) -> None:
     row.last_polled_at = now
+    row.polled_by = worker
     row.last_status = outcome.status
     row.last_http_status = outcome.http_status
     if outcome.status == "error":

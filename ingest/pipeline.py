@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from config.models import CleanRuleConfig, Config, FeedConfig
@@ -38,6 +39,7 @@ from ingest.stories import BandTail, store_new_items, update_item
 from ingest.urls import entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
+DATABASE_UNAVAILABLE = "database unavailable"  # how a poll report's error starts when the store could not run
 T = TypeVar("T")
 
 MAX_RETRY_AFTER = 86400.0
@@ -210,6 +212,9 @@ class Pipeline:
             report.http_status, report.error, report.retry_after = exc.status, str(exc), exc.retry_after
         except (IngestError, ValueError) as exc:
             report.error = f"{type(exc).__name__}: {exc}"
+        except (OperationalError, InterfaceError) as exc:  # database down or busy: the daemon logs the outage once
+            report.error = f"{DATABASE_UNAVAILABLE}: {(str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]}"
+            log.debug("poll of %s not stored: %s", feed.name, report.error)
         except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
             log.exception("unexpected error polling %s", feed.name)
             report.error = f"internal error: {type(exc).__name__}: {exc}"

@@ -29,6 +29,7 @@ from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import WorkerError
 from ingest.item import Cleaned, Entry, Item
+from ingest.lifetime import die_with_parent, watch_owner
 from ingest.sources import parse_document
 from ingest.urls import canonical_url, entry_identity
 
@@ -127,12 +128,19 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
 _PACKS: Mapping[str, Sequence[CleanRuleConfig]] = {}
 
 
-def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
-    """In a new worker: keep the packs; leave stop signals to the daemon, which ends workers as it closes."""
+def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]], owner: int | None = None) -> None:
+    """In a new worker: keep the packs; leave stop signals to the daemon, which ends workers as it closes.
+
+    `owner` is the daemon's pid: the worker exits as soon as that process is gone, even if it was
+    SIGKILLed and never closed the pool (see `ingest.lifetime`).
+    """
     global _PACKS
     _PACKS = packs
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()  # the forkserver, which itself dies with the daemon (ingest/forkserver_guard.py)
+    if owner is not None:
+        watch_owner(owner)
 
 
 def _prepare_in_worker(feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
@@ -156,9 +164,9 @@ class ParsePool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
-            context.set_forkserver_preload(["ingest.prepare"])
+            context.set_forkserver_preload(["ingest.forkserver_guard", "ingest.prepare"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
-                                             initargs=(self.packs,))
+                                             initargs=(self.packs, os.getpid()))
         return self._pool
 
     async def prepare(self, feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,

@@ -72,6 +72,7 @@ class FeedRow(SQLModel, table=True):
     health: str = Field(default="ok", max_length=20)
     health_since: datetime | None = _ts()
     paused_at: datetime | None = _ts()
+    polled_by: str | None = Field(default=None, max_length=100)  # the daemon that recorded the last poll
 
 
 class ItemRow(SQLModel, table=True):

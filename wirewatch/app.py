@@ -22,7 +22,7 @@ from alerts.errors import WatchlistError
 from alerts.match import Matcher
 from alerts.matchstore import save_matches
 from alerts.outbox import create_alerts
-from alerts.route import Channel, Route, build_channels, channel_problems, close_channels, routes_from
+from alerts.route import Channel, Route, channel_problems, close_channels, routes_from
 from alerts.watchlist import compile_watchlists
 from config.errors import ConfigError, Problem
 from config.loader import Loaded, load_config, problem_in
@@ -33,6 +33,7 @@ from ingest.pipeline import Cleaner, Pipeline, Sink
 from ingest.prepare import ParsePool, default_workers
 from ingest.stories import ensure_index_scheme
 from wirewatch import db, metrics
+from wirewatch.delivery import build_each
 
 log = logging.getLogger("wirewatch")
 
@@ -116,7 +117,8 @@ class App:
         """Load the config, connect to the database (with retries), migrate, and sync the feed table."""
         wiring = build_wiring(config_path)
         cfg = wiring.loaded.config
-        engine = db.connect_with_retry(cfg.database, attempts=retries, sqlite_cache=cfg.sqlite_cache)
+        engine = db.connect_with_retry(cfg.database, attempts=retries, sqlite_cache=cfg.sqlite_cache,
+                                        busy_timeout_ms=round(cfg.sqlite_busy_timeout * 1000))
         if migrate:
             db.upgrade(engine)
             ensure_index_scheme(engine)
@@ -169,7 +171,8 @@ class App:
         if self._channels is None or self._channels[0] != key:
             if self._channels is not None and self._channels[2] is asyncio.get_running_loop():
                 await close_channels(self._channels[1])
-            built = build_channels(self.wiring.loaded.config.channels, engine=self.engine)
+            built = build_each(  # one broken channel never blocks the others
+                self.wiring.loaded.config.channels, engine=self.engine)
             self._channels = (key, built, asyncio.get_running_loop())
         return self._channels[1]
 

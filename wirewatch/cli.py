@@ -71,12 +71,16 @@ def cmd_poll(args: argparse.Namespace) -> int:
         if args.feed and args.feed not in {f.name for f in app.wiring.loaded.config.feeds}:
             print(f"error: no feed named {args.feed!r} in the config", file=sys.stderr)
             return 2
-        reports = asyncio.run(poll_once(app, names))
+        deliveries: dict[str, int] = {}
+        reports = asyncio.run(poll_once(app, names, deliveries))
     finally:
         app.close()
     for r in reports:
         print(f"{r.feed}: {r.status} new={r.new} updated={r.updated} duplicate={r.duplicate}"
               + (f" error={r.error}" if r.error else ""), file=sys.stderr)
+    from wirewatch.delivery import summary
+
+    print(summary(deliveries), file=sys.stderr)  # the last line: what became of the deliveries
     return 0
 
 

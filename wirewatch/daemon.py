@@ -23,17 +23,31 @@ from sqlmodel import Session
 from alerts.normalise import native_folder
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_paths, resolve_watchlist_paths
-from ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls, release_all, renew_leases
+from ingest.feedstore import (
+    PollOutcome,
+    PollRecord,
+    claim_due,
+    others_polled_since,
+    record_polls,
+    release_all,
+    renew_leases,
+)
 from ingest.fetch import Fetcher
-from ingest.pipeline import PollReport, describe_error
+from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
 from ingest.store import FeedRow, utcnow
 from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
-from wirewatch.health import health_check, refresh_gauges
+from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
 from wirewatch.logs import fields, redact
 from wirewatch.web.polls import POLLS as web_polls
 
 log = logging.getLogger("wirewatch.daemon")
+# A feed this daemon polled last waits this long past due while another daemon polls the same database:
+# longer than the one-second dispatch tick, so an idle peer takes it and the two alternate.
+TAKE_TURNS = 1.5
+PEER_CHECK = 1.0  # seconds between two looks for another daemon polling the same database
+BUG_REPEAT = 600.0  # seconds between two tracebacks of the same unexpected error in the same job
+BUSY_AFTER = 2.0  # seconds a write transaction waits for SQLite's lock before /readyz says "database busy"
 
 
 def observe(report: PollReport) -> None:
@@ -50,6 +64,8 @@ def observe(report: PollReport) -> None:
     web_polls.add(report.feed, report.status, report.http_status, report.new, report.updated, report.duplicate,
                   report.duration, report.error)  # the web console's recent polls
     level = logging.WARNING if report.status == "error" else logging.INFO
+    if report.error and report.error.startswith(DATABASE_UNAVAILABLE):
+        level = logging.INFO  # the outage itself is logged once, by the daemon's DatabaseWatch
     log.log(level, "poll %s %s http=%s new=%d updated=%d dup=%d %.2fs%s", report.feed, report.status,
             report.http_status, report.new, report.updated, report.duplicate, report.duration,
             f" error={report.error}" if report.error else "",
@@ -100,8 +116,12 @@ class Recorder:
 
 
 async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
-                    polled: Callable[[PollReport], None] | None = None) -> list[PollReport]:
-    """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(report)` after each."""
+                    polled: Callable[[PollReport], None] | None = None,
+                    watch: DatabaseWatch | None = None) -> list[PollReport]:
+    """Poll claimed feeds concurrently, record each outcome and release its lease; `polled(report)` after each.
+
+    With a `watch`, a database that cannot take a poll's record is reported there (one line per outage).
+    """
     cfg = app.wiring.loaded.config
     feeds = {f.name: f for f in cfg.feeds}
     recorder = Recorder(app, health_check(cfg))
@@ -124,8 +144,16 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         try:
             await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
-            log.warning("could not record the poll of %s: %s", row.name, redact(describe_error(exc)).splitlines()[0],
-                        extra=fields(feed=row.name))
+            if watch is not None and is_database_error(exc):
+                watch.failed(exc, f"recording the poll of {row.name}")
+                log.info("could not record the poll of %s: %s", row.name, redact(one_line(exc)),
+                         extra=fields(feed=row.name))
+            else:
+                log.warning("could not record the poll of %s: %s", row.name,
+                            redact(describe_error(exc)).splitlines()[0], extra=fields(feed=row.name))
+        else:
+            if watch is not None:
+                watch.succeeded()
         observe(report)
         return report
 
@@ -133,14 +161,20 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
     return [r for r in results if r is not None]
 
 
-async def poll_once(app: App, names: list[str] | None = None) -> list[PollReport]:
-    """One pass over all (or the named) feeds, due or not; then deliver what is due once."""
+async def poll_once(app: App, names: list[str] | None = None,
+                    deliveries: dict[str, int] | None = None) -> list[PollReport]:
+    """One pass over all (or the named) feeds, due or not; then deliver what is due once.
+
+    `deliveries`, when given, receives the delivery pass's counts by outcome (for the summary line).
+    """
     cfg = app.wiring.loaded.config
     rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
     async with Fetcher(cfg.fetch) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
-    await delivery.deliver_once(app)
+    counts = await delivery.deliver_once(app)
     await app.close_channels()
+    if deliveries is not None:
+        deliveries.update(counts)
     return reports
 
 
@@ -177,38 +211,80 @@ class Daemon:
         self.kicked = False  # a dispatch started by finished polls is pending
         self.again = False  # a dispatch arrived while one was claiming
         self.health = metrics.HealthState(self._ready)
+        self.dbwatch = DatabaseWatch()
+        self.busy: set[str] = set()  # scheduled jobs whose previous run is still going
+        self.job_errors: dict[tuple[str, str], float] = {}  # (job, error type) → when its traceback was last logged
+        self._probe_engine: Any = None
+        self.peer_checked = -PEER_CHECK  # when `last_polled_by_others` was last asked (monotonic)
+        self.peer_until = 0.0  # another daemon counts as polling until then (monotonic)
         self.fetcher: Fetcher | None = None
         self.fingerprint = files_fingerprint(app.wiring.loaded)
         self.gauges_since = utcnow()
 
     def _ready(self) -> tuple[bool, str]:
+        """Readiness (run by `HealthState` in its own thread, under its own timeout): never the daemon's pool."""
         from wirewatch import db
 
+        outage = self.dbwatch.readiness()
+        if outage is not None:
+            return outage
+        waiting = db.lock_wait_since()
+        if waiting is not None and time.time() - waiting > BUSY_AFTER:
+            return False, (f"not ready: database busy: waiting {time.time() - waiting:.1f}s for a lock "
+                           "another connection holds")
+        if self._probe_engine is None:
+            cfg = self.app.wiring.loaded.config
+            self._probe_engine = db.for_reading(db.make_engine(
+                cfg.database, busy_timeout_ms=500, sqlite_cache=2 * 1024 * 1024, connect_timeout=2, pool_size=1))
         try:
-            ok = db.is_current(self.app.engine)
+            ok = db.is_current(self._probe_engine)
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
-            return False, f"database unreachable: {type(exc).__name__}"
-        return ok, "ok" if ok else "migrations pending"
+            return False, f"not ready: database unavailable: {redact(one_line(exc))}"
+        return ok, "ok" if ok else "not ready: migrations pending"
 
-    def _tracked(self, job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
-        """Wrap a scheduled job so a stop waits for it to finish instead of cancelling it mid-way."""
+    def _tracked(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Wrap a scheduled job: it runs as a task the stop waits for, and a tick that finds it still running is
+        skipped and counted (`wirewatch_jobs_skipped_total`), never an APScheduler warning."""
 
         @functools.wraps(job)
-        async def run() -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self.jobs.add(task)
-            try:
-                await job()
-            finally:
-                if task is not None:
-                    self.jobs.discard(task)
+        async def tick() -> None:
+            self.health.tick()  # the scheduler is alive even while a job waits on a busy database
+            if name in self.busy:
+                metrics.JOBS_SKIPPED.labels(name).inc()
+                return
+            self.busy.add(name)
+            task = asyncio.get_running_loop().create_task(self._run_job(name, job))
+            self.jobs.add(task)
 
-        return run
+            def done(t: asyncio.Task[None]) -> None:
+                self.jobs.discard(t)
+                self.busy.discard(name)
+
+            task.add_done_callback(done)
+
+        return tick
+
+    async def _run_job(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run one job; a database outage goes to the watch (a few lines in all), a cancel at stop is quiet."""
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+            log.debug("job %s cancelled: the stop's grace ran out", name)
+        except Exception as exc:  # noqa: BLE001 - the next tick retries; the daemon keeps running
+            if is_database_error(exc):
+                self.dbwatch.failed(exc, name)
+                return
+            key, now = (name, type(exc).__name__), time.monotonic()
+            if now - self.job_errors.get(key, -BUG_REPEAT) >= BUG_REPEAT:  # a bug that fires every tick: once in 10 min
+                self.job_errors[key] = now
+                log.exception("job %s failed; it runs again at its next tick", name)
+            else:
+                log.debug("job %s failed again: %s", name, one_line(exc))
 
     async def dispatch(self) -> None:
         """Claim due feeds (up to the free capacity) and start polling them."""
-        self.health.tick()
         if self.dispatching.locked():
             self.again = True  # the one claiming now claims once more when it is done
             return
@@ -225,13 +301,16 @@ class Daemon:
         free = cfg.fetch.concurrency * 2 - len(self.claimed)
         if free <= 0:
             return
-        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free)
+        turns = TAKE_TURNS if await self._peer_polling() else 0.0
+        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free,
+                                              take_turns=turns)
+        self.dbwatch.succeeded()
         rows = [r for r in rows if r.name not in self.claimed]
         if not rows:
             return
         names = {r.name for r in rows}
         self.claimed |= names
-        task = asyncio.create_task(poll_rows(self.app, self.fetcher, rows, self._polled))
+        task = asyncio.create_task(poll_rows(self.app, self.fetcher, rows, self._polled, self.dbwatch))
         self.inflight.add(task)
 
         def done(t: asyncio.Task[list[PollReport]]) -> None:
@@ -239,6 +318,21 @@ class Daemon:
             self.claimed -= names
 
         task.add_done_callback(done)
+
+    async def _peer_polling(self) -> bool:
+        """Whether another daemon polls this database (looked up every few seconds, remembered for a while).
+
+        Remembered, because the rows only show who polled each feed last: once this daemon has polled
+        every feed, the peer it yielded to would vanish from them, and it would stop yielding.
+        """
+        now = time.monotonic()
+        if now >= self.peer_checked + PEER_CHECK:
+            self.peer_checked = now
+            window = max(2 * self.app.wiring.loaded.config.lease, 60.0)
+            if await self.app.pipeline.run_db(others_polled_since, self.app.engine, self.app.worker,
+                                              utcnow() - timedelta(seconds=window)):
+                self.peer_until = now + window
+        return now < self.peer_until
 
     def _polled(self, report: PollReport) -> None:
         """A feed's poll is recorded: free its slot, claim more once half the slots are free, send new alerts.
@@ -264,15 +358,25 @@ class Daemon:
                 await job()
             except Exception as exc:  # noqa: BLE001 - database gone: the scheduled run retries every second
                 self.kicked = False
-                log.warning("could not %s: %s", what, redact(describe_error(exc)).splitlines()[0])
+                if is_database_error(exc):
+                    self.dbwatch.failed(exc, what)
+                else:
+                    log.warning("could not %s: %s", what, redact(describe_error(exc)).splitlines()[0])
 
-        task = asyncio.get_running_loop().create_task(self._tracked(run)())
+        task = asyncio.get_running_loop().create_task(self._run_job(what, run))
         self.jobs.add(task)
         task.add_done_callback(self.jobs.discard)
 
     async def gauges(self) -> None:
         """Refresh outbox depth, oldest pending age, delivery latency and feed staleness."""
-        self.gauges_since = await self.app.pipeline.run_db(refresh_gauges, self.app.engine, self.gauges_since)
+        # reads only: they get through while SQLite's write lock is held elsewhere, so they do not end an outage
+        self.gauges_since = await asyncio.to_thread(refresh_gauges, self._reads(), self.gauges_since)
+
+    def _reads(self) -> Any:
+        """The app's engine for read-only work: its SQLite transactions begin DEFERRED (no write lock)."""
+        from wirewatch import db
+
+        return db.for_reading(self.app.engine)
 
     async def keep_leases(self) -> None:
         """Renew leases on feeds still being polled (long polls must not be taken over)."""
@@ -284,7 +388,8 @@ class Daemon:
         if self.stopping.is_set() or self.delivering.locked():
             return
         async with self.delivering:
-            await delivery.deliver_once(self.app)
+            if await delivery.deliver_once(self.app, stop=self.stopping):
+                self.dbwatch.succeeded()
 
     async def prune(self) -> None:
         """Daily upkeep: retention and vacuum."""
@@ -338,15 +443,21 @@ class Daemon:
         log.info("starting", extra=self.banner())
         scheduler = AsyncIOScheduler(event_loop=loop)
         now = utcnow()
+        # each tick only starts a task (or counts a skip): APScheduler never sees a job still running
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         job = self._tracked
-        scheduler.add_job(job(self.dispatch), "interval", seconds=1, next_run_time=now, id="dispatch", **common)
-        scheduler.add_job(job(self.deliver), "interval", seconds=1, next_run_time=now, id="deliver", **common)
+        # jitter: two daemons' ticks do not keep one fixed order, so neither always claims first
+        scheduler.add_job(job("dispatch", self.dispatch), "interval", seconds=1, next_run_time=now, id="dispatch",
+                          jitter=0.25, **common)
+        scheduler.add_job(job("deliver", self.deliver), "interval", seconds=1, next_run_time=now, id="deliver",
+                          **common)
         if server is not None:
-            scheduler.add_job(job(self.gauges), "interval", seconds=5, next_run_time=now, id="gauges", **common)
-        scheduler.add_job(job(self.watch_files), "interval", seconds=2, id="watch", **common)
-        scheduler.add_job(job(self.keep_leases), "interval", seconds=max(cfg.lease / 3, 1), id="leases", **common)
-        scheduler.add_job(job(self.prune), "interval", hours=24, next_run_time=now + timedelta(minutes=1),
+            scheduler.add_job(job("gauges", self.gauges), "interval", seconds=5, next_run_time=now, id="gauges",
+                              **common)
+        scheduler.add_job(job("watch", self.watch_files), "interval", seconds=2, id="watch", **common)
+        scheduler.add_job(job("leases", self.keep_leases), "interval", seconds=max(cfg.lease / 3, 1), id="leases",
+                          **common)
+        scheduler.add_job(job("prune", self.prune), "interval", hours=24, next_run_time=now + timedelta(minutes=1),
                           id="prune", **common)
         async with Fetcher(cfg.fetch) as fetcher:
             self.fetcher = fetcher
@@ -366,10 +477,23 @@ class Daemon:
                     await asyncio.gather(*pending, return_exceptions=True)
             scheduler.shutdown(wait=False)
         await self.app.close_channels()
-        await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
+        await self._release()
         if server is not None:
             server.shutdown()
         if web is not None:
             await web.stop()
+        if self._probe_engine is not None:
+            self._probe_engine.dispose()
         log.info("stopped")
         return 0
+
+    async def _release(self) -> None:
+        """Give back every feed and delivery lease this daemon holds, so the next one starts on them at once."""
+        try:
+            await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
+            released = await asyncio.to_thread(delivery.outbox_of(self.app).release_all)
+        except Exception as exc:  # noqa: BLE001 - the leases expire on their own (`lease`)
+            log.warning("could not give back leases at stop (they expire within `lease`): %s", redact(one_line(exc)))
+            return
+        if released:
+            log.info("gave back %d delivery leases", released)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,18 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE_CACHE = 64 * 1024 * 1024
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000, sqlite_cache: int = DEFAULT_SQLITE_CACHE) -> Engine:
-    """Create an engine: SQLite gets WAL, a busy timeout, a page cache and immediate transactions."""
+_WAITING: dict[int, float] = {}  # write transactions of this process waiting for SQLite's lock: token → since
+_WAITING_LOCK = threading.Lock()
+BEGIN_OPTION = "wirewatch_begin"  # execution option: "DEFERRED" for reads; writes default to "IMMEDIATE"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000, sqlite_cache: int = DEFAULT_SQLITE_CACHE,
+                connect_timeout: float = 10.0, pool_size: int = 10) -> Engine:
+    """Create an engine: SQLite gets WAL, a busy timeout, a page cache and immediate transactions.
+
+    A transaction begins IMMEDIATE (it takes the write lock at once, so it never fails half-way on a
+    lock upgrade) unless its connection carries `wirewatch_begin="DEFERRED"` (see `for_reading`).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
@@ -43,12 +54,53 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, sqlite_cache: int = 
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            mode = conn.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+            if mode == "DEFERRED":
+                conn.exec_driver_sql("BEGIN DEFERRED")
+                return
+            token = object()
+            with _WAITING_LOCK:
+                _WAITING[id(token)] = time.time()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                with _WAITING_LOCK:
+                    _WAITING.pop(id(token), None)
+
+        @event.listens_for(engine, "handle_error")
+        def _on_error(context: Any) -> None:
+            if "database is locked" in str(context.original_exception):
+                _busy_timeout_hit(busy_timeout_ms)
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10,
+                         connect_args={"connect_timeout": max(1, round(connect_timeout))})
+
+
+_last_busy_log = 0.0
+
+
+def _busy_timeout_hit(busy_timeout_ms: int) -> None:
+    """Log (at most once a minute) that a statement gave up after waiting `sqlite_busy_timeout` for the lock."""
+    global _last_busy_log
+    now = time.monotonic()
+    if now - _last_busy_log >= 60:
+        _last_busy_log = now
+        log.warning("SQLite busy timeout hit: waited %.1fs (sqlite_busy_timeout) for another connection's lock; "
+                    "the work is retried", busy_timeout_ms / 1000)
+
+
+def for_reading(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions begin DEFERRED: reads that never wait for the write lock."""
+    return engine.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+
+
+def lock_wait_since() -> float | None:
+    """Since when (epoch seconds) this process's longest-waiting write transaction waits for SQLite's lock."""
+    with _WAITING_LOCK:
+        return min(_WAITING.values(), default=None)
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
@@ -81,9 +133,9 @@ def is_current(engine: Engine) -> bool:
 
 
 def connect_with_retry(url: str, attempts: int = 30, delay: float = 1.0,
-                       sqlite_cache: int = DEFAULT_SQLITE_CACHE) -> Engine:
+                       sqlite_cache: int = DEFAULT_SQLITE_CACHE, busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine and wait until the database answers (it may start after us)."""
-    engine = make_engine(url, sqlite_cache=sqlite_cache)
+    engine = make_engine(url, sqlite_cache=sqlite_cache, busy_timeout_ms=busy_timeout_ms)
     for attempt in range(1, attempts + 1):
         try:
             with engine.connect():

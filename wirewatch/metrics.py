@@ -6,6 +6,9 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -38,15 +41,29 @@ OUTBOX_OLDEST = Gauge("wirewatch_outbox_oldest_pending_seconds", "Age of the old
 FEED_STALENESS = Gauge("wirewatch_feed_staleness_seconds", "Seconds since a feed was last polled", ["feed"],
                        registry=REGISTRY)
 LAST_TICK = Gauge("wirewatch_scheduler_last_tick_timestamp", "When the scheduler last ticked", registry=REGISTRY)
+JOBS_SKIPPED = Counter("wirewatch_jobs_skipped_total", "Scheduled job runs skipped because the previous run "
+                       "was still going", ["job"], registry=REGISTRY)
+DATABASE_UP = Gauge("wirewatch_database_up", "1 while the database answers the daemon's jobs, 0 during an outage",
+                    registry=REGISTRY)
 
 
 class HealthState:
-    """What the health endpoints report: the scheduler's heartbeat and a readiness probe."""
+    """What the health endpoints report: the scheduler's heartbeat and a readiness probe.
 
-    def __init__(self, ready: Callable[[], tuple[bool, str]], max_silence: float = 30.0) -> None:
-        self.ready = ready
+    The probe runs in its own thread and gets `probe_timeout` seconds: a probe stuck on a busy or
+    unreachable database makes /readyz answer "not ready" at once instead of hanging. One probe runs
+    at a time; requests arriving meanwhile wait for it (within their own timeout), they do not add more.
+    """
+
+    def __init__(self, ready: Callable[[], tuple[bool, str]], max_silence: float = 30.0,
+                 probe_timeout: float = 0.8) -> None:
+        self.ready_probe = ready
         self.max_silence = max_silence
+        self.probe_timeout = probe_timeout
         self.last_tick = time.time()
+        self._lock = threading.Lock()
+        self._probe: Future[tuple[bool, str]] | None = None
+        self._probe_started = 0.0
 
     def tick(self) -> None:
         """Record that the scheduler ran."""
@@ -57,6 +74,27 @@ class HealthState:
         """Alive when the scheduler ticked recently."""
         silence = time.time() - self.last_tick
         return silence <= self.max_silence, f"last tick {silence:.1f}s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        """The readiness probe's answer, or "not ready: database busy" when it does not answer in time."""
+        with self._lock:
+            if self._probe is None or self._probe.done():
+                self._probe, self._probe_started = Future(), time.time()
+                threading.Thread(target=self._run_probe, args=(self._probe,), name="wirewatch-readyz",
+                                 daemon=True).start()
+            probe, started = self._probe, self._probe_started
+        try:
+            return probe.result(timeout=self.probe_timeout)
+        except FutureTimeout:
+            since = datetime.fromtimestamp(started, UTC).strftime("%H:%M:%SZ")
+            return False, (f"not ready: database busy or unreachable (no answer for "
+                           f"{time.time() - started:.1f}s, since {since})")
+
+    def _run_probe(self, probe: Future[tuple[bool, str]]) -> None:
+        try:
+            probe.set_result(self.ready_probe())
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            probe.set_result((False, f"not ready: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
 
 
 def serve(listen: str, health: HealthState) -> ThreadingHTTPServer:
