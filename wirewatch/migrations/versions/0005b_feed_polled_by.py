@@ -1,7 +1,7 @@
 """feed.polled_by: which daemon recorded a feed's last poll (daemons sharing a database take turns)
 
 Revision ID: 0005b
-Revises: 0004
+Revises: 0005a
 Create Date: 2026-12-07 11:50:00
 """
 
