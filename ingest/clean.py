@@ -30,7 +30,7 @@ from ingest.boilerplate import (
     learn_boilerplate,
     sentence_spans,
 )
-from ingest.html import html_to_text, normalise, paragraphs
+from ingest.html import fold, html_to_text, nfkc, normalise, paragraphs, tidy
 from ingest.item import Cleaned, Removal
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "item_lines",
     "learn_boilerplate",
     "normalise",
+    "tidy",
 ]
 
 SOURCE = "source-line"
@@ -81,15 +82,35 @@ class _Work:
     def remove(self, rule: str, text: str) -> None:
         self.removed.append(Removal(rule, text))
 
-    def found_source(self, m: re.Match[str]) -> None:
-        self.remove(SOURCE, m.group(0).strip())
+    def found_source(self, m: re.Match[str], view: _View) -> None:
+        self.remove(SOURCE, view.text(m.start(), m.end()).strip())
         if self.source is None:
-            self.source = _source_name(m)
+            self.source = _source_name(m, view)
 
 
-def _source_name(m: re.Match[str]) -> str:
+class _View:
+    """One line as written and its folded form (NFKC): rules match the fold, cuts apply to the line."""
+
+    __slots__ = ("ends", "folded", "line", "starts")
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.folded, self.starts, self.ends = fold(line)
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """The span of the written line that folds to `folded[a:b]`."""
+        return (self.starts[a], self.ends[b - 1]) if b > a else (self.starts[a], self.starts[a])
+
+    def text(self, a: int, b: int) -> str:
+        """The written text that folds to `folded[a:b]`."""
+        x, y = self.span(a, b)
+        return self.line[x:y]
+
+
+def _source_name(m: re.Match[str], view: _View) -> str:
     groups = m.groupdict()
-    name = (groups.get("src") or groups.get("bsrc") or "").strip()
+    key = "src" if groups.get("src") else "bsrc" if groups.get("bsrc") else ""
+    name = view.text(m.start(key), m.end(key)).strip() if key else ""
     label = groups.get("label") or groups.get("blabel") or ""
     if label == "本文来源" and name.endswith("报道") and len(name) > 2:
         name = name[: -len("报道")]
@@ -100,17 +121,17 @@ def clean_item(title: str, summary: str, content: str, rules: Ruleset) -> Cleane
     """The article alone from an item's raw fields: content preferred, summary when content is empty."""
     result: Cleaned | None = None
     if content and content.strip():
-        result = clean_text(normalise(html_to_text(content)), title, rules)
+        result = clean_text(tidy(html_to_text(content)), title, rules)
     if (result is None or not result.text) and summary and summary.strip():
-        fallback = clean_text(normalise(html_to_text(summary)), title, rules)
+        fallback = clean_text(tidy(html_to_text(summary)), title, rules)
         if result is None or fallback.text:
             result = fallback
     return result if result is not None else Cleaned(text="")
 
 
 def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
-    """Clean an already normalised text (paragraphs separated by blank lines) of one item."""
-    work = _Work(rules.active(text))
+    """Clean a tidied text (paragraphs separated by blank lines) of one item; characters stay as written."""
+    work = _Work(rules.active(normalise(text)))
     kept: list[tuple[int, str]] = []
     for index, lines in enumerate(paragraphs(text)):
         for line in lines:
@@ -123,28 +144,30 @@ def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
 
 
 def _clean_line(line: str, work: _Work) -> str:
-    """Apply source and boilerplate rules to one line until nothing more matches."""
+    """Apply source and boilerplate rules to one line until nothing more matches; the rest stays as written."""
     rules = work.rules
     while line:
-        m = _SOURCE_LINE.fullmatch(line)
+        view = _View(line)
+        folded = view.folded
+        m = _SOURCE_LINE.fullmatch(folded)
         if m is not None:
-            work.found_source(m)
+            work.found_source(m, view)
             return ""
-        low = line.lower()
-        found = _first(rules.line, line, low)
+        low = folded.lower()
+        found = _first(rules.line, folded, low)
         if found is not None:
             work.remove(found[0].id, line)
             return ""
-        if line in rules.learned:
+        if folded in rules.learned:
             work.remove(LEARNED, line)
             return ""
-        trimmed = _trim_ends(line, low, work)
+        trimmed = _trim_ends(view, low, work)
         if trimmed != line:
             line = trimmed
             continue
-        cut = _cut_anywhere(line, low, work)
+        cut = _cut_anywhere(view, low, work)
         if cut == line and rules.learned:
-            cut = _cut_learned_sentences(line, work)
+            cut = _cut_learned_sentences(view, work)
         if cut == line:
             return line
         line = cut
@@ -162,76 +185,81 @@ def _first(rules: tuple[Rule, ...], line: str, low: str, pos: int = 0,
     return None
 
 
-def _trim_ends(line: str, low: str, work: _Work) -> str:
+def _trim_ends(view: _View, low: str, work: _Work) -> str:
     """Remove source markers and matching prefixes and suffixes (as strings, never as character sets)."""
     rules = work.rules
+    line = view.folded
     start, end = 0, len(line)
     while start < end:
         m = _SOURCE_START.match(line, start, end)
         if m is not None:
-            work.found_source(m)
+            work.found_source(m, view)
         else:
             found = _first(rules.start, line, low, start, end)
             if found is None:
                 break
             m = found[1]
-            work.remove(found[0].id, m.group(0).strip())
+            work.remove(found[0].id, view.text(m.start(), m.end()).strip())
         start = m.end()
         while start < end and line[start].isspace():
             start += 1
     while start < end:
         m = _SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
         if m is not None:
-            work.found_source(m)
+            work.found_source(m, view)
         else:
             found = _first(rules.end, line, low, start, end)
             if found is None:
                 break
             m = found[1]
-            work.remove(found[0].id, m.group(0).strip())
+            work.remove(found[0].id, view.text(m.start(), m.end()).strip())
         end = m.start()
         while end > start and line[end - 1].isspace():
             end -= 1
-    return line[start:end]
+    return view.text(start, end)
 
 
-def _cut_anywhere(line: str, low: str, work: _Work) -> str:
-    """Remove every match of each `anywhere` rule whose needle occurs in the line."""
-    for rule in work.rules.anywhere:
-        if rule.needle not in low:
-            continue
-
-        def cut(m: re.Match[str], rule: Rule = rule) -> str:
-            if m.end() > m.start():
-                work.remove(rule.id, m.group(0))
-            return " "
-
-        new = rule.pattern.sub(cut, line)
-        if new != line:
-            return " ".join(new.split())
-    return line
-
-
-def _cut_learned_sentences(line: str, work: _Work) -> str:
-    """Remove whole sentences of a line that are learned boilerplate."""
-    spans = sentence_spans(line)
-    if len(spans) < 2:
-        return line
+def _cut_spans(view: _View, spans: list[tuple[int, int]]) -> str:
+    """The written line without the folded spans, each cut leaving one space, spaces collapsed."""
     out: list[str] = []
     last = 0
     for a, b in spans:
-        if line[a:b] in work.rules.learned:
-            work.remove(LEARNED, line[a:b])
-            out.append(line[last:a])
-            last = b
-    if last == 0:
-        return line
-    out.append(line[last:])
-    return _SPACES.sub(" ", "".join(out)).strip()
+        x, y = view.span(a, b)
+        out.append(view.line[last:x])
+        out.append(" ")
+        last = y
+    out.append(view.line[last:])
+    return " ".join("".join(out).split())
+
+
+def _cut_anywhere(view: _View, low: str, work: _Work) -> str:
+    """Remove every match of the first `anywhere` rule whose needle occurs in the line and that matches."""
+    for rule in work.rules.anywhere:
+        if rule.needle not in low:
+            continue
+        spans = [m.span() for m in rule.pattern.finditer(view.folded) if m.end() > m.start()]
+        if spans:
+            for a, b in spans:
+                work.remove(rule.id, view.text(a, b))
+            return _cut_spans(view, spans)
+    return view.line
+
+
+def _cut_learned_sentences(view: _View, work: _Work) -> str:
+    """Remove whole sentences of a line that are learned boilerplate."""
+    spans = sentence_spans(view.folded)
+    if len(spans) < 2:
+        return view.line
+    cut = [(a, b) for a, b in spans if view.folded[a:b] in work.rules.learned]
+    if not cut:
+        return view.line
+    for a, b in cut:
+        work.remove(LEARNED, view.text(a, b))
+    return _cut_spans(view, cut)
 
 
 def _key(line: str) -> str:
-    return "".join(line.split()).casefold()
+    return "".join(nfkc(line).split()).casefold()
 
 
 def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]:
@@ -315,7 +343,7 @@ def _drop_title(kept: list[tuple[int, str]], title: str, work: _Work) -> list[tu
     """Remove the title where the body repeats it at its top."""
     keys = _title_keys(title) if title else set()
     start = 0
-    while start < len(kept) and keys and _NON_WORD.sub("", kept[start][1].casefold()) in keys:
+    while start < len(kept) and keys and _NON_WORD.sub("", nfkc(kept[start][1]).casefold()) in keys:
         work.remove(TITLE, kept[start][1])
         start += 1
     return kept[start:]

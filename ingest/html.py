@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["html_to_text", "nfkc", "normalise", "paragraphs"]
+__all__ = ["fold", "html_to_text", "nfkc", "normalise", "paragraphs", "tidy"]
 
 # Elements whose content is never article text.
 _DROP = frozenset({
@@ -186,7 +186,18 @@ def paragraphs(text: str) -> list[list[str]]:
 
 
 def normalise(text: str) -> str:
-    """NFKC, no zero-width or control characters, spaces collapsed inside lines, paragraphs kept."""
+    """NFKC, no zero-width or control characters, spaces collapsed inside lines, paragraphs kept.
+
+    The folded form rules, learning and comparisons use; stored text is `tidy` (as written).
+    """
+    return tidy(text, folded=True)
+
+
+def tidy(text: str, folded: bool = False) -> str:
+    """No zero-width or control characters, spaces collapsed inside lines, paragraphs kept; NFKC if `folded`.
+
+    Without `folded` the characters stay as written (`，` stays `，`): the form of stored text.
+    """
     if not text:
         return ""
     if not text.replace("\n", "").isprintable() or "\u034f" in text:
@@ -197,7 +208,8 @@ def normalise(text: str) -> str:
         for mark in _INVISIBLE:
             if mark in text:
                 text = text.replace(mark, "")
-    text = nfkc(text)
+    if folded:
+        text = nfkc(text)
     out: list[str] = []
     lines: list[str] = []
     for raw in text.split("\n"):
@@ -252,3 +264,41 @@ def _unstable() -> re.Pattern[str]:
                 ranges.append((cp, cp))
     parts = "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
     return re.compile(f"[{parts}\U00010000-\U0010FFFF]+")
+
+
+# Characters that NFKC would join to the one before them (combining marks, jamo, half-width sound marks).
+_JOINS = re.compile(r"[\u1160-\u11ff\uff9e\uff9f]")
+
+
+def fold(line: str) -> tuple[str, list[int], list[int]]:
+    """NFKC of a line with, per folded character, where it starts and ends in `line`.
+
+    Rules match the folded line; a span (a, b) of it is `line[starts[a]:ends[b - 1]]` as written.
+    Each base character is folded with the marks that follow it, so offsets never split a character.
+    """
+    if line.isascii():
+        ident = list(range(len(line) + 1))
+        return line, ident, ident[1:]
+    narrow = line
+    for wide, half in _COMMON_WIDE:
+        if wide in narrow:
+            narrow = narrow.replace(wide, half)
+    if unicodedata.is_normalized("NFKC", narrow):
+        ident = list(range(len(line) + 1))
+        return narrow, ident, ident[1:]
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(line)
+    while i < n:
+        j = i + 1
+        while j < n and (unicodedata.combining(line[j]) or unicodedata.category(line[j])[0] == "M"
+                         or _JOINS.match(line[j]) is not None):
+            j += 1
+        piece = unicodedata.normalize("NFKC", line[i:j])
+        out.append(piece)
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+        i = j
+    starts.append(n)
+    return "".join(out), starts, ends

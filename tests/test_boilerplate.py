@@ -11,7 +11,7 @@ from config.errors import ConfigError
 from config.models import CleanRuleConfig
 from config.packs import load_packs
 from ingest.boilerplate import literal_needle, regex_needle, regex_source
-from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, normalise
+from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)
@@ -116,7 +116,7 @@ def test_pack_rule_removes_its_boilerplate(
     only_pack = compile_ruleset({pack: PACKS[pack]})
     for rules in (only_pack, RULES):
         result = clean_item("", "", content, rules)
-        assert result.text == normalise(body), (rule, result)
+        assert result.text == tidy(body), (rule, result)
     assert rule in {r.rule for r in clean_item("", "", content, only_pack).removed}
 
 
@@ -137,14 +137,14 @@ def test_every_shipped_rule_has_a_case() -> None:
     ],
 )
 def test_article_lines_that_look_like_boilerplate_stay(body: str) -> None:
-    assert clean_item("", "", f"<p>{body}</p>", RULES).text == normalise(body)
+    assert clean_item("", "", f"<p>{body}</p>", RULES).text == tidy(body)
 
 
 def test_literal_rules_match_either_width_case_and_link_spaces() -> None:
     rule = CleanRuleConfig(id="t.lit", pattern="关注我们：财经早班车！", where="line")
     rules = compile_ruleset({"t": [rule]})
     for line in ("关注我们：财经早班车！", "关注我们:财经早班车!", "关注我们 ： 财经早班车 !"):
-        assert clean_item("", "", f"<p>{line}</p><p>{ZH_BODY}</p>", rules).text == normalise(ZH_BODY)
+        assert clean_item("", "", f"<p>{line}</p><p>{ZH_BODY}</p>", rules).text == tidy(ZH_BODY)
     english = compile_ruleset({"t": [CleanRuleConfig(id="t.en", pattern="Subscribe now!", where="end")]})
     assert clean_item("", "", f"<p>{EN_BODY} SUBSCRIBE NOW!</p>", english).text == EN_BODY
     assert clean_item("", "", f"<p>{EN_BODY} Subscribenow!</p>", english).text != EN_BODY
@@ -250,4 +250,4 @@ def test_learned_lines_from_config_are_normalised_before_use() -> None:
     cfg = FeedCleanConfig(learned=LearnedConfig(pin=["欢迎关注：财经早班车！"], disable=["Sign up here."]))
     rules = compile_ruleset({}, cfg, learned=["Sign up here."])
     result = clean_item("", "", f"<p>{ZH_BODY}</p><p>欢迎关注:财经早班车!</p><p>Sign up here.</p>", rules)
-    assert result.text == normalise(ZH_BODY) + "\n\nSign up here."
+    assert result.text == tidy(ZH_BODY) + "\n\nSign up here."
