@@ -30,7 +30,7 @@ from ingest.boilerplate import (
     learn_boilerplate,
     sentence_spans,
 )
-from ingest.html import fold, html_to_text, nfkc, normalise, paragraphs, tidy
+from ingest.html import fold, html_to_text, html_to_text_explained, nfkc, normalise, paragraphs, tidy
 from ingest.item import Cleaned, Removal
 
 __all__ = [
@@ -121,12 +121,20 @@ def clean_item(title: str, summary: str, content: str, rules: Ruleset) -> Cleane
     """The article alone from an item's raw fields: content preferred, summary when content is empty."""
     result: Cleaned | None = None
     if content and content.strip():
-        result = clean_text(tidy(html_to_text(content)), title, rules)
+        result = _clean_html(content, title, rules)
     if (result is None or not result.text) and summary and summary.strip():
-        fallback = clean_text(tidy(html_to_text(summary)), title, rules)
+        fallback = _clean_html(summary, title, rules)
         if result is None or fallback.text:
             result = fallback
     return result if result is not None else Cleaned(text="")
+
+
+def _clean_html(fragment: str, title: str, rules: Ruleset) -> Cleaned:
+    text, dropped = html_to_text_explained(fragment)
+    result = clean_text(tidy(text), title, rules)
+    if dropped:
+        result.removed[:0] = [Removal(reason, piece) for reason, piece in dropped]
+    return result
 
 
 def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:

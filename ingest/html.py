@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["fold", "html_to_text", "nfkc", "normalise", "paragraphs", "tidy"]
+__all__ = ["fold", "html_to_text", "html_to_text_explained", "nfkc", "normalise", "paragraphs", "tidy"]
 
 # Elements whose content is never article text.
 _DROP = frozenset({
@@ -47,6 +47,43 @@ _BLOCK = frozenset({
     "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "address", "hr", "details", "summary",
     "fieldset", "legend", "center",
 })
+# Elements whose text is a list of items, and blocks that hold only inline content in practice.
+_LISTS = frozenset({"ul", "ol", "dl", "menu", "table"})
+_LEAF_BLOCKS = frozenset({"p", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "td"})
+LINK_BLOCK_MAX = 80  # a block made only of links and at most this long (`_weight`) is navigation
+HEADING_MAX = 24  # a short line without sentence punctuation just before a removed section is its heading
+# Words of class and id names that mark a block as not article text, and the reason recorded.
+_CLASS_REASONS = {
+    **dict.fromkeys(("caption", "captions", "credit", "credits", "imagecredit", "figcaption", "photo-credit"),
+                    "caption"),
+    **dict.fromkeys(("share", "sharing", "social", "sns", "snsbtn", "btn", "button", "buttons", "tweet",
+                     "follow"), "share-widget"),
+    **dict.fromkeys(("related", "rel", "relatedtags", "tags", "tag", "tagline-tags", "keywords", "correlation",
+                     "recommend", "recommended", "recommendation", "more-stories", "readmore"), "related-links"),
+    **dict.fromkeys(("video", "videos", "player", "playlist", "slideshow", "gallery", "autoplay", "loading",
+                     "placeholder", "carousel"), "media-card"),
+    **dict.fromkeys(("ad", "ads", "advert", "advertisement", "adv", "sponsor", "sponsored", "promo", "promotion",
+                     "adsbygoogle", "interrupter"), "advert"),
+    **dict.fromkeys(("newsletter", "subscribe", "subscription", "regist", "register", "registration", "signup",
+                     "login", "paywall", "premium", "member", "members", "membership"), "paywall"),
+    **dict.fromkeys(("comment", "comments", "cmt", "commt", "discuss", "disqus", "vote", "poll", "survey"),
+                    "comments"),
+    **dict.fromkeys(("byline", "author", "authors", "attribution", "editor", "dateline-byline", "read-time"),
+                    "byline"),
+    **dict.fromkeys(("trust", "badge", "disclosure", "disclaimer", "copyright"), "disclosure"),
+    **dict.fromkeys(("breadcrumb", "breadcrumbs", "toolbar", "pagination", "pager", "category", "menu", "ft",
+                     "footer", "buy", "print", "nocontent"), "navigation"),
+    **dict.fromkeys(("ticker", "tickers", "stock-fundamentals", "fundamentals", "quote-table"), "quote-table"),
+}
+# Sections whose heading ("Related Coverage", "【関連記事】", "精彩视频推荐") goes with them.
+_SECTIONS = frozenset({"related-links", "media-card", "comments", "link-list"})
+_HIDDEN_NAMES = frozenset({"visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text", "hidden-text"})
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+_SENTENCE_PUNCT = re.compile(r"[。．.!?！？,，;；]\s*\S|…|\.\.\.")
+# Markup that needs the careful walk (class/id names, lists, figures); plain `<p>` feeds take the fast one.
+_STRUCTURE = re.compile(r"\b(?:class|id|hidden|aria-hidden|style)\s*=|<(?:figure|figcaption|nav|ul|ol|dl|menu|table|a)\b",
+                        re.IGNORECASE)
+_CDATA = re.compile(r"<!\[CDATA\[|\]\]>")
 # Non-characters marking paragraph and line breaks while the text is assembled.
 _PARA_MARK = "\ufdd0"
 _LINE_MARK = "\ufdd1"
@@ -67,22 +104,35 @@ _COMMON_WIDE = tuple((ch, unicodedata.normalize("NFKC", ch)) for ch in "，（�
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: blocks become paragraphs ("\\n\\n"), `<br>` a line break."""
+    return html_to_text_explained(fragment)[0]
+
+
+def html_to_text_explained(fragment: str) -> tuple[str, list[tuple[str, str]]]:
+    """Plain text of an HTML fragment, and the (reason, text) of each non-article block left out.
+
+    Blocks are left out by structure, never by their wording (see `_block_reason`): captions and
+    figures, share/follow widgets, related-link and tag lists, video and gallery cards, polls,
+    comment counters, paywall and sign-up boxes, hidden text, and blocks made only of links.
+    """
     if not fragment:
-        return ""
+        return "", []
+    if "<![CDATA[" in fragment or "]]>" in fragment:  # a CDATA wrapper escaped once too often by the feed
+        fragment = _CDATA.sub("", fragment)
     if _TAG.search(fragment) is None:
-        return _plain_to_text(html.unescape(fragment))
+        return _plain_to_text(html.unescape(fragment)), []
     for mark in (_PARA_MARK, _LINE_MARK):
         if mark in fragment:
             fragment = fragment.replace(mark, "")
     body = LexborHTMLParser(fragment).body
     if body is None:
-        return ""
+        return "", []
     pieces = None
-    if not any(marker in fragment for marker in _AD_MARKERS):
+    if _STRUCTURE.search(fragment) is None and not any(marker in fragment for marker in _AD_MARKERS):
         pieces = _fast_pieces(body)
+    dropped: list[tuple[str, str]] = []
     if pieces is None:
-        pieces = list(_careful_pieces(body))
-    return _tidy("".join(pieces))
+        pieces = list(_careful_pieces(body, dropped))
+    return _tidy("".join(pieces)), dropped
 
 
 def _fast_pieces(body: LexborNode) -> list[str] | None:
@@ -111,10 +161,12 @@ def _fast_pieces(body: LexborNode) -> list[str] | None:
     return out
 
 
-def _careful_pieces(root: LexborNode) -> Iterator[str]:
-    """Walk the tree without recursion, skipping dropped elements and ads, keeping `<pre>` newlines."""
+def _careful_pieces(root: LexborNode, dropped: list[tuple[str, str]] | None = None) -> Iterator[str]:
+    """Walk the tree without recursion, skipping dropped elements, ads and non-article blocks; keep `<pre>` newlines."""
+    total = _weight(root.text(deep=True) or "")
     stack: list[tuple[Iterator[LexborNode], str]] = [(root.iter(include_text=True), "")]
     in_pre = 0
+    out: list[str] = []
     while stack:
         children, closing = stack[-1]
         child = next(children, None)
@@ -122,22 +174,103 @@ def _careful_pieces(root: LexborNode) -> Iterator[str]:
             stack.pop()
             if closing:
                 in_pre -= closing == "pre"
-                yield _PARA_MARK
+                out.append(_PARA_MARK)
             continue
         tag = child.tag
         if tag == "-text":
             text = child.text_content or ""
-            yield text.replace("\n", _LINE_MARK) if in_pre else text
+            out.append(text.replace("\n", _LINE_MARK) if in_pre else text)
         elif tag == "br":
-            yield _LINE_MARK
-        elif tag is None or tag[0] in "-_!" or tag in _DROP or _is_ad(child):
+            out.append(_LINE_MARK)
+        elif tag is None or tag[0] in "-_!" or tag in _DROP:
+            continue
+        elif _is_ad(child):
+            _note(dropped, "feed-ad", child)
+            continue
+        elif (reason := _block_reason(child, tag, total)) is not None:
+            _note(dropped, reason, child)
+            if reason in _SECTIONS:
+                heading = _pop_heading(out)
+                if heading:
+                    _note(dropped, "section-heading", None, heading)
+            out.append(_PARA_MARK)
             continue
         elif tag in _BLOCK:
             in_pre += tag == "pre"
-            yield _PARA_MARK
+            out.append(_PARA_MARK)
             stack.append((child.iter(include_text=True), tag))
         else:
             stack.append((child.iter(include_text=True), ""))
+    yield from out
+
+
+def _note(dropped: list[tuple[str, str]] | None, reason: str, node: LexborNode | None, text: str = "") -> None:
+    if dropped is not None:
+        text = text or " ".join((node.text(deep=True, separator=" ") if node is not None else "").split())
+        if text:
+            dropped.append(("html." + reason, text))
+
+
+def _weight(text: str) -> int:
+    """Length of a text for density decisions: a CJK character counts as much as a two-letter word."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text if not ch.isspace())
+
+
+def _tokens(node: LexborNode) -> set[str]:
+    """The words of an element's class and id (`RelatedCoverage-container` → related, coverage, container)."""
+    attrs = node.attributes
+    names = " ".join(v for k, v in attrs.items() if k in ("class", "id") and v)
+    if not names:
+        return set()
+    return {w.lower() for w in _NAME_WORD.findall(names)} | {w.lower() for w in names.split()}
+
+
+def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
+    """Why an element is not article text (a reason name), or None to keep walking into it."""
+    if tag in ("figure", "figcaption"):
+        return "caption"
+    if tag == "nav":
+        return "navigation"
+    attrs = node.attributes
+    if tag == "a" and (attrs.get("href") or "").strip().lower().startswith("javascript:"):
+        return "widget"  # a link that runs a script is a control (a button), not text
+    if not attrs and tag not in _LISTS and tag not in _LEAF_BLOCKS:
+        return None
+    if attrs:
+        style = (attrs.get("style") or "").replace(" ", "").lower()
+        tokens = _tokens(node)
+        if ("hidden" in attrs or attrs.get("aria-hidden") == "true" or "display:none" in style
+                or tokens & _HIDDEN_NAMES):
+            return "hidden"
+        if tag not in _BLOCK:  # an inline element with a telling class is part of a sentence
+            return None
+        reason = next((_CLASS_REASONS[t] for t in tokens if t in _CLASS_REASONS), None)
+        if reason is not None:
+            size = _weight(node.text(deep=True) or "")
+            if size == 0 or total < 400 or size * 2 <= total:  # never the article's own container
+                return reason
+    if tag in _LISTS or tag in _LEAF_BLOCKS:
+        text = _weight(node.text(deep=True) or "")
+        if not text:
+            return None
+        links = sum(_weight(a.text(deep=True) or "") for a in node.css("a"))
+        if tag in _LISTS and links * 2 >= text and text * 2 <= total:
+            return "link-list"
+        if tag in _LEAF_BLOCKS and links * 10 >= text * 9 and text <= LINK_BLOCK_MAX and text * 3 <= total:
+            return "link-block"
+    return None
+
+
+def _pop_heading(out: list[str]) -> str:
+    """Remove and return the paragraph just emitted when it reads as the heading of a removed section."""
+    joined = "".join(out)
+    end = len(joined.rstrip(_PARA_MARK + _LINE_MARK + " \t\n"))
+    start = max(joined.rfind(_PARA_MARK, 0, end), joined.rfind(_LINE_MARK, 0, end)) + 1
+    heading = " ".join(joined[start:end].split())
+    if not heading or _weight(heading) > HEADING_MAX or _SENTENCE_PUNCT.search(heading):
+        return ""
+    out[:] = [joined[:start]]
+    return heading
 
 
 def _is_ad(node: LexborNode) -> bool:
