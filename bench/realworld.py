@@ -42,7 +42,8 @@ def clean_items(items: list[dict[str, object]]) -> list[dict[str, object]]:
     rows = []
     for it in items:
         result = clean_item(str(it["title"]), "", as_delivered(str(it["raw"])), rules)
-        rows.append({"id": it["id"], "text": result.text, "source": result.source})
+        rows.append({"id": it["id"], "text": result.text, "source": result.source, "title": result.title,
+                     "teaser": result.teaser})
     return rows
 
 

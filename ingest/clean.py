@@ -35,6 +35,8 @@ from ingest.item import Cleaned, Removal
 
 __all__ = [
     "Ruleset",
+    "is_teaser",
+    "title_provider",
     "clean_item",
     "clean_text",
     "compile_ruleset",
@@ -56,7 +58,7 @@ TEASER_WINDOW = 64
 FLAT_CANDIDATES = 16
 TAIL = 200
 
-_LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|出典|出所|(?i:source))"
+_LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|转自|转载自|轉自|轉載自|出典|出所|(?i:source))"
 _NAME = r"[^()\[\]【】〔〕\n:]{1,60}?(?:\([^()\n]{1,30}\)[^()\[\]【】〔〕\n]{0,20}?)?"
 _SOURCE_PAREN = rf"[(\[【〔]\s*{_LABEL}\s*:\s*(?P<src>{_NAME})\s*[)\]】〕]"
 _SOURCE_LINE = re.compile(
@@ -114,19 +116,92 @@ def _source_name(m: re.Match[str], view: _View) -> str:
     label = groups.get("label") or groups.get("blabel") or ""
     if label == "本文来源" and name.endswith("报道") and len(name) > 2:
         name = name[: -len("报道")]
+    person = _TRAILING_PERSON.search(name)
+    if person is not None and person.start() > 0:  # `来源：华尔街见闻 葛佳明`: the outlet, then its writer
+        name = name[: person.start()]
     return name.strip()
 
 
-def clean_item(title: str, summary: str, content: str, rules: Ruleset) -> Cleaned:
-    """The article alone from an item's raw fields: content preferred, summary when content is empty."""
+# A writer's name after an outlet, separated by a space: two to four Han characters.
+_TRAILING_PERSON = re.compile(r"\s+[\u4e00-\u9fff]{2,4}\Z")
+# Whole lines that name the outlet in other grammars (matched on the folded line):
+# `本文来自微信公众号“X”,作者:Y,36氪经授权发布。` (WeChat reposts), `CNET Japan 3/9(木) 18:45配信` (Yahoo!ニュース),
+# `TNW中文站 10月14日报道` (a relay's own source line).
+_WECHAT = re.compile(
+    r"(?:本文|文章)?(?:转?载?自|来自|来源于?)\s*:?\s*(?:微信)?公众号\s*[:：]?\s*[“\"「『](?P<account>[^”\"」』\n]{1,40})[”\"」』]"
+    r"\s*[,，]?\s*(?:作者\s*:\s*(?P<author>[^,，。\n]{1,30})\s*[,，]?\s*)?"
+    r"(?:(?P<site>[^,，。\n]{1,20}?)\s*经授权发布|经授权发布(?:于|在)?\s*(?P<site2>[^,，。\n]{1,20}?))?\s*[。.]?")
+_DELIVERED = re.compile(
+    r"(?P<src>\S[^\n]{0,40}?)\s+(?:\d{4}[/年])?\d{1,2}[/月]\d{1,2}日?\s*(?:\([月火水木金土日]\))?\s*(?:\d{1,2}:\d{2})?\s*配信")
+_RELAY = re.compile(r"(?P<src>[^\s,。:]{2,20})\s*(?:\d{4}年)?\d{1,2}月\d{1,2}日\s*(?:电|报道|消息|讯)")
+# A wire dateline opening the text: `MOSCOW (Reuters) -`, `NEW YORK, March 3 (AP) —`; the text keeps it.
+_DATELINE = re.compile(
+    r"[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.' -]{1,30})?\s*\((?P<src>[A-Z][\w&.' -]{1,30}?)\)\s*[-–—]")
+# A provider named at the end of a title: `…ほぼ回復」(Impress Watch)`, `… (ZDNet Japan)`.
+_TITLE_PROVIDER = re.compile(r"\s*[(（](?P<src>[^()（）\n]{2,30})[)）]\s*\Z")
+_TICKERISH = re.compile(r"[A-Z0-9.:\s-]{1,12}|.*\d.*|[a-z].*")
+_KANA_OR_LATIN = re.compile(r"[A-Za-z\u3040-\u30ff\uff66-\uff9f]")
+
+
+def _wechat_source(m: re.Match[str]) -> str:
+    """`微信公众号“X”（作者：Y），经授权发布于Z` from a WeChat repost line."""
+    out = f"微信公众号“{m.group('account').strip()}”"
+    if m.group("author"):
+        out += f"（作者：{m.group('author').strip()}）"
+    site = (m.group("site") or m.group("site2") or "").strip()
+    return out + (f"，经授权发布于{site}" if site else "")
+
+
+def title_provider(title: str) -> tuple[str, str | None]:
+    """The title without a provider suffix, and the provider (None when the title names none)."""
+    m = _TITLE_PROVIDER.search(title)
+    if m is None or m.start() == 0:
+        return title, None
+    name = m.group("src").strip()
+    if _TICKERISH.fullmatch(name) or not _KANA_OR_LATIN.search(name):  # `(AAPL)`, `(Update 2)`, `(图)`
+        return title, None
+    return title[: m.start()].rstrip(), name
+
+
+def clean_item(title: str, summary: str, content: str, rules: Ruleset, source: str | None = None) -> Cleaned:
+    """The article alone from an item's raw fields: content preferred, summary when content is empty.
+
+    The outlet is, in order: a source line of the body, a wire dateline opening it (`MOSCOW (Reuters) -`,
+    kept in the text), a provider suffix of the title (stripped from `title` of the result), `source`
+    (the feed entry's own source field).
+    """
+    bare, provider = title_provider(title) if title else (title, None)
     result: Cleaned | None = None
     if content and content.strip():
-        result = _clean_html(content, title, rules)
+        result = _clean_html(content, bare, rules)
     if (result is None or not result.text) and summary and summary.strip():
-        fallback = _clean_html(summary, title, rules)
+        fallback = _clean_html(summary, bare, rules)
         if result is None or fallback.text:
             result = fallback
-    return result if result is not None else Cleaned(text="")
+    if result is None:
+        result = Cleaned(text="")
+    if result.source is None:
+        m = _DATELINE.match(result.text)
+        result.source = m.group("src").strip() if m is not None else provider or (source or "").strip() or None
+    if provider is not None:
+        result.title = bare
+    result.teaser = is_teaser(result)
+    return result
+
+
+# Rules whose removal means the body stood in for the article: placeholders, paywalls, "continue reading".
+TEASER_KINDS = ("placeholder", "paywall", "continue-reading")
+TEASER_SHORT = 200  # a lead shorter than this (CJK characters count double) above a placeholder is a teaser
+_CUT_OFF = re.compile(r"(?:…|\.{3}|‥)\s*\Z")
+
+
+def is_teaser(result: Cleaned) -> bool:
+    """Whether the body was only a placeholder or paywall line, or a short or cut-off lead above one."""
+    if not any(r.rule.rsplit(".", 1)[-1] in TEASER_KINDS for r in result.removed):
+        return False
+    text = result.text
+    weight = sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text if not ch.isspace())
+    return not text or weight < TEASER_SHORT or _CUT_OFF.search(text) is not None
 
 
 def _clean_html(fragment: str, title: str, rules: Ruleset) -> Cleaned:
@@ -161,6 +236,11 @@ def _clean_line(line: str, work: _Work) -> str:
         if m is not None:
             work.found_source(m, view)
             return ""
+        named = _named_source(folded)
+        if named is not None:
+            work.remove(SOURCE, line)
+            work.source = work.source or named
+            return ""
         low = folded.lower()
         found = _first(rules.line, folded, low)
         if found is not None:
@@ -180,6 +260,18 @@ def _clean_line(line: str, work: _Work) -> str:
             return line
         line = cut
     return line
+
+
+def _named_source(folded: str) -> str | None:
+    """The outlet a whole line names in the WeChat, 配信 or relay grammar, else None."""
+    m = _WECHAT.fullmatch(folded)
+    if m is not None:
+        return _wechat_source(m)
+    for grammar in (_DELIVERED, _RELAY):
+        m = grammar.fullmatch(folded)
+        if m is not None:
+            return m.group("src").strip()
+    return None
 
 
 def _first(rules: tuple[Rule, ...], line: str, low: str, pos: int = 0,

@@ -49,6 +49,10 @@ class Cleaned:
     text: str
     source: str | None = None
     removed: list[Removal] = field(default_factory=list)
+    title: str | None = None
+    """The title without a provider suffix (`…(Impress Watch)`), when it had one; None: the title as given."""
+    teaser: bool = False
+    """The body was only a placeholder or a paywall line (or a cut-off lead above one): not the article."""
 
 
 @dataclass(slots=True)
