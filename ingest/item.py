@@ -70,6 +70,8 @@ class Item:
     fetched_at: datetime
     text: str = ""
     source: str | None = None
+    teaser: bool = False
+    """The feed gave only a placeholder or paywall line (see `Cleaned.teaser`)."""
     content_hash: str = ""
     id: int | None = None
     story_id: int | None = None

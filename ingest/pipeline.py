@@ -103,7 +103,8 @@ class Cleaner:
             results = [p.cleaned for p in prepared]
         for entry, result in zip(prepared, results, strict=True):
             item = entry.item
-            item.text, item.source = result.text, result.source
+            item.text, item.source, item.teaser = result.text, result.source, result.teaser
+            item.title = result.title or item.title  # a provider suffix (`…(Impress Watch)`) went to `source`
             if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
                 entry.content_hash, entry.signature = "", None
             item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
@@ -314,10 +315,13 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
             if row.feed not in rulesets:
                 rulesets[row.feed] = cleaner.ruleset(session, fcfg)
             result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, rulesets[row.feed])
-            row.text, row.source = result.text, result.source
+            row.text, row.teaser = result.text, result.teaser
+            row.source = result.source or row.source  # the stored title lost its provider suffix on the first clean
+            row.title = result.title or row.title
             row.content_hash = dedupe.text_hash(result.text) if result.text else ""
             session.add(row)
             item.text, item.source, item.content_hash = row.text, row.source, row.content_hash
+            item.title, item.teaser = row.title, row.teaser
             if sink is not None and row.story_id is not None:
                 sink(session, item, StoryRef(row.story_id, row.fetched_at or utcnow(), [], 1))
             count += 1
