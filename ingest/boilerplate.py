@@ -12,8 +12,10 @@ repeatedly), `end` (a suffix of a line, looked for in its last `END_WINDOW` char
 Each rule has a needle (a string every match contains); one Aho-Corasick pass over an item's text
 picks the few rules worth trying, so the number of rules barely affects the cost of an item.
 
-Learning: a feed's boilerplate is a whole line or whole sentence that most of its recent items carry.
-Fragments shorter than a sentence (a company name, a market term) are never candidates.
+Learning: a feed's boilerplate is a whole line or whole sentence that repeats across its distinct items
+(2 of the first 2, 2 of 3, then 3 or more; copies of one article count once), and it is unlearned when
+none of the newest `UNLEARN_WINDOW` items carries it. Fragments shorter than a sentence (a company
+name, a market term) are never candidates.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ingest.html import normalise, paragraphs
 
 __all__ = [
     "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines",
-    "learn_boilerplate", "sentence_spans",
+    "learn_boilerplate", "sentence_spans", "unlearn_boilerplate",
 ]
 
 LEARNED = "learned"
@@ -41,6 +43,8 @@ END_WINDOW = 600
 MIN_LINE = 4
 MIN_SENTENCE = 8
 MIN_WORDS = 3
+SETTLE = 5  # learning asks for `ratio` of at most this many items: a new footer is learned after 3 repeats
+UNLEARN_WINDOW = 10  # a learned line none of the newest this many items carries is unlearned
 WHERE = ("line", "start", "end", "anywhere")
 
 _REGEX_META = frozenset("()[]{}.*+?^$|\\")
@@ -365,15 +369,45 @@ def item_lines(text: str) -> list[str]:
     return list(out)
 
 
-def learn_boilerplate(histories: Sequence[Sequence[str]], min_items: int = 5, ratio: float = 0.6) -> set[str]:
-    """Lines or sentences that at least `ratio` of a feed's items carry (given at least `min_items` items)."""
-    if len(histories) < max(min_items, 1):
+def learn_boilerplate(histories: Sequence[Sequence[str]], min_items: int = 2, ratio: float = 0.6,
+                      settle: int = SETTLE) -> set[str]:
+    """Lines or sentences that repeat across a feed's distinct items: learned from the second or third item.
+
+    Copies of one article (an item re-published under a new id, sharing most of its lines) count once.
+    A line is learned when at least `min_items` distinct items carry it and, of the items, at least
+    `ratio` of them, counted over at most `settle` items: 2 of 2, 2 of 3, then 3 whatever the history.
+    """
+    distinct = _distinct(histories)
+    if len(distinct) < max(min_items, 1):
         return set()
     counts: Counter[str] = Counter()
-    for lines in histories:
-        counts.update(set(lines))
-    need = ratio * len(histories)
+    for lines in distinct:
+        counts.update(lines)
+    need = max(min_items, ratio * min(len(distinct), settle))
     return {line for line, n in counts.items() if n >= need and _learnable(line)}
+
+
+def unlearn_boilerplate(newest_first: Sequence[Sequence[str]], learned: Iterable[str],
+                        window: int = UNLEARN_WINDOW) -> set[str]:
+    """Learned lines that none of the feed's newest `window` items carries any more (the site dropped them)."""
+    if len(newest_first) < window:
+        return set()
+    recent = set().union(*(set(lines) for lines in newest_first[:window]))
+    return {line for line in learned if line not in recent}
+
+
+def _distinct(histories: Sequence[Sequence[str]]) -> list[set[str]]:
+    """Each item's set of lines, leaving out items that mostly repeat an earlier one (copies of one article)."""
+    kept: list[set[str]] = []
+    for lines in histories:
+        current = set(lines)
+        if not current:
+            continue
+        if any(len(current & other) * 2 > min(len(current), len(other)) for other in kept
+               if len(current) > 1 or len(other) > 1):
+            continue
+        kept.append(current)
+    return kept
 
 
 def _learnable(line: str) -> bool:

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from config.models import CleanRuleConfig, Config, FeedConfig
 from ingest import clean as cleaning
 from ingest import dedupe
+from ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
 from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Item, StoryRef
@@ -123,7 +124,11 @@ class Cleaner:
         stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
         new: set[str] = set()
         if cfg.enabled and learn:
-            new = cleaning.learn_boilerplate([*feed_history(session, feed.name), *batch]) - stored.keys()
+            newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
+            for line in unlearn_boilerplate(newest_first, [x for x, r in stored.items() if r.state == "learned"]):
+                session.delete(stored.pop(line))  # the site stopped printing it
+                log.info("unlearned boilerplate", extra={"feed": feed.name, "line": line[:80]})
+            new = cleaning.learn_boilerplate(newest_first[:UNLEARN_WINDOW]) - stored.keys()  # the same window
             for line in new:
                 rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
                                    state="learned", learned_at=utcnow())

@@ -10,7 +10,7 @@ import pytest
 from config.errors import ConfigError
 from config.models import CleanRuleConfig
 from config.packs import load_packs
-from ingest.boilerplate import literal_needle, regex_needle, regex_source
+from ingest.boilerplate import literal_needle, regex_needle, regex_source, unlearn_boilerplate
 from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
 
 PACKS = load_packs()
@@ -240,8 +240,9 @@ def test_shipped_packs_load_with_file_stems_as_names() -> None:
 
 
 # ------------------------------------------------------------------ learning
-def _items(n: int, lines: list[str]) -> list[list[str]]:
-    return [item_lines("\n\n".join([f"第{i}条消息：公司{i}号产品本周上市，售价{i * 100}元。", *lines])) for i in range(n)]
+def _items(n: int, lines: list[str], start: int = 0) -> list[list[str]]:
+    return [item_lines("\n\n".join([f"第{i}条消息：公司{i}号产品本周上市，售价{i * 100}元。", *lines]))
+            for i in range(start, start + n)]
 
 
 def test_a_line_most_items_carry_is_learned() -> None:
@@ -249,11 +250,28 @@ def test_a_line_most_items_carry_is_learned() -> None:
     assert learn_boilerplate(histories) == {"关注我们,获取更多一手资讯。"}
 
 
-def test_learning_needs_enough_items_and_a_large_enough_share() -> None:
-    assert learn_boilerplate(_items(4, ["关注我们，获取更多一手资讯。"])) == set()
-    histories = _items(3, ["关注我们，获取更多一手资讯。"]) + _items(3, [])
-    assert learn_boilerplate(histories) == set()  # 50% < 60%
-    assert learn_boilerplate(histories, ratio=0.5) == {"关注我们,获取更多一手资讯。"}
+def test_a_repeating_line_is_learned_from_the_second_or_third_item() -> None:
+    footer = ["关注我们，获取更多一手资讯。"]
+    assert learn_boilerplate(_items(1, footer)) == set()
+    assert learn_boilerplate(_items(2, footer)) == {"关注我们,获取更多一手资讯。"}  # 2 of 2
+    assert learn_boilerplate(_items(2, footer) + _items(1, [], 10)) == {"关注我们,获取更多一手资讯。"}  # 2 of 3
+    assert learn_boilerplate(_items(1, footer) + _items(2, [], 10)) == set()  # 1 of 3
+    assert learn_boilerplate(_items(2, footer) + _items(8, [], 10)) == set()  # 2 of 10: needs 3
+    assert learn_boilerplate(_items(3, footer) + _items(20, [], 10)) == {"关注我们,获取更多一手资讯。"}
+    assert learn_boilerplate(_items(3, footer) + _items(3, [], 10), ratio=1.0, settle=6) == set()
+
+
+def test_copies_of_one_article_count_once() -> None:
+    copy = item_lines("公司公布三季度业绩，收入同比增长百分之十二。\n\n管理层表示，明年将继续加大研发投入。")
+    assert learn_boilerplate([copy, copy, list(copy)]) == set()  # one article re-published, not boilerplate
+
+
+def test_a_learned_line_is_unlearned_when_the_newest_items_stop_carrying_it() -> None:
+    footer = "关注我们,获取更多一手资讯。"
+    newest_first = _items(10, [], 10) + _items(5, ["关注我们，获取更多一手资讯。"])
+    assert unlearn_boilerplate(newest_first, {footer}) == {footer}
+    assert unlearn_boilerplate(_items(9, [], 10) + _items(1, ["关注我们，获取更多一手资讯。"]), {footer}) == set()
+    assert unlearn_boilerplate(_items(5, []), {footer}) == set()  # too few items to tell
 
 
 def test_a_company_name_or_market_term_in_every_item_is_not_learned() -> None:
