@@ -51,6 +51,7 @@ _BLOCK = frozenset({
 _LISTS = frozenset({"ul", "ol", "dl", "menu", "table"})
 _LEAF_BLOCKS = frozenset({"p", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "td"})
 LINK_BLOCK_MAX = 80  # a block made only of links and at most this long (`_weight`) is navigation
+WIDGET_MAX = 40  # a block with a telling class goes if it holds at most half the text, or this little
 HEADING_MAX = 24  # a short line without sentence punctuation just before a removed section is its heading
 # Words of class and id names that mark a block as not article text, and the reason recorded.
 _CLASS_REASONS = {
@@ -247,7 +248,7 @@ def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
         reason = next((_CLASS_REASONS[t] for t in tokens if t in _CLASS_REASONS), None)
         if reason is not None:
             size = _weight(node.text(deep=True) or "")
-            if size == 0 or total < 400 or size * 2 <= total:  # never the article's own container
+            if size * 2 <= total or size <= WIDGET_MAX:  # never the article's own container
                 return reason
     if tag in _LISTS or tag in _LEAF_BLOCKS:
         text = _weight(node.text(deep=True) or "")
