@@ -25,7 +25,8 @@ from config.packs import load_packs  # noqa: E402
 from ingest.clean import clean_item, compile_ruleset  # noqa: E402
 
 REALWORLD = ROOT.parent / "shared" / "realworld"
-BARS = ["leak_zh=0.05", "leak_ja=0.05", "leak_en=0.05", "retention_all=0.98", "f1_all=0.98", "source_all=0.90"]
+BARS = [f"{k}_{lang}={v}" for lang in ("zh", "ja", "en", "all")
+        for k, v in (("leak", 0.05), ("retention", 0.98), ("f1", 0.98), ("source", 0.90))]
 _TAG = re.compile(r"<(?:[A-Za-z][^\s/>]*|/[A-Za-z]|!--|!\[CDATA\[)")
 
 

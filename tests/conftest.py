@@ -12,11 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("WIREWATCH_CORPUS", ROOT.parent / "shared" / "corpus"))
 REALFEEDS = Path(os.environ.get("WIREWATCH_REALFEEDS", ROOT.parent / "shared" / "realfeeds"))
+REALWORLD = Path(os.environ.get("WIREWATCH_REALWORLD", ROOT.parent / "shared" / "realworld"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip `corpus` tests with a clear reason when ../shared is not beside the checkout."""
-    if CORPUS.is_dir() and REALFEEDS.is_dir():
+    if CORPUS.is_dir() and REALFEEDS.is_dir() and REALWORLD.is_dir():
         return
     if os.environ.get("CI"):
         raise pytest.UsageError(f"CI must have the shared corpus at {CORPUS}")
