@@ -139,7 +139,9 @@ _DATELINE = re.compile(
     r"[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.' -]{1,30})?\s*\((?P<src>[A-Z][\w&.' -]{1,30}?)\)\s*[-–—]")
 # A provider named at the end of a title: `…ほぼ回復」(Impress Watch)`, `… (ZDNet Japan)`.
 _TITLE_PROVIDER = re.compile(r"\s*[(（](?P<src>[^()（）\n]{2,30})[)）]\s*\Z")
-_TICKERISH = re.compile(r"[A-Z0-9.:\s-]{1,12}|.*\d.*|[a-z].*")
+_TICKER = re.compile(r"[A-Z]{1,5}(?:[.:][A-Z]{1,4})?")  # `(AAPL)`, `(BRK.B)` in a Latin title
+_NOT_PROVIDER = re.compile(r".*\d.*|[a-z].*")  # `(Update 2)`, `(300657.SZ)`, `(updated)`
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _KANA_OR_LATIN = re.compile(r"[A-Za-z\u3040-\u30ff\uff66-\uff9f]")
 
 
@@ -158,7 +160,9 @@ def title_provider(title: str) -> tuple[str, str | None]:
     if m is None or m.start() == 0:
         return title, None
     name = m.group("src").strip()
-    if _TICKERISH.fullmatch(name) or not _KANA_OR_LATIN.search(name):  # `(AAPL)`, `(Update 2)`, `(图)`
+    if _NOT_PROVIDER.fullmatch(name) or not _KANA_OR_LATIN.search(name):  # `(Update 2)`, `(图)`
+        return title, None
+    if _TICKER.fullmatch(name) and not _CJK.search(title[: m.start()]):  # `(AAPL)`; `…回復」(BCN)` is a provider
         return title, None
     return title[: m.start()].rstrip(), name
 

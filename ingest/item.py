@@ -22,6 +22,8 @@ class Entry:
     content: str = ""
     published: datetime | None = None
     author: str | None = None
+    source: str | None = None
+    """The entry's own source field (RSS `<source>`), when the feed gives one."""
 
 
 @dataclass(slots=True)

@@ -104,7 +104,8 @@ class Cleaner:
             results = [p.cleaned for p in prepared]
         for entry, result in zip(prepared, results, strict=True):
             item = entry.item
-            item.text, item.source, item.teaser = result.text, result.source, result.teaser
+            item.text, item.teaser = result.text, result.teaser
+            item.source = result.source or entry.cleaned.source  # the first clean also had the entry's source field
             item.title = result.title or item.title  # a provider suffix (`…(Impress Watch)`) went to `source`
             if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
                 entry.content_hash, entry.signature = "", None

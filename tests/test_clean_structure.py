@@ -145,6 +145,8 @@ def test_a_wire_dateline_names_the_source_and_stays_in_the_text(text: str, sourc
     ("決済サービスが全国の口座に対応（アスキー）", "決済サービスが全国の口座に対応", "アスキー"),
     ("Acme buys rival (Newswire Daily)", "Acme buys rival", "Newswire Daily"),
     ("Apple beats estimates (AAPL)", "Apple beats estimates (AAPL)", None),
+    ("新型レコーダー発売(BCN)", "新型レコーダー発売", "BCN"),
+    ("「AirPods Pro 2」の新機能(PHILE WEB)", "「AirPods Pro 2」の新機能", "PHILE WEB"),
     ("Acme shares jump (Update 2)", "Acme shares jump (Update 2)", None),
     ("公司公布分红方案(图)", "公司公布分红方案(图)", None),
     ("弘信电子(300657.SZ)股东完成减持", "弘信电子(300657.SZ)股东完成减持", None),
