@@ -34,7 +34,7 @@ from config.models import CleanRuleConfig, FeedCleanConfig
 from ingest.html import normalise, paragraphs
 
 __all__ = [
-    "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines",
+    "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines", "regex_needles",
     "learn_boilerplate", "sentence_spans", "unlearn_boilerplate",
 ]
 
@@ -62,6 +62,12 @@ class Rule:
     where: str
     pattern: re.Pattern[str]
     needle: str = ""
+    needles: tuple[str, ...] = ()
+    """Strings one of which every match contains (`needle` alone when there is one); () means always try."""
+
+    def hit(self, low: str) -> bool:
+        """Whether a lower-cased line may match: it holds the needle (with many needles, the regex decides)."""
+        return self.needle in low if self.needle else True
 
     def find(self, line: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         """The rule's match in `line[pos:endpos]` where it applies (whole, prefix, suffix, anywhere), or None."""
@@ -182,8 +188,9 @@ def compile_rule(rule: CleanRuleConfig) -> Rule:
 def _compile_rule(rule_id: str, where: str, pattern: str, regex: bool) -> Rule:
     """Compiled once per distinct rule: every feed shares its packs' rules, so a ruleset costs little."""
     compiled = re.compile(_source(pattern, regex, where))
-    needle = regex_needle(halfwidth_regex(pattern)) if regex else literal_needle(pattern)
-    return Rule(rule_id, where, compiled, needle.lower())
+    needles = regex_needles(halfwidth_regex(pattern)) if regex else (literal_needle(pattern),)
+    needles = tuple(dict.fromkeys(n.lower() for n in needles if n))
+    return Rule(rule_id, where, compiled, needles[0] if len(needles) == 1 else "", needles)
 
 
 @functools.lru_cache(maxsize=256)
@@ -262,6 +269,85 @@ def regex_needle(source: str) -> str:
     return max(runs, key=_selectivity)
 
 
+def regex_needles(source: str) -> tuple[str, ...]:
+    """Strings one of which every match of a regex contains: its `regex_needle`, else one per alternative
+    of a top-level alternation or of its first mandatory group (`(?:文字|图片|编辑)：…` → 文字, 图片, 编辑).
+
+    () when nothing is certain (the rule is tried on every line).
+    """
+    flags = _GLOBAL_FLAGS.match(source)
+    if flags and "x" in flags.group(1):
+        return ()
+    if flags:
+        source = source[flags.end():]
+    one = regex_needle(source)
+    if len(one) > 1 or one.isalnum():
+        return (one,)
+    alternatives = _split_top(source)
+    if len(alternatives) > 1:
+        found = [regex_needles(alt) for alt in alternatives]
+        return tuple(n for got in found for n in got) if all(found) else ()
+    for inner in _mandatory_groups(source):
+        got = regex_needles(inner)
+        if got and (len(got) > 1 or len(got[0]) > 1 or got[0].isalnum()):
+            return got
+    return (one,) if one else ()
+
+
+def _split_top(source: str) -> list[str]:
+    """A regex split at its top-level `|` (not inside groups or classes)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(source, i)
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    return parts
+
+
+_GROUP_OPEN = re.compile(r"\((?:\?(?:[aiLmsux-]*:|P<\w+>))?")
+
+
+def _mandatory_groups(source: str) -> list[str]:
+    """The inner sources of top-level groups that every match goes through (no `?`, `*`, `{0,…}` after)."""
+    out: list[str] = []
+    depth, i, start = 0, 0, 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(source, i)
+            continue
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                head = _GROUP_OPEN.match(source, start)
+                quant = _QUANTIFIER.match(source, i + 1)
+                optional = quant is not None and (quant.group(0) in ("?", "*") or (
+                    quant.group(0).startswith("{") and quant.group(1) in ("", "0")))
+                lookaround = source.startswith(("(?=", "(?!", "(?<=", "(?<!"), start)
+                if head is not None and not optional and not lookaround:
+                    out.append(source[head.end():i])
+        i += 1
+    return out
+
+
 def _after_quantifier(source: str, i: int, runs: list[str]) -> int:
     """After a literal: drop it if a quantifier makes it optional; end the run after any quantifier."""
     if i >= len(source) or source[i] not in "?*+{":
@@ -315,13 +401,13 @@ def compile_ruleset(
     lines = set(learned)
     if feed_clean is not None:
         lines = (lines | set(feed_clean.learned.pin)) - set(feed_clean.learned.disable)
-    needles = [(i, rule.needle) for i, rule in enumerate(rules) if rule.needle]
+    needles = [(i, needle) for i, rule in enumerate(rules) for needle in rule.needles]
     return Ruleset(
         rules=rules,
         learned=frozenset(n for n in (normalise(line) for line in lines) if n),
         _needles=_needle_automaton(tuple(needle for _, needle in needles)) if needles else None,
         _needle_rule=tuple(i for i, _ in needles),
-        _always=frozenset(i for i, rule in enumerate(rules) if not rule.needle),
+        _always=frozenset(i for i, rule in enumerate(rules) if not rule.needles),
     )
 
 

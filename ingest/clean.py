@@ -57,6 +57,7 @@ TEASER_MIN = 50
 TEASER_WINDOW = 64
 FLAT_CANDIDATES = 16
 TAIL = 200
+RELAY_MAX = 80  # `CNET Japan 3/9(木) 18:45配信`, `某某科技 12月7日报道`: short lines
 
 _LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|转自|转载自|轉自|轉載自|出典|出所|(?i:source))"
 _NAME = r"[^()\[\]【】〔〕\n:]{1,60}?(?:\([^()\n]{1,30}\)[^()\[\]【】〔〕\n]{0,20}?)?"
@@ -80,6 +81,12 @@ class _Work:
     rules: ActiveRules
     source: str | None = None
     removed: list[Removal] = field(default_factory=list)
+    folds: dict[str, str] = field(default_factory=dict)  # kept line → its folded form (worked out once)
+
+    def folded(self, line: str) -> str:
+        """The folded (NFKC) form of a kept line."""
+        got = self.folds.get(line)
+        return got if got is not None else nfkc(line)
 
     def remove(self, rule: str, text: str) -> None:
         self.removed.append(Removal(rule, text))
@@ -101,6 +108,8 @@ class _View:
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """The span of the written line that folds to `folded[a:b]`."""
+        if not self.ends:  # the fold kept every offset
+            return a, max(a, b)
         return (self.starts[a], self.ends[b - 1]) if b > a else (self.starts[a], self.starts[a])
 
     def text(self, a: int, b: int) -> str:
@@ -156,7 +165,8 @@ def _wechat_source(m: re.Match[str]) -> str:
 
 def title_provider(title: str) -> tuple[str, str | None]:
     """The title without a provider suffix, and the provider (None when the title names none)."""
-    m = _TITLE_PROVIDER.search(title)
+    title = title.rstrip()
+    m = _TITLE_PROVIDER.search(title, max(0, len(title) - 40))  # the suffix is short: never scan a long title
     if m is None or m.start() == 0:
         return title, None
     name = m.group("src").strip()
@@ -218,7 +228,7 @@ def _clean_html(fragment: str, title: str, rules: Ruleset) -> Cleaned:
 
 def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
     """Clean a tidied text (paragraphs separated by blank lines) of one item; characters stay as written."""
-    work = _Work(rules.active(normalise(text)))
+    work = _Work(rules.active(nfkc(text)))
     kept: list[tuple[int, str]] = []
     for index, lines in enumerate(paragraphs(text)):
         for line in lines:
@@ -261,6 +271,7 @@ def _clean_line(line: str, work: _Work) -> str:
         if cut == line and rules.learned:
             cut = _cut_learned_sentences(view, work)
         if cut == line:
+            work.folds[line] = folded
             return line
         line = cut
     return line
@@ -268,21 +279,22 @@ def _clean_line(line: str, work: _Work) -> str:
 
 def _named_source(folded: str) -> str | None:
     """The outlet a whole line names in the WeChat, 配信 or relay grammar, else None."""
-    m = _WECHAT.fullmatch(folded)
-    if m is not None:
-        return _wechat_source(m)
-    for grammar in (_DELIVERED, _RELAY):
-        m = grammar.fullmatch(folded)
+    if "公众号" in folded:
+        m = _WECHAT.fullmatch(folded)
         if m is not None:
-            return m.group("src").strip()
-    return None
+            return _wechat_source(m)
+    if len(folded) > RELAY_MAX:
+        return None
+    m = (_DELIVERED.fullmatch(folded) if "配信" in folded
+         else _RELAY.fullmatch(folded) if "月" in folded and "日" in folded else None)
+    return m.group("src").strip() if m is not None else None
 
 
 def _first(rules: tuple[Rule, ...], line: str, low: str, pos: int = 0,
            endpos: int | None = None) -> tuple[Rule, re.Match[str]] | None:
     """The first rule (in order) whose needle is in the line and whose pattern matches it."""
     for rule in rules:
-        if rule.needle in low:
+        if rule.hit(low):
             m = rule.find(line, pos, endpos)
             if m is not None:
                 return rule, m
@@ -339,7 +351,7 @@ def _cut_spans(view: _View, spans: list[tuple[int, int]]) -> str:
 def _cut_anywhere(view: _View, low: str, work: _Work) -> str:
     """Remove every match of the first `anywhere` rule whose needle occurs in the line and that matches."""
     for rule in work.rules.anywhere:
-        if rule.needle not in low:
+        if not rule.hit(low):
             continue
         spans = [m.span() for m in rule.pattern.finditer(view.folded) if m.end() > m.start()]
         if spans:
@@ -362,15 +374,15 @@ def _cut_learned_sentences(view: _View, work: _Work) -> str:
     return _cut_spans(view, cut)
 
 
-def _key(line: str) -> str:
-    return "".join(nfkc(line).split()).casefold()
+def _key(folded: str) -> str:
+    return "".join(folded.split()).casefold()
 
 
 def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]:
     """Keep a body delivered twice once: drop flattened copies, repeated lines and contained teasers."""
     if len(kept) < 2:
         return kept
-    keys = [_key(line) for _, line in kept]
+    keys = [_key(work.folded(line)) for _, line in kept]
     if not _anything_repeats(keys):
         return kept
     dropped = _flattened(keys)
@@ -447,7 +459,7 @@ def _drop_title(kept: list[tuple[int, str]], title: str, work: _Work) -> list[tu
     """Remove the title where the body repeats it at its top."""
     keys = _title_keys(title) if title else set()
     start = 0
-    while start < len(kept) and keys and _NON_WORD.sub("", nfkc(kept[start][1]).casefold()) in keys:
+    while start < len(kept) and keys and _NON_WORD.sub("", work.folded(kept[start][1]).casefold()) in keys:
         work.remove(TITLE, kept[start][1])
         start += 1
     return kept[start:]

@@ -81,9 +81,12 @@ _SECTIONS = frozenset({"related-links", "media-card", "comments", "link-list"})
 _HIDDEN_NAMES = frozenset({"visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text", "hidden-text"})
 _NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _SENTENCE_PUNCT = re.compile(r"[。．.!?！？,，;；]\s*\S|…|\.\.\.")
-# Markup that needs the careful walk (class/id names, lists, figures); plain `<p>` feeds take the fast one.
-_STRUCTURE = re.compile(r"\b(?:class|id|hidden|aria-hidden|style)\s*=|<(?:figure|figcaption|nav|ul|ol|dl|menu|table|a)\b",
-                        re.IGNORECASE)
+_CANDIDATES = ", ".join(["figure", "figcaption", "nav", *sorted({"ul", "ol", "dl", "menu", "table"}), "[class]", "[id]",
+                         "[hidden]", "[aria-hidden]", "[style]", "a[href^='javascript' i]", *sorted(_DROP_TEXT)])
+# Markup that may hold non-article blocks; a fragment of plain `<p>`, `<br>`, `<b>` skips the look.
+_STRUCTURE_TAGS = frozenset({"figure", "figcaption", "nav", "ul", "ol", "dl", "menu", "table", "a"}) | _DROP
+_STRUCTURE_ATTRS = ("class", "id", "style", "hidden")
+_TAG_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9]*)")
 _CDATA = re.compile(r"<!\[CDATA\[|\]\]>")
 # Non-characters marking paragraph and line breaks while the text is assembled.
 _PARA_MARK = "\ufdd0"
@@ -127,13 +130,90 @@ def html_to_text_explained(fragment: str) -> tuple[str, list[tuple[str, str]]]:
     body = LexborHTMLParser(fragment).body
     if body is None:
         return "", []
-    pieces = None
-    if _STRUCTURE.search(fragment) is None and not any(marker in fragment for marker in _AD_MARKERS):
-        pieces = _fast_pieces(body)
     dropped: list[tuple[str, str]] = []
+    if _has_structure(fragment):
+        _drop_blocks(body, dropped)
+    pieces = _fast_pieces(body)
     if pieces is None:
-        pieces = list(_careful_pieces(body, dropped))
+        pieces = list(_careful_pieces(body))
     return _tidy("".join(pieces)), dropped
+
+
+def _has_structure(fragment: str) -> bool:
+    """Whether a fragment has elements or attributes that can mark non-article blocks (or feed ads)."""
+    if {t.lower() for t in _TAG_NAME.findall(fragment)} & _STRUCTURE_TAGS:
+        return True
+    if "=" in fragment:
+        low = fragment.lower()
+        if any(attr in low for attr in _STRUCTURE_ATTRS):
+            return True
+    return any(marker in fragment for marker in _AD_MARKERS)
+
+
+def _drop_blocks(body: LexborNode, dropped: list[tuple[str, str]]) -> None:
+    """Take non-article blocks out of the tree (`_block_reason`), recording each with its reason.
+
+    Only elements that can be such blocks are looked at (those with a class, id or style, lists, figures,
+    code and embeds, and short blocks holding links), found by Lexbor's selector engine in tree order.
+    """
+    total = _weight(body.text(deep=True) or "")
+    candidates = list(body.css(_CANDIDATES))
+    seen = {node.mem_id for node in candidates}
+    for link in body.css("a"):
+        if _is_ad(link):
+            candidates.append(link)
+            continue
+        block = link.parent
+        while block is not None and block.tag not in _LEAF_BLOCKS and block.tag != "body":
+            block = block.parent
+        if block is not None and block.tag in _LEAF_BLOCKS and block.mem_id not in seen:
+            seen.add(block.mem_id)
+            candidates.append(block)
+    for node in candidates:
+        if not _attached(node, body):
+            continue  # inside a block already taken out
+        tag = node.tag or ""
+        if tag in _DROP:
+            if tag in _DROP_TEXT:
+                node.remove()
+            continue
+        reason = "feed-ad" if _is_ad(node) else _block_reason(node, tag, total)
+        if reason is None:
+            continue
+        _note(dropped, reason, node)
+        if reason in _SECTIONS:
+            heading = _heading_before(node, body)
+            if heading is not None:
+                _note(dropped, "section-heading", heading)
+                heading.remove()
+        node.remove()
+
+
+def _attached(node: LexborNode, body: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id == body.mem_id:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _heading_before(node: LexborNode, body: LexborNode) -> LexborNode | None:
+    """The block just before a removed section, when it reads as the section's heading (short, no sentence)."""
+    current: LexborNode | None = node
+    while current is not None and current.mem_id != body.mem_id:
+        prev = current.prev
+        while prev is not None and not (prev.text(deep=True) or "").strip():
+            prev = prev.prev
+        if prev is not None:
+            if prev.tag not in _BLOCK:
+                return None  # inline text runs into the section: not a heading of its own
+            text = " ".join((prev.text(deep=True) or "").split())
+            if _weight(text) > HEADING_MAX * 2 or _SENTENCE_PUNCT.search(text):
+                return None
+            return prev
+        current = current.parent
+    return None
 
 
 def _fast_pieces(body: LexborNode) -> list[str] | None:
@@ -162,12 +242,10 @@ def _fast_pieces(body: LexborNode) -> list[str] | None:
     return out
 
 
-def _careful_pieces(root: LexborNode, dropped: list[tuple[str, str]] | None = None) -> Iterator[str]:
-    """Walk the tree without recursion, skipping dropped elements, ads and non-article blocks; keep `<pre>` newlines."""
-    total = _weight(root.text(deep=True) or "")
+def _careful_pieces(root: LexborNode) -> Iterator[str]:
+    """Walk the tree without recursion, skipping dropped elements and ads, keeping `<pre>` newlines."""
     stack: list[tuple[Iterator[LexborNode], str]] = [(root.iter(include_text=True), "")]
     in_pre = 0
-    out: list[str] = []
     while stack:
         children, closing = stack[-1]
         child = next(children, None)
@@ -175,46 +253,35 @@ def _careful_pieces(root: LexborNode, dropped: list[tuple[str, str]] | None = No
             stack.pop()
             if closing:
                 in_pre -= closing == "pre"
-                out.append(_PARA_MARK)
+                yield _PARA_MARK
             continue
         tag = child.tag
         if tag == "-text":
             text = child.text_content or ""
-            out.append(text.replace("\n", _LINE_MARK) if in_pre else text)
+            yield text.replace("\n", _LINE_MARK) if in_pre else text
         elif tag == "br":
-            out.append(_LINE_MARK)
-        elif tag is None or tag[0] in "-_!" or tag in _DROP:
-            continue
-        elif _is_ad(child):
-            _note(dropped, "feed-ad", child)
-            continue
-        elif (reason := _block_reason(child, tag, total)) is not None:
-            _note(dropped, reason, child)
-            if reason in _SECTIONS:
-                heading = _pop_heading(out)
-                if heading:
-                    _note(dropped, "section-heading", None, heading)
-            out.append(_PARA_MARK)
+            yield _LINE_MARK
+        elif tag is None or tag[0] in "-_!" or tag in _DROP or _is_ad(child):
             continue
         elif tag in _BLOCK:
             in_pre += tag == "pre"
-            out.append(_PARA_MARK)
+            yield _PARA_MARK
             stack.append((child.iter(include_text=True), tag))
         else:
             stack.append((child.iter(include_text=True), ""))
-    yield from out
 
 
-def _note(dropped: list[tuple[str, str]] | None, reason: str, node: LexborNode | None, text: str = "") -> None:
-    if dropped is not None:
-        text = text or " ".join((node.text(deep=True, separator=" ") if node is not None else "").split())
-        if text:
-            dropped.append(("html." + reason, text))
+def _note(dropped: list[tuple[str, str]], reason: str, node: LexborNode) -> None:
+    text = " ".join((node.text(deep=True, separator=" ") or "").split())
+    if text:
+        dropped.append(("html." + reason, text))
 
 
 def _weight(text: str) -> int:
-    """Length of a text for density decisions: a CJK character counts as much as a two-letter word."""
-    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text if not ch.isspace())
+    """Length of a text for density decisions: a CJK character (3 bytes in UTF-8) counts about as much as two
+    Latin letters (1 byte); computed from the byte length, which is C-speed."""
+    text = "".join(text.split())
+    return (len(text) + len(text.encode("utf-8", "surrogatepass"))) // 2
 
 
 def _tokens(node: LexborNode) -> set[str]:
@@ -252,7 +319,7 @@ def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
                 return reason
     if tag in _LISTS or tag in _LEAF_BLOCKS:
         text = _weight(node.text(deep=True) or "")
-        if not text:
+        if not text or (tag in _LEAF_BLOCKS and text > LINK_BLOCK_MAX):
             return None
         links = sum(_weight(a.text(deep=True) or "") for a in node.css("a"))
         if tag in _LISTS and links * 2 >= text and text * 2 <= total:
@@ -260,18 +327,6 @@ def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
         if tag in _LEAF_BLOCKS and links * 10 >= text * 9 and text <= LINK_BLOCK_MAX and text * 3 <= total:
             return "link-block"
     return None
-
-
-def _pop_heading(out: list[str]) -> str:
-    """Remove and return the paragraph just emitted when it reads as the heading of a removed section."""
-    joined = "".join(out)
-    end = len(joined.rstrip(_PARA_MARK + _LINE_MARK + " \t\n"))
-    start = max(joined.rfind(_PARA_MARK, 0, end), joined.rfind(_LINE_MARK, 0, end)) + 1
-    heading = " ".join(joined[start:end].split())
-    if not heading or _weight(heading) > HEADING_MAX or _SENTENCE_PUNCT.search(heading):
-        return ""
-    out[:] = [joined[:start]]
-    return heading
 
 
 def _is_ad(node: LexborNode) -> bool:
@@ -409,17 +464,16 @@ def fold(line: str) -> tuple[str, list[int], list[int]]:
 
     Rules match the folded line; a span (a, b) of it is `line[starts[a]:ends[b - 1]]` as written.
     Each base character is folded with the marks that follow it, so offsets never split a character.
+    Empty lists mean every character kept its offset (the common case: ASCII, full-width punctuation).
     """
     if line.isascii():
-        ident = list(range(len(line) + 1))
-        return line, ident, ident[1:]
+        return line, [], []
     narrow = line
     for wide, half in _COMMON_WIDE:
         if wide in narrow:
             narrow = narrow.replace(wide, half)
     if unicodedata.is_normalized("NFKC", narrow):
-        ident = list(range(len(line) + 1))
-        return narrow, ident, ident[1:]
+        return narrow, [], []
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
