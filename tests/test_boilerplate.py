@@ -10,7 +10,14 @@ import pytest
 from config.errors import ConfigError
 from config.models import CleanRuleConfig
 from config.packs import load_packs
-from ingest.boilerplate import literal_needle, regex_needle, regex_source, unlearn_boilerplate
+from ingest.boilerplate import (
+    compile_rule,
+    literal_needle,
+    regex_needle,
+    regex_needles,
+    regex_source,
+    unlearn_boilerplate,
+)
 from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
 
 PACKS = load_packs()
@@ -202,6 +209,21 @@ def test_regex_full_width_characters_are_read_as_half_width() -> None:
 )
 def test_regex_needle_is_text_every_match_contains(source: str, needle: str) -> None:
     assert regex_needle(source) == needle
+
+
+@pytest.mark.parametrize(("source", "needles"), [
+    ("责任编辑:", ("责任编辑:",)),
+    ("[【]?\\s*(?:文字|图片|编辑)\\s*[:|]", ("文字", "图片", "编辑")),
+    ("(?:风险提示(?:及免责条款)?|免责条款)|市场有风险", ("风险提示", "免责条款", "市场有风险")),
+    ("(?i)(?:main\\s+)?(?:image|photo)\\s*:", ("image", "photo")),
+    ("(?:a|b)?x+", ()),  # an optional group and a repeated single letter: nothing certain
+    ("(?=abc)def", ("def",)),
+    ("(?x) a b", ()),
+])
+def test_regex_needles_come_from_mandatory_alternatives(source: str, needles: tuple[str, ...]) -> None:
+    assert regex_needles(source) == needles
+    rule = compile_rule(CleanRuleConfig(id="t.n", pattern=source, regex=True, where="line"))
+    assert rule.needles == tuple(n.lower() for n in needles)
 
 
 def test_literal_needle_prefers_long_or_cjk_pieces() -> None:
