@@ -216,7 +216,8 @@ def test_regex_needle_is_text_every_match_contains(source: str, needle: str) -> 
     ("[【]?\\s*(?:文字|图片|编辑)\\s*[:|]", ("文字", "图片", "编辑")),
     ("(?:风险提示(?:及免责条款)?|免责条款)|市场有风险", ("风险提示", "免责条款", "市场有风险")),
     ("(?i)(?:main\\s+)?(?:image|photo)\\s*:", ("image", "photo")),
-    ("(?:a|b)?x+", ()),  # an optional group and a repeated single letter: nothing certain
+    ("(?:a|b)?x+", ("x",)),  # the optional group gives nothing; every match holds an x
+    ("(?:a|b)?[xy]+", ()),  # nothing certain: the rule is tried on every line
     ("(?=abc)def", ("def",)),
     ("(?x) a b", ()),
 ])
