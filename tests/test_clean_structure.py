@@ -188,3 +188,23 @@ def test_teaser_needs_a_placeholder_or_paywall_removal() -> None:
     assert not is_teaser(Cleaned(text=""))  # a title-only item is not a teaser
     assert is_teaser(Cleaned(text="", removed=[Removal("en.placeholder", "Read more")]))
     assert is_teaser(Cleaned(text="短い", removed=[Removal("html.paywall", "会員限定")]))
+
+
+def test_clean_explain_names_the_rule_or_reason_of_every_removal() -> None:
+    import subprocess
+    import sys
+
+    content = ("<p>MOSCOW (Reuters) - Acme Corp said on Tuesday it would buy back shares worth $2 billion.</p>"
+               '<div class="share-bar"><a href="/t">Tweet</a></div><p>Reporting by Jane Doe; Editing by Li Wei</p>'
+               "<p>Read full story for latest details.</p>")
+    done = subprocess.run([sys.executable, "-m", "wirewatch.cli", "clean", "--explain", "--title",
+                           "Acme buys back shares (Newswire Daily)"], input=content, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "MOSCOW (Reuters) - Acme Corp said on Tuesday it would buy back shares worth $2 billion."
+    err = done.stderr
+    assert "--- source: Reuters" in err and "--- title: 'Acme buys back shares'" in err
+    assert "removed by html.share-widget: 'Tweet'" in err
+    assert "removed by en.credits: 'Reporting by Jane Doe; Editing by Li Wei'" in err
+    assert "removed by en.placeholder: 'Read full story for latest details.'" in err
+    assert err.count("--- removed by ") == 3
