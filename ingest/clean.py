@@ -30,7 +30,16 @@ from ingest.boilerplate import (
     learn_boilerplate,
     sentence_spans,
 )
-from ingest.html import fold, html_to_text, html_to_text_explained, nfkc, normalise, paragraphs, tidy
+from ingest.html import (
+    fold,
+    fold_in_place,
+    html_to_text,
+    html_to_text_explained,
+    nfkc,
+    normalise,
+    paragraphs,
+    tidy,
+)
 from ingest.item import Cleaned, Removal
 
 __all__ = [
@@ -101,10 +110,15 @@ class _View:
     """One line as written and its folded form (NFKC): rules match the fold, cuts apply to the line."""
 
     __slots__ = ("ends", "folded", "line", "starts")
+    starts: list[int]
+    ends: list[int]
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: str, folded: str | None = None) -> None:
         self.line = line
-        self.folded, self.starts, self.ends = fold(line)
+        if folded is not None:  # a fold that kept every character's place
+            self.folded, self.starts, self.ends = folded, [], []
+        else:
+            self.folded, self.starts, self.ends = fold(line)
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """The span of the written line that folds to `folded[a:b]`."""
@@ -228,11 +242,18 @@ def _clean_html(fragment: str, title: str, rules: Ruleset) -> Cleaned:
 
 def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
     """Clean a tidied text (paragraphs separated by blank lines) of one item; characters stay as written."""
-    work = _Work(rules.active(nfkc(text)))
+    in_place = fold_in_place(text)
+    work = _Work(rules.active(in_place if in_place is not None else nfkc(text)))
+    written = paragraphs(text)
+    # When folding kept every character in its place (the common case), the folded lines are the
+    # written lines' folds, one for one, and need not be worked out again line by line.
+    aligned = paragraphs(in_place) if in_place is not None else None
+    if aligned is not None and [list(map(len, p)) for p in aligned] != [list(map(len, p)) for p in written]:
+        aligned = None  # a text that was not tidied (a full-width space the fold turned into a space)
     kept: list[tuple[int, str]] = []
-    for index, lines in enumerate(paragraphs(text)):
-        for line in lines:
-            line = _clean_line(line, work)
+    for index, lines in enumerate(written):
+        for n, line in enumerate(lines):
+            line = _clean_line(line, work, aligned[index][n] if aligned is not None else None)
             if line:
                 kept.append((index, line))
     kept = _collapse(kept, work)
@@ -240,11 +261,15 @@ def clean_text(text: str, title: str, rules: Ruleset) -> Cleaned:
     return Cleaned(text=_join(kept), source=work.source or None, removed=work.removed)
 
 
-def _clean_line(line: str, work: _Work) -> str:
-    """Apply source and boilerplate rules to one line until nothing more matches; the rest stays as written."""
+def _clean_line(line: str, work: _Work, folded_line: str | None = None) -> str:
+    """Apply source and boilerplate rules to one line until nothing more matches; the rest stays as written.
+
+    `folded_line`, when given, is the line's fold with every character in its place.
+    """
     rules = work.rules
     while line:
-        view = _View(line)
+        view = _View(line, folded_line)
+        folded_line = None
         folded = view.folded
         m = _SOURCE_LINE.fullmatch(folded)
         if m is not None:

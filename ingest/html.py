@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["fold", "html_to_text", "html_to_text_explained", "nfkc", "normalise", "paragraphs", "tidy"]
+__all__ = ["fold", "fold_in_place", "html_to_text", "html_to_text_explained", "nfkc", "normalise", "paragraphs", "tidy"]
 
 # Elements whose content is never article text.
 _DROP = frozenset({
@@ -459,6 +459,17 @@ def _unstable() -> re.Pattern[str]:
 _JOINS = re.compile(r"[\u1160-\u11ff\uff9e\uff9f]")
 
 
+def fold_in_place(text: str) -> str | None:
+    """The NFKC of a text when it changes characters one for one in place (ASCII, full-width punctuation);
+    None when NFKC would move characters (see `fold`)."""
+    if text.isascii():
+        return text
+    for wide, half in _COMMON_WIDE:
+        if wide in text:
+            text = text.replace(wide, half)
+    return text if unicodedata.is_normalized("NFKC", text) else None
+
+
 def fold(line: str) -> tuple[str, list[int], list[int]]:
     """NFKC of a line with, per folded character, where it starts and ends in `line`.
 
@@ -466,13 +477,8 @@ def fold(line: str) -> tuple[str, list[int], list[int]]:
     Each base character is folded with the marks that follow it, so offsets never split a character.
     Empty lists mean every character kept its offset (the common case: ASCII, full-width punctuation).
     """
-    if line.isascii():
-        return line, [], []
-    narrow = line
-    for wide, half in _COMMON_WIDE:
-        if wide in narrow:
-            narrow = narrow.replace(wide, half)
-    if unicodedata.is_normalized("NFKC", narrow):
+    narrow = fold_in_place(line)
+    if narrow is not None:
         return narrow, [], []
     out: list[str] = []
     starts: list[int] = []
