@@ -2,17 +2,22 @@
 
 Pure functions, no I/O. `clean_item` does, in order:
 1. takes the content, or the summary when the content is empty (never both glued together), and turns
-   it into normalised text (`html_to_text`, then `normalise`: NFKC, paragraphs kept);
-2. per line: a source line (`（来源：X）`, `(出典:X)`, `Source: X`, …) becomes `source` and leaves the text;
-   boilerplate rules (packs, feed rules, learned lines and sentences) remove whole lines, prefixes,
-   suffixes or pieces, each removal recorded with its rule id;
+   it into tidy text (`html_to_text_explained`: non-article blocks left out by structure, each recorded
+   as `html.<reason>`; then `tidy`: paragraphs kept, characters as written);
+2. per line, on a folded view (NFKC: `，` is `,`) whose matches are cut from the line as written:
+   a source line (`（来源：X）`, `转自：X`, WeChat repost credits, `X 3/9(木) 18:45配信`, …) becomes
+   `source` and leaves the text; boilerplate rules (packs, feed rules, learned lines and sentences)
+   remove whole lines, prefixes, suffixes or pieces, each removal recorded with its rule id;
 3. a body delivered twice is kept once: a line made of other lines (a flattened copy) is dropped in
    favour of the structured copy, then repeated lines and teasers contained in other lines;
-4. the title repeated at the top of the body is removed.
+4. the title repeated at the top of the body is removed;
+5. with no source line, the source is a wire dateline (`MOSCOW (Reuters) -`, kept in the text), else
+   the title's provider suffix (`…(Impress Watch)`, stripped from `Cleaned.title`), else the entry's
+   own source field; `Cleaned.teaser` tells a placeholder or paywall body from an article.
 
 The stored text separates paragraphs with a blank line; lines broken by `<br>` stay on their own line.
-Cleaning only removes: every output character comes, in order, from the normalised input, and
-cleaning the text again (escaped as a feed would carry it) gives the same text.
+Cleaning only removes: every output character comes, in order, from the tidied input, and cleaning
+the text again (escaped as a feed would carry it) gives the same text.
 """
 
 from __future__ import annotations

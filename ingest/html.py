@@ -8,8 +8,18 @@ Parser: selectolax's Lexbor backend (`selectolax.lexbor.LexborHTMLParser`), chos
 - it is maintained (selectolax 1.0 removed its older Modest backend in its favour) and parses a
   ~3 KB item in ~20 µs; lxml parses about as fast, and a plain lxml walk was quicker than a
   per-node Python walk over Lexbor, so the common case here uses Lexbor's C-level `traverse()`
-  (about 60 µs per item all told, a fifth of the cleaning cost); fragments with scripts, `<pre>`
-  or feed ads take a careful walk that skips whole subtrees.
+  (about 60 µs per item all told, a fifth of the cleaning cost); fragments with `<pre>` take a
+  careful walk that keeps its newlines.
+
+Non-article blocks (`_drop_blocks`, issue #21) are decided by structure, as Readability and
+trafilatura do, never by their wording: figures and captions, hidden elements, blocks whose class
+or id names a non-article role (share, related, video, ad, paywall, comments, byline, …) unless they
+hold most of the text, lists made mostly of links, short blocks made only of links, script links,
+and the short heading just before a removed section. Lexbor's selector engine finds the few
+candidates; the rest of the tree is never visited in Python. Each removal is returned with its reason.
+
+Two forms of text: `tidy` keeps characters as written (what is stored and sent); `normalise` and
+`fold` give the NFKC form rules, learning and comparisons use (`fold` with offsets back to the line).
 
 A fragment without any tag is plain text (entities are still decoded): a blank line separates
 paragraphs and, when there is none, each line is a paragraph. That is how a scraper hands over text
