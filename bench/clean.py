@@ -158,6 +158,8 @@ SAMPLES = {
     "ja.last-updated": "最終更新:5/12(金) 9:30",
     "ja.paywall": "[有料会員限定] この記事は会員限定です。登録すると続きをお読みいただけます。",
     "ja.photo-credit-tail": "(c)AFP/Jane DOE",
+    "ja.credit": "取材・文:佐藤花子",
+    "ja.credit-tail": "(文/佐藤花子)",
     "en.byline": "By Jane Doe, John Q. Public and Li Wei | Newswire",
     "en.read-time": "4 Min Read",
     "en.graphic-link": "(Graphic: Chip stocks in 2026 - here)",
