@@ -26,6 +26,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from config.packs import load_packs
 from ingest import clean as cleaning
+from ingest import sources
 from ingest.boilerplate import END_WINDOW, compile_rule, sentence_spans
 from ingest.html import html_to_text
 
@@ -204,16 +205,16 @@ def time_rules() -> list[tuple[str, str, float, str]]:
                     worst, name = took, label
             rows.append((config.id, config.where, worst, name))
     builtin: dict[str, tuple[Callable[[str], object], str]] = {
-        "source-line (fullmatch)": (cleaning._SOURCE_LINE.fullmatch, "(来源:证券时报)"),
-        "source-start (match)": (cleaning._SOURCE_START.match, "(出典:网易科技)"),
-        "source-end (tail search)": (lambda t: cleaning._SOURCE_END.search(t, max(0, len(t) - cleaning.TAIL)),
+        "source-line (fullmatch)": (sources.SOURCE_LINE.fullmatch, "(来源:证券时报)"),
+        "source-start (match)": (sources.SOURCE_START.match, "(出典:网易科技)"),
+        "source-end (tail search)": (lambda t: sources.SOURCE_END.search(t, max(0, len(t) - cleaning.TAIL)),
                                      "(Source: Wire Desk)"),
         "sentence split (finditer)": (sentence_spans, "一句话。Two words. ok!"),
-        "wechat-line (fullmatch)": (cleaning._WECHAT.fullmatch, "本文来自微信公众号“财经小站”,作者:王五,某某网经授权发布。"),
-        "delivered-line (fullmatch)": (cleaning._DELIVERED.fullmatch, "ITmedia NEWS 5/12(金) 9:30配信"),
-        "relay-line (fullmatch)": (cleaning._RELAY.fullmatch, "某某科技 12月7日报道"),
-        "dateline (match)": (cleaning._DATELINE.match, "NEW YORK, March 3 (AP) — Stocks fell"),
-        "title provider": (cleaning.title_provider, "au通信障害がほぼ回復(Impress Watch)"),
+        "wechat-line (fullmatch)": (sources._WECHAT.fullmatch, "本文来自微信公众号“财经小站”,作者:王五,某某网经授权发布。"),
+        "delivered-line (fullmatch)": (sources._DELIVERED.fullmatch, "ITmedia NEWS 5/12(金) 9:30配信"),
+        "relay-line (fullmatch)": (sources._RELAY.fullmatch, "某某科技 12月7日报道"),
+        "dateline (match)": (sources.DATELINE.match, "NEW YORK, March 3 (AP) — Stocks fell"),
+        "title provider": (sources.title_provider, "au通信障害がほぼ回復(Impress Watch)"),
     }
     for name, (fn, sample) in builtin.items():
         worst, label_worst = 0.0, ""

@@ -46,6 +46,15 @@ from ingest.html import (
     tidy,
 )
 from ingest.item import Cleaned, Removal
+from ingest.sources import (
+    DATELINE,
+    SOURCE_END,
+    SOURCE_LINE,
+    SOURCE_START,
+    named_source,
+    source_name,
+    title_provider,
+)
 
 __all__ = [
     "Ruleset",
@@ -71,16 +80,7 @@ TEASER_MIN = 50
 TEASER_WINDOW = 64
 FLAT_CANDIDATES = 16
 TAIL = 200
-RELAY_MAX = 80  # `CNET Japan 3/9(木) 18:45配信`, `某某科技 12月7日报道`: short lines
 
-_LABEL = r"(?P<label>(?:文章|本文|新闻|消息)?(?:来源|來源)(?:于)?|转自|转载自|轉自|轉載自|出典|出所|(?i:source))"
-_NAME = r"[^()\[\]【】〔〕\n:]{1,60}?(?:\([^()\n]{1,30}\)[^()\[\]【】〔〕\n]{0,20}?)?"
-_SOURCE_PAREN = rf"[(\[【〔]\s*{_LABEL}\s*:\s*(?P<src>{_NAME})\s*[)\]】〕]"
-_SOURCE_LINE = re.compile(
-    rf"{_SOURCE_PAREN}|{_LABEL.replace('label', 'blabel')}\s*:\s*(?P<bsrc>[^\n。!?;]{{1,40}}?)\.?"
-)
-_SOURCE_START = re.compile(_SOURCE_PAREN)
-_SOURCE_END = re.compile(rf"{_SOURCE_PAREN}\s*\Z")
 _SPACES = re.compile(r"\s+")
 _CLOSERS = frozenset(")]】〕")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -108,7 +108,7 @@ class _Work:
     def found_source(self, m: re.Match[str], view: _View) -> None:
         self.remove(SOURCE, view.text(m.start(), m.end()).strip())
         if self.source is None:
-            self.source = _source_name(m, view)
+            self.source = source_name(m, view.text)
 
 
 class _View:
@@ -137,65 +137,6 @@ class _View:
         return self.line[x:y]
 
 
-def _source_name(m: re.Match[str], view: _View) -> str:
-    groups = m.groupdict()
-    key = "src" if groups.get("src") else "bsrc" if groups.get("bsrc") else ""
-    name = view.text(m.start(key), m.end(key)).strip() if key else ""
-    label = groups.get("label") or groups.get("blabel") or ""
-    if label == "本文来源" and name.endswith("报道") and len(name) > 2:
-        name = name[: -len("报道")]
-    person = _TRAILING_PERSON.search(name)
-    if person is not None and person.start() > 0:  # `来源：华尔街见闻 葛佳明`: the outlet, then its writer
-        name = name[: person.start()]
-    return name.strip()
-
-
-# A writer's name after an outlet, separated by a space: two to four Han characters.
-_TRAILING_PERSON = re.compile(r"\s+[\u4e00-\u9fff]{2,4}\Z")
-# Whole lines that name the outlet in other grammars (matched on the folded line):
-# `本文来自微信公众号“X”,作者:Y,36氪经授权发布。` (WeChat reposts), `CNET Japan 3/9(木) 18:45配信` (Yahoo!ニュース),
-# `TNW中文站 10月14日报道` (a relay's own source line).
-_WECHAT = re.compile(
-    r"(?:本文|文章)?(?:转?载?自|来自|来源于?)\s*:?\s*(?:微信)?公众号\s*[:：]?\s*[“\"「『](?P<account>[^”\"」』\n]{1,40})[”\"」』]"
-    r"\s*[,，]?\s*(?:作者\s*:\s*(?P<author>[^,，。\n]{1,30})\s*[,，]?\s*)?"
-    r"(?:(?P<site>[^,，。\n]{1,20}?)\s*经授权发布|经授权发布(?:于|在)?\s*(?P<site2>[^,，。\n]{1,20}?))?\s*[。.]?")
-_DELIVERED = re.compile(
-    r"(?P<src>\S[^\n]{0,40}?)\s+(?:\d{4}[/年])?\d{1,2}[/月]\d{1,2}日?\s*(?:\([月火水木金土日]\))?\s*(?:\d{1,2}:\d{2})?\s*配信")
-_RELAY = re.compile(r"(?P<src>[^\s,。:]{2,20})\s*(?:\d{4}年)?\d{1,2}月\d{1,2}日\s*(?:电|报道|消息|讯)")
-# A wire dateline opening the text: `MOSCOW (Reuters) -`, `NEW YORK, March 3 (AP) —`; the text keeps it.
-_DATELINE = re.compile(
-    r"[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.' -]{1,30})?\s*\((?P<src>[A-Z][\w&.' -]{1,30}?)\)\s*[-–—]")
-# A provider named at the end of a title: `…ほぼ回復」(Impress Watch)`, `… (ZDNet Japan)`.
-_TITLE_PROVIDER = re.compile(r"\s*[(（](?P<src>[^()（）\n]{2,30})[)）]\s*\Z")
-_TICKER = re.compile(r"[A-Z]{1,5}(?:[.:][A-Z]{1,4})?")  # `(AAPL)`, `(BRK.B)` in a Latin title
-_NOT_PROVIDER = re.compile(r".*\d.*|[a-z].*")  # `(Update 2)`, `(300657.SZ)`, `(updated)`
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-_KANA_OR_LATIN = re.compile(r"[A-Za-z\u3040-\u30ff\uff66-\uff9f]")
-
-
-def _wechat_source(m: re.Match[str]) -> str:
-    """`微信公众号“X”（作者：Y），经授权发布于Z` from a WeChat repost line."""
-    out = f"微信公众号“{m.group('account').strip()}”"
-    if m.group("author"):
-        out += f"（作者：{m.group('author').strip()}）"
-    site = (m.group("site") or m.group("site2") or "").strip()
-    return out + (f"，经授权发布于{site}" if site else "")
-
-
-def title_provider(title: str) -> tuple[str, str | None]:
-    """The title without a provider suffix, and the provider (None when the title names none)."""
-    title = title.rstrip()
-    m = _TITLE_PROVIDER.search(title, max(0, len(title) - 40))  # the suffix is short: never scan a long title
-    if m is None or m.start() == 0:
-        return title, None
-    name = m.group("src").strip()
-    if _NOT_PROVIDER.fullmatch(name) or not _KANA_OR_LATIN.search(name):  # `(Update 2)`, `(图)`
-        return title, None
-    if _TICKER.fullmatch(name) and not _CJK.search(title[: m.start()]):  # `(AAPL)`; `…回復」(BCN)` is a provider
-        return title, None
-    return title[: m.start()].rstrip(), name
-
-
 def clean_item(title: str, summary: str, content: str, rules: Ruleset, source: str | None = None) -> Cleaned:
     """The article alone from an item's raw fields: content preferred, summary when content is empty.
 
@@ -214,7 +155,7 @@ def clean_item(title: str, summary: str, content: str, rules: Ruleset, source: s
     if result is None:
         result = Cleaned(text="")
     if result.source is None:
-        m = _DATELINE.match(result.text)
+        m = DATELINE.match(result.text)
         result.source = m.group("src").strip() if m is not None else provider or (source or "").strip() or None
     if provider is not None:
         result.title = bare
@@ -276,11 +217,11 @@ def _clean_line(line: str, work: _Work, folded_line: str | None = None) -> str:
         view = _View(line, folded_line)
         folded_line = None
         folded = view.folded
-        m = _SOURCE_LINE.fullmatch(folded)
+        m = SOURCE_LINE.fullmatch(folded)
         if m is not None:
             work.found_source(m, view)
             return ""
-        named = _named_source(folded)
+        named = named_source(folded)
         if named is not None:
             work.remove(SOURCE, line)
             work.source = work.source or named
@@ -307,19 +248,6 @@ def _clean_line(line: str, work: _Work, folded_line: str | None = None) -> str:
     return line
 
 
-def _named_source(folded: str) -> str | None:
-    """The outlet a whole line names in the WeChat, 配信 or relay grammar, else None."""
-    if "公众号" in folded:
-        m = _WECHAT.fullmatch(folded)
-        if m is not None:
-            return _wechat_source(m)
-    if len(folded) > RELAY_MAX:
-        return None
-    m = (_DELIVERED.fullmatch(folded) if "配信" in folded
-         else _RELAY.fullmatch(folded) if "月" in folded and "日" in folded else None)
-    return m.group("src").strip() if m is not None else None
-
-
 def _first(rules: tuple[Rule, ...], line: str, low: str, pos: int = 0,
            endpos: int | None = None) -> tuple[Rule, re.Match[str]] | None:
     """The first rule (in order) whose needle is in the line and whose pattern matches it."""
@@ -337,7 +265,7 @@ def _trim_ends(view: _View, low: str, work: _Work) -> str:
     line = view.folded
     start, end = 0, len(line)
     while start < end:
-        m = _SOURCE_START.match(line, start, end)
+        m = SOURCE_START.match(line, start, end)
         if m is not None:
             work.found_source(m, view)
         else:
@@ -350,7 +278,7 @@ def _trim_ends(view: _View, low: str, work: _Work) -> str:
         while start < end and line[start].isspace():
             start += 1
     while start < end:
-        m = _SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
+        m = SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
         if m is not None:
             work.found_source(m, view)
         else:
