@@ -53,7 +53,7 @@ _CLASS_REASONS = {
     **dict.fromkeys(("caption", "captions", "credit", "credits", "imagecredit", "figcaption", "photo-credit"),
                     "caption"),
     **dict.fromkeys(("share", "sharing", "social", "sns", "snsbtn", "btn", "button", "buttons", "tweet",
-                     "follow"), "share-widget"),
+                     "follow", "addtoany", "a2a"), "share-widget"),
     **dict.fromkeys(("related", "rel", "relatedtags", "tags", "tag", "tagline-tags", "keywords", "correlation",
                      "recommend", "recommended", "recommendation", "more-stories", "readmore"), "related-links"),
     **dict.fromkeys(("video", "videos", "player", "playlist", "slideshow", "gallery", "autoplay", "loading",
@@ -64,13 +64,20 @@ _CLASS_REASONS = {
                      "login", "paywall", "premium", "member", "members", "membership"), "paywall"),
     **dict.fromkeys(("comment", "comments", "cmt", "commt", "discuss", "disqus", "vote", "poll", "survey"),
                     "comments"),
-    **dict.fromkeys(("byline", "author", "authors", "attribution", "editor", "dateline-byline", "read-time"),
-                    "byline"),
+    **dict.fromkeys(("byline", "author", "authors", "attribution", "editor", "dateline-byline", "read-time",
+                     "meta", "entry-meta", "post-meta"), "byline"),
     **dict.fromkeys(("trust", "badge", "disclosure", "disclaimer", "copyright"), "disclosure"),
     **dict.fromkeys(("breadcrumb", "breadcrumbs", "toolbar", "pagination", "pager", "category", "menu", "ft",
                      "footer", "buy", "print", "nocontent"), "navigation"),
     **dict.fromkeys(("ticker", "tickers", "stock-fundamentals", "fundamentals", "quote-table"), "quote-table"),
 }
+# Compound class words (`sharedaddy`, `relatedposts`, `videoplayer`) go by their first word; not
+# `comment` (`commentary` is article text) nor short words.
+_PREFIX_REASONS = (("share", "share-widget"), ("social", "share-widget"), ("related", "related-links"),
+                   ("caption", "caption"), ("gallery", "media-card"), ("slideshow", "media-card"),
+                   ("video", "media-card"), ("sponsor", "advert"), ("advert", "advert"), ("promo", "advert"),
+                   ("newsletter", "paywall"), ("subscribe", "paywall"), ("paywall", "paywall"),
+                   ("breadcrumb", "navigation"), ("byline", "byline"))
 # Sections whose heading ("Related Coverage", "【関連記事】", "精彩视频推荐") goes with them.
 _SECTIONS = frozenset({"related-links", "media-card", "comments", "link-list"})
 _HIDDEN_NAMES = frozenset({"visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text", "hidden-text"})
@@ -183,6 +190,15 @@ def _tokens(node: LexborNode) -> set[str]:
     return {w.lower() for w in _NAME_WORD.findall(names)} | {w.lower() for w in names.split()}
 
 
+def _prefix_reason(tokens: set[str]) -> str | None:
+    """A reason for compound names that start with a telling word (`sharedaddy`, `relatedposts`)."""
+    for token in tokens:
+        for prefix, reason in _PREFIX_REASONS:
+            if token.startswith(prefix) and token.isalpha():
+                return reason
+    return None
+
+
 def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
     """Why an element is not article text (a reason name), or None to keep walking into it."""
     if tag in ("figure", "figcaption"):
@@ -202,7 +218,7 @@ def _block_reason(node: LexborNode, tag: str, total: int) -> str | None:
             return "hidden"
         if tag not in BLOCK:  # an inline element with a telling class is part of a sentence
             return None
-        reason = next((_CLASS_REASONS[t] for t in tokens if t in _CLASS_REASONS), None)
+        reason = next((_CLASS_REASONS[t] for t in tokens if t in _CLASS_REASONS), None) or _prefix_reason(tokens)
         if reason is not None:
             size = _weight(node.text(deep=True) or "")
             if size * 2 <= total or size <= WIDGET_MAX:  # never the article's own container

@@ -208,3 +208,33 @@ def test_clean_explain_names_the_rule_or_reason_of_every_removal() -> None:
     assert "removed by en.credits: 'Reporting by Jane Doe; Editing by Li Wei'" in err
     assert "removed by en.placeholder: 'Read full story for latest details.'" in err
     assert err.count("--- removed by ") == 3
+
+
+# A page written here in the shape of a blog/CMS template no test string comes from (WordPress-like
+# class names): the article stays whole, every widget goes, each with a structural reason.
+CMS_PAGE = f"""
+<article class="post type-post hentry">
+  <div class="entry-meta"><span class="posted-on">March 3, 2026</span> by <span class="author vcard">Jane Doe</span></div>
+  <div class="entry-content">
+    <p>{EN}</p>
+    <div id="attachment_12" class="wp-caption aligncenter"><img src="a.jpg">
+      <p class="wp-caption-text">The plant outside Lyon, seen from the river</p></div>
+    <p>{EN2}</p>
+    <div class="sharedaddy sd-sharing-enabled"><h3 class="sd-title">Share this:</h3>
+      <ul><li><a href="/s1">Twitter</a></li><li><a href="/s2">Facebook</a></li></ul></div>
+    <div id="jp-relatedposts" class="jp-relatedposts"><h3>Related</h3>
+      <p><a href="/r1">Acme opens a second plant in Lyon</a></p><p><a href="/r2">Acme names a new CFO</a></p></div>
+    <p>Analysts expect the deal to close by the end of the quarter.</p>
+  </div>
+  <footer class="entry-footer"><span class="cat-links">Posted in <a href="/c">Markets</a></span></footer>
+  <div id="comments" class="comments-area"><h2 class="comments-title">3 thoughts</h2><p>Great news!</p></div>
+</article>
+"""
+
+
+def test_an_unseen_cms_template_keeps_the_article_and_drops_its_widgets() -> None:
+    result = clean_item("Acme buys back shares", "", CMS_PAGE, RULES)
+    assert result.text == f"{EN}\n\n{EN2}\n\nAnalysts expect the deal to close by the end of the quarter."
+    reasons = {r.rule for r in result.removed}
+    assert {"html.byline", "html.caption", "html.share-widget", "html.related-links", "html.comments"} <= reasons
+    assert all(r.rule.startswith("html.") for r in result.removed)
