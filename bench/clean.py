@@ -26,6 +26,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from config.packs import load_packs
 from ingest import clean as cleaning
+from ingest import outlet as sources
 from ingest.boilerplate import END_WINDOW, compile_rule, sentence_spans
 from ingest.html import html_to_text
 
@@ -147,6 +148,32 @@ SAMPLES = {
     "ja.minkabu-press": "(minkabu PRESS)",
     "ja.nqn": "〔日経QUICKニュース(NQN)〕",
     "ja.date-tail": "[2026年9月17日]",
+    "zh.credit": "文字:本报记者王小明、李华",
+    "zh.reporter-credit": "某某财经记者 | 陈八",
+    "zh.credit-tail": "(编译/王小明)",
+    "zh.risk-disclaimer": "市场有风险,投资需谨慎。本文不构成个人投资建议。",
+    "zh.copyright": "【本文系某某网独家稿件,未经授权,不得转载。】",
+    "zh.topic-link": "专题:聚焦年报季",
+    "sina.futures-ad": "新浪合作大平台期货开户 安全快捷有保障",
+    "sina.quote-link": "查看最新行情",
+    "ja.last-updated": "最終更新:5/12(金) 9:30",
+    "ja.paywall": "[有料会員限定] この記事は会員限定です。登録すると続きをお読みいただけます。",
+    "ja.photo-credit-tail": "(c)AFP/Jane DOE",
+    "ja.credit": "取材・文:佐藤花子",
+    "ja.credit-tail": "(文/佐藤花子)",
+    "zh.widget-text": "我要评论(12)",
+    "ja.widget-text": "コメント12件",
+    "en.widget-text": "View comments (12)",
+    "en.byline": "By Jane Doe, John Q. Public and Li Wei | Newswire",
+    "en.read-time": "4 Min Read",
+    "en.graphic-link": "(Graphic: Chip stocks in 2026 - here)",
+    "en.image-credit": "Main image credit: Wire Photos",
+    "en.photo-credit-pipes": "Jane Doe | Bloomberg | Getty Images",
+    "en.photo-credit-tail": "A worker walks past the logo. REUTERS/Jane Doe",
+    "en.file-photo": "FILE PHOTO: A logo is seen at the company's headquarters in Santa Clara.",
+    "en.placeholder": "Read full story for latest details.",
+    "en.continue-reading": "Continue reading the main story",
+    "en.clicking-here": "GET THE APP BY CLICKING HERE",
 }
 
 
@@ -181,11 +208,16 @@ def time_rules() -> list[tuple[str, str, float, str]]:
                     worst, name = took, label
             rows.append((config.id, config.where, worst, name))
     builtin: dict[str, tuple[Callable[[str], object], str]] = {
-        "source-line (fullmatch)": (cleaning._SOURCE_LINE.fullmatch, "(来源:证券时报)"),
-        "source-start (match)": (cleaning._SOURCE_START.match, "(出典:网易科技)"),
-        "source-end (tail search)": (lambda t: cleaning._SOURCE_END.search(t, max(0, len(t) - cleaning.TAIL)),
+        "source-line (fullmatch)": (sources.SOURCE_LINE.fullmatch, "(来源:证券时报)"),
+        "source-start (match)": (sources.SOURCE_START.match, "(出典:网易科技)"),
+        "source-end (tail search)": (lambda t: sources.SOURCE_END.search(t, max(0, len(t) - cleaning.TAIL)),
                                      "(Source: Wire Desk)"),
         "sentence split (finditer)": (sentence_spans, "一句话。Two words. ok!"),
+        "wechat-line (fullmatch)": (sources._WECHAT.fullmatch, "本文来自微信公众号“财经小站”,作者:王五,某某网经授权发布。"),
+        "delivered-line (fullmatch)": (sources._DELIVERED.fullmatch, "ITmedia NEWS 5/12(金) 9:30配信"),
+        "relay-line (fullmatch)": (sources._RELAY.fullmatch, "某某科技 12月7日报道"),
+        "dateline (match)": (sources.DATELINE.match, "NEW YORK, March 3 (AP) — Stocks fell"),
+        "title provider": (sources.title_provider, "au通信障害がほぼ回復(Impress Watch)"),
     }
     for name, (fn, sample) in builtin.items():
         worst, label_worst = 0.0, ""

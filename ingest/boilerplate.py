@@ -12,8 +12,10 @@ repeatedly), `end` (a suffix of a line, looked for in its last `END_WINDOW` char
 Each rule has a needle (a string every match contains); one Aho-Corasick pass over an item's text
 picks the few rules worth trying, so the number of rules barely affects the cost of an item.
 
-Learning: a feed's boilerplate is a whole line or whole sentence that most of its recent items carry.
-Fragments shorter than a sentence (a company name, a market term) are never candidates.
+Learning: a feed's boilerplate is a whole line or whole sentence that repeats across its distinct items
+(2 of the first 2, 2 of 3, then 3 or more; copies of one article count once), and it is unlearned when
+none of the newest `UNLEARN_WINDOW` items carries it. Fragments shorter than a sentence (a company
+name, a market term) are never candidates.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from config.models import CleanRuleConfig, FeedCleanConfig
 from ingest.html import normalise, paragraphs
 
 __all__ = [
-    "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines",
-    "learn_boilerplate", "sentence_spans",
+    "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines", "regex_needles",
+    "learn_boilerplate", "sentence_spans", "unlearn_boilerplate",
 ]
 
 LEARNED = "learned"
@@ -41,6 +43,8 @@ END_WINDOW = 600
 MIN_LINE = 4
 MIN_SENTENCE = 8
 MIN_WORDS = 3
+SETTLE = 5  # learning asks for `ratio` of at most this many items: a new footer is learned after 3 repeats
+UNLEARN_WINDOW = 10  # a learned line none of the newest this many items carries is unlearned
 WHERE = ("line", "start", "end", "anywhere")
 
 _REGEX_META = frozenset("()[]{}.*+?^$|\\")
@@ -58,6 +62,12 @@ class Rule:
     where: str
     pattern: re.Pattern[str]
     needle: str = ""
+    needles: tuple[str, ...] = ()
+    """Strings one of which every match contains (`needle` alone when there is one); () means always try."""
+
+    def hit(self, low: str) -> bool:
+        """Whether a lower-cased line may match: it holds the needle (with many needles, the regex decides)."""
+        return self.needle in low if self.needle else True
 
     def find(self, line: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         """The rule's match in `line[pos:endpos]` where it applies (whole, prefix, suffix, anywhere), or None."""
@@ -178,8 +188,9 @@ def compile_rule(rule: CleanRuleConfig) -> Rule:
 def _compile_rule(rule_id: str, where: str, pattern: str, regex: bool) -> Rule:
     """Compiled once per distinct rule: every feed shares its packs' rules, so a ruleset costs little."""
     compiled = re.compile(_source(pattern, regex, where))
-    needle = regex_needle(halfwidth_regex(pattern)) if regex else literal_needle(pattern)
-    return Rule(rule_id, where, compiled, needle.lower())
+    needles = regex_needles(halfwidth_regex(pattern)) if regex else (literal_needle(pattern),)
+    needles = tuple(dict.fromkeys(n.lower() for n in needles if n))
+    return Rule(rule_id, where, compiled, needles[0] if len(needles) == 1 else "", needles)
 
 
 @functools.lru_cache(maxsize=256)
@@ -258,6 +269,85 @@ def regex_needle(source: str) -> str:
     return max(runs, key=_selectivity)
 
 
+def regex_needles(source: str) -> tuple[str, ...]:
+    """Strings one of which every match of a regex contains: its `regex_needle`, else one per alternative
+    of a top-level alternation or of its first mandatory group (`(?:文字|图片|编辑)：…` → 文字, 图片, 编辑).
+
+    () when nothing is certain (the rule is tried on every line).
+    """
+    flags = _GLOBAL_FLAGS.match(source)
+    if flags and "x" in flags.group(1):
+        return ()
+    if flags:
+        source = source[flags.end():]
+    one = regex_needle(source)
+    if len(one) > 1 or one.isalnum():
+        return (one,)
+    alternatives = _split_top(source)
+    if len(alternatives) > 1:
+        found = [regex_needles(alt) for alt in alternatives]
+        return tuple(n for got in found for n in got) if all(found) else ()
+    for inner in _mandatory_groups(source):
+        got = regex_needles(inner)
+        if got and (len(got) > 1 or len(got[0]) > 1 or got[0].isalnum()):
+            return got
+    return (one,) if one else ()
+
+
+def _split_top(source: str) -> list[str]:
+    """A regex split at its top-level `|` (not inside groups or classes)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(source, i)
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    return parts
+
+
+_GROUP_OPEN = re.compile(r"\((?:\?(?:[aiLmsux-]*:|P<\w+>))?")
+
+
+def _mandatory_groups(source: str) -> list[str]:
+    """The inner sources of top-level groups that every match goes through (no `?`, `*`, `{0,…}` after)."""
+    out: list[str] = []
+    depth, i, start = 0, 0, 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(source, i)
+            continue
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                head = _GROUP_OPEN.match(source, start)
+                quant = _QUANTIFIER.match(source, i + 1)
+                optional = quant is not None and (quant.group(0) in ("?", "*") or (
+                    quant.group(0).startswith("{") and quant.group(1) in ("", "0")))
+                lookaround = source.startswith(("(?=", "(?!", "(?<=", "(?<!"), start)
+                if head is not None and not optional and not lookaround:
+                    out.append(source[head.end():i])
+        i += 1
+    return out
+
+
 def _after_quantifier(source: str, i: int, runs: list[str]) -> int:
     """After a literal: drop it if a quantifier makes it optional; end the run after any quantifier."""
     if i >= len(source) or source[i] not in "?*+{":
@@ -311,13 +401,13 @@ def compile_ruleset(
     lines = set(learned)
     if feed_clean is not None:
         lines = (lines | set(feed_clean.learned.pin)) - set(feed_clean.learned.disable)
-    needles = [(i, rule.needle) for i, rule in enumerate(rules) if rule.needle]
+    needles = [(i, needle) for i, rule in enumerate(rules) for needle in rule.needles]
     return Ruleset(
         rules=rules,
         learned=frozenset(n for n in (normalise(line) for line in lines) if n),
         _needles=_needle_automaton(tuple(needle for _, needle in needles)) if needles else None,
         _needle_rule=tuple(i for i, _ in needles),
-        _always=frozenset(i for i, rule in enumerate(rules) if not rule.needle),
+        _always=frozenset(i for i, rule in enumerate(rules) if not rule.needles),
     )
 
 
@@ -365,15 +455,45 @@ def item_lines(text: str) -> list[str]:
     return list(out)
 
 
-def learn_boilerplate(histories: Sequence[Sequence[str]], min_items: int = 5, ratio: float = 0.6) -> set[str]:
-    """Lines or sentences that at least `ratio` of a feed's items carry (given at least `min_items` items)."""
-    if len(histories) < max(min_items, 1):
+def learn_boilerplate(histories: Sequence[Sequence[str]], min_items: int = 2, ratio: float = 0.6,
+                      settle: int = SETTLE) -> set[str]:
+    """Lines or sentences that repeat across a feed's distinct items: learned from the second or third item.
+
+    Copies of one article (an item re-published under a new id, sharing most of its lines) count once.
+    A line is learned when at least `min_items` distinct items carry it and, of the items, at least
+    `ratio` of them, counted over at most `settle` items: 2 of 2, 2 of 3, then 3 whatever the history.
+    """
+    distinct = _distinct(histories)
+    if len(distinct) < max(min_items, 1):
         return set()
     counts: Counter[str] = Counter()
-    for lines in histories:
-        counts.update(set(lines))
-    need = ratio * len(histories)
+    for lines in distinct:
+        counts.update(lines)
+    need = max(min_items, ratio * min(len(distinct), settle))
     return {line for line, n in counts.items() if n >= need and _learnable(line)}
+
+
+def unlearn_boilerplate(newest_first: Sequence[Sequence[str]], learned: Iterable[str],
+                        window: int = UNLEARN_WINDOW) -> set[str]:
+    """Learned lines that none of the feed's newest `window` items carries any more (the site dropped them)."""
+    if len(newest_first) < window:
+        return set()
+    recent = set().union(*(set(lines) for lines in newest_first[:window]))
+    return {line for line in learned if line not in recent}
+
+
+def _distinct(histories: Sequence[Sequence[str]]) -> list[set[str]]:
+    """Each item's set of lines, leaving out items that mostly repeat an earlier one (copies of one article)."""
+    kept: list[set[str]] = []
+    for lines in histories:
+        current = set(lines)
+        if not current:
+            continue
+        if any(len(current & other) * 2 > min(len(current), len(other)) for other in kept
+               if len(current) > 1 or len(other) > 1):
+            continue
+        kept.append(current)
+    return kept
 
 
 def _learnable(line: str) -> bool:

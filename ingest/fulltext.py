@@ -2,14 +2,14 @@
 
 trafilatura finds the main text of the page (dropping navigation, comments, share bars and footers);
 the result is returned in the cleaning step's shape: paragraphs separated by a blank line, in the same
-normal form as `ingest.clean.normalise`, so it can be passed to `clean_item` as the item's content.
+tidied form as `ingest.clean.tidy` (characters as written), so it can be passed to `clean_item` as the item's content.
 """
 
 from __future__ import annotations
 
 import trafilatura
 
-from ingest.html import normalise
+from ingest.html import tidy
 
 __all__ = ["MIN_CHARS", "extract_article"]
 
@@ -35,5 +35,5 @@ def extract_article(html: str, url: str) -> str | None:
         return None
     if not text:
         return None
-    article = normalise("\n\n".join(line for line in text.split("\n") if line.strip()))
+    article = tidy("\n\n".join(line for line in text.split("\n") if line.strip()))
     return article if len("".join(article.split())) >= MIN_CHARS else None

@@ -8,8 +8,14 @@ Parser: selectolax's Lexbor backend (`selectolax.lexbor.LexborHTMLParser`), chos
 - it is maintained (selectolax 1.0 removed its older Modest backend in its favour) and parses a
   ~3 KB item in ~20 µs; lxml parses about as fast, and a plain lxml walk was quicker than a
   per-node Python walk over Lexbor, so the common case here uses Lexbor's C-level `traverse()`
-  (about 60 µs per item all told, a fifth of the cleaning cost); fragments with scripts, `<pre>`
-  or feed ads take a careful walk that skips whole subtrees.
+  (about 60 µs per item all told, a fifth of the cleaning cost); fragments with `<pre>` take a
+  careful walk that keeps its newlines.
+
+Non-article blocks (figures, share widgets, related links, video cards, paywall boxes, …) are taken
+out of the tree by structure first (`ingest.blocks`, issue #21), each returned with its reason.
+
+Two forms of text: `tidy` keeps characters as written (what is stored and sent); `normalise` and
+`fold` give the NFKC form rules, learning and comparisons use (`fold` with offsets back to the line).
 
 A fragment without any tag is plain text (entities are still decoded): a blank line separates
 paragraphs and, when there is none, each line is a paragraph. That is how a scraper hands over text
@@ -26,27 +32,11 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["html_to_text", "nfkc", "normalise", "paragraphs"]
+from ingest.blocks import BLOCK, DROP, DROP_TEXT, drop_blocks, has_structure, is_ad
 
-# Elements whose content is never article text.
-_DROP = frozenset({
-    "script", "style", "iframe", "noscript", "template", "object", "embed", "applet", "svg", "math",
-    "head", "title", "meta", "link", "base", "form", "button", "select", "option", "textarea", "audio",
-    "video", "canvas", "map", "img", "picture", "frameset", "frame",
-})
-# Of those, the ones that can hold text (an <img> cannot, so it need not be cut out before walking).
-_DROP_TEXT = _DROP - {"img", "meta", "link", "base", "canvas", "picture", "frame"}
-# Ad and tracking blocks that feeds splice into item HTML (FeedBurner flares, Feedsportal, ad servers).
-_AD_CLASSES = ("feedflare", "mf-viral", "feedsportal")
-_AD_HOSTS = ("feeds.feedburner.com/~", "feedproxy.google.com/~", "feedsportal.com", "doubleclick.net", "pheedo.com")
-_AD_MARKERS = _AD_CLASSES + ("feedburner", "feedproxy", "doubleclick", "pheedo")
-# Elements that start and end a paragraph.
-_BLOCK = frozenset({
-    "p", "div", "section", "article", "aside", "header", "footer", "main", "nav", "blockquote", "pre",
-    "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody",
-    "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "address", "hr", "details", "summary",
-    "fieldset", "legend", "center",
-})
+__all__ = ["fold", "fold_in_place", "html_to_text", "html_to_text_explained", "nfkc", "normalise", "paragraphs", "tidy"]
+
+_CDATA = re.compile(r"<!\[CDATA\[|\]\]>")
 # Non-characters marking paragraph and line breaks while the text is assembled.
 _PARA_MARK = "\ufdd0"
 _LINE_MARK = "\ufdd1"
@@ -67,22 +57,35 @@ _COMMON_WIDE = tuple((ch, unicodedata.normalize("NFKC", ch)) for ch in "，（�
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: blocks become paragraphs ("\\n\\n"), `<br>` a line break."""
+    return html_to_text_explained(fragment)[0]
+
+
+def html_to_text_explained(fragment: str) -> tuple[str, list[tuple[str, str]]]:
+    """Plain text of an HTML fragment, and the (reason, text) of each non-article block left out.
+
+    Blocks are left out by structure, never by their wording (see `_block_reason`): captions and
+    figures, share/follow widgets, related-link and tag lists, video and gallery cards, polls,
+    comment counters, paywall and sign-up boxes, hidden text, and blocks made only of links.
+    """
     if not fragment:
-        return ""
+        return "", []
+    if "<![CDATA[" in fragment or "]]>" in fragment:  # a CDATA wrapper escaped once too often by the feed
+        fragment = _CDATA.sub("", fragment)
     if _TAG.search(fragment) is None:
-        return _plain_to_text(html.unescape(fragment))
+        return _plain_to_text(html.unescape(fragment)), []
     for mark in (_PARA_MARK, _LINE_MARK):
         if mark in fragment:
             fragment = fragment.replace(mark, "")
     body = LexborHTMLParser(fragment).body
     if body is None:
-        return ""
-    pieces = None
-    if not any(marker in fragment for marker in _AD_MARKERS):
-        pieces = _fast_pieces(body)
+        return "", []
+    dropped: list[tuple[str, str]] = []
+    if has_structure(fragment):
+        drop_blocks(body, dropped)
+    pieces = _fast_pieces(body)
     if pieces is None:
         pieces = list(_careful_pieces(body))
-    return _tidy("".join(pieces))
+    return _tidy("".join(pieces)), dropped
 
 
 def _fast_pieces(body: LexborNode) -> list[str] | None:
@@ -94,17 +97,17 @@ def _fast_pieces(body: LexborNode) -> list[str] | None:
     out: list[str] = []
     for node in body.traverse(include_text=True):
         tag = node.tag
-        if tag in _BLOCK:
+        if tag in BLOCK:
             if tag == "pre":
                 return None
             out.append(_PARA_MARK)
         elif tag == "br":
             out.append(_LINE_MARK)
-        elif tag in _DROP_TEXT:
+        elif tag in DROP_TEXT:
             return None
         else:
             prev = node.prev
-            if prev is not None and prev.tag in _BLOCK:
+            if prev is not None and prev.tag in BLOCK:
                 out.append(_PARA_MARK)
             if tag == "-text":
                 out.append(node.text_content or "")
@@ -130,25 +133,14 @@ def _careful_pieces(root: LexborNode) -> Iterator[str]:
             yield text.replace("\n", _LINE_MARK) if in_pre else text
         elif tag == "br":
             yield _LINE_MARK
-        elif tag is None or tag[0] in "-_!" or tag in _DROP or _is_ad(child):
+        elif tag is None or tag[0] in "-_!" or tag in DROP or is_ad(child):
             continue
-        elif tag in _BLOCK:
+        elif tag in BLOCK:
             in_pre += tag == "pre"
             yield _PARA_MARK
             stack.append((child.iter(include_text=True), tag))
         else:
             stack.append((child.iter(include_text=True), ""))
-
-
-def _is_ad(node: LexborNode) -> bool:
-    attrs = node.attributes
-    if not attrs:
-        return False
-    cls = attrs.get("class") or ""
-    if cls and any(name in cls for name in _AD_CLASSES):
-        return True
-    href = attrs.get("href") or ""
-    return bool(href) and any(host in href for host in _AD_HOSTS)
 
 
 def _tidy(text: str) -> str:
@@ -186,7 +178,18 @@ def paragraphs(text: str) -> list[list[str]]:
 
 
 def normalise(text: str) -> str:
-    """NFKC, no zero-width or control characters, spaces collapsed inside lines, paragraphs kept."""
+    """NFKC, no zero-width or control characters, spaces collapsed inside lines, paragraphs kept.
+
+    The folded form rules, learning and comparisons use; stored text is `tidy` (as written).
+    """
+    return tidy(text, folded=True)
+
+
+def tidy(text: str, folded: bool = False) -> str:
+    """No zero-width or control characters, spaces collapsed inside lines, paragraphs kept; NFKC if `folded`.
+
+    Without `folded` the characters stay as written (`，` stays `，`): the form of stored text.
+    """
     if not text:
         return ""
     if not text.replace("\n", "").isprintable() or "\u034f" in text:
@@ -197,7 +200,8 @@ def normalise(text: str) -> str:
         for mark in _INVISIBLE:
             if mark in text:
                 text = text.replace(mark, "")
-    text = nfkc(text)
+    if folded:
+        text = nfkc(text)
     out: list[str] = []
     lines: list[str] = []
     for raw in text.split("\n"):
@@ -252,3 +256,46 @@ def _unstable() -> re.Pattern[str]:
                 ranges.append((cp, cp))
     parts = "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
     return re.compile(f"[{parts}\U00010000-\U0010FFFF]+")
+
+
+# Characters that NFKC would join to the one before them (combining marks, jamo, half-width sound marks).
+_JOINS = re.compile(r"[\u1160-\u11ff\uff9e\uff9f]")
+
+
+def fold_in_place(text: str) -> str | None:
+    """The NFKC of a text when it changes characters one for one in place (ASCII, full-width punctuation);
+    None when NFKC would move characters (see `fold`)."""
+    if text.isascii():
+        return text
+    for wide, half in _COMMON_WIDE:
+        if wide in text:
+            text = text.replace(wide, half)
+    return text if unicodedata.is_normalized("NFKC", text) else None
+
+
+def fold(line: str) -> tuple[str, list[int], list[int]]:
+    """NFKC of a line with, per folded character, where it starts and ends in `line`.
+
+    Rules match the folded line; a span (a, b) of it is `line[starts[a]:ends[b - 1]]` as written.
+    Each base character is folded with the marks that follow it, so offsets never split a character.
+    Empty lists mean every character kept its offset (the common case: ASCII, full-width punctuation).
+    """
+    narrow = fold_in_place(line)
+    if narrow is not None:
+        return narrow, [], []
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(line)
+    while i < n:
+        j = i + 1
+        while j < n and (unicodedata.combining(line[j]) or unicodedata.category(line[j])[0] == "M"
+                         or _JOINS.match(line[j]) is not None):
+            j += 1
+        piece = unicodedata.normalize("NFKC", line[i:j])
+        out.append(piece)
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+        i = j
+    starts.append(n)
+    return "".join(out), starts, ends

@@ -23,7 +23,7 @@ class Entry:
     published: datetime | None = None
     author: str | None = None
     source: str | None = None
-    """The outlet as the source names it in a field (`select.source` of a JSON or HTML source)."""
+    """The outlet the entry names in a field: RSS `<source>`, or `select.source` of a JSON or HTML source."""
 
 
 @dataclass(slots=True)
@@ -53,6 +53,10 @@ class Cleaned:
     text: str
     source: str | None = None
     removed: list[Removal] = field(default_factory=list)
+    title: str | None = None
+    """The title without a provider suffix (`…(Impress Watch)`), when it had one; None: the title as given."""
+    teaser: bool = False
+    """The body was only a placeholder or a paywall line (or a cut-off lead above one): not the article."""
 
 
 @dataclass(slots=True)
@@ -70,6 +74,8 @@ class Item:
     fetched_at: datetime
     text: str = ""
     source: str | None = None
+    teaser: bool = False
+    """The feed gave only a placeholder or paywall line (see `Cleaned.teaser`)."""
     content_hash: str = ""
     id: int | None = None
     story_id: int | None = None

@@ -142,6 +142,7 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
         content=_content(raw),
         published=_date(raw.get("published_parsed")) or _date(raw.get("updated_parsed")),
         author=_text(raw.get("author")) or None,
+        source=_text(raw["source"].get("title")) or None if isinstance(raw.get("source"), Mapping) else None,
     )
 
 

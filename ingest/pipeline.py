@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from config.models import CleanRuleConfig, Config, FeedConfig
 from ingest import clean as cleaning
 from ingest import dedupe
+from ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
 from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Item, StoryRef
@@ -107,7 +108,11 @@ class Cleaner:
             results = [p.cleaned for p in prepared]
         for entry, result in zip(prepared, results, strict=True):
             item = entry.item
-            item.text, item.source = result.text, item.source or result.source  # a source's own field first
+            item.text, item.teaser = result.text, result.teaser
+            from_field = feed.select is not None and feed.select.source is not None and item.source
+            # a JSON/HTML source's own field first; else the body's source line, then the entry's <source>
+            item.source = item.source if from_field else (result.source or entry.cleaned.source)
+            item.title = result.title or item.title  # a provider suffix (`…(Impress Watch)`) went to `source`
             if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
                 entry.content_hash, entry.signature = "", None
             item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
@@ -126,7 +131,11 @@ class Cleaner:
         stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
         new: set[str] = set()
         if cfg.enabled and learn:
-            new = cleaning.learn_boilerplate([*feed_history(session, feed.name), *batch]) - stored.keys()
+            newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
+            for line in unlearn_boilerplate(newest_first, [x for x, r in stored.items() if r.state == "learned"]):
+                session.delete(stored.pop(line))  # the site stopped printing it
+                log.info("unlearned boilerplate", extra={"feed": feed.name, "line": line[:80]})
+            new = cleaning.learn_boilerplate(newest_first[:UNLEARN_WINDOW]) - stored.keys()  # the same window
             for line in new:
                 rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
                                    state="learned", learned_at=utcnow())
@@ -322,10 +331,14 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
                 rulesets[row.feed] = cleaner.ruleset(session, fcfg)
             result = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, rulesets[row.feed])
             keep = fcfg.select is not None and fcfg.select.source is not None and row.source  # from the field
-            row.text, row.source = result.text, row.source if keep else result.source
+            row.text, row.teaser = result.text, result.teaser
+            # the stored title lost its provider suffix on the first clean: an older source stays
+            row.source = row.source if keep else (result.source or row.source)
+            row.title = result.title or row.title
             row.content_hash = dedupe.text_hash(result.text) if result.text else ""
             session.add(row)
             item.text, item.source, item.content_hash = row.text, row.source, row.content_hash
+            item.title, item.teaser = row.title, row.teaser
             if sink is not None and row.story_id is not None:
                 sink(session, item, StoryRef(row.story_id, row.fetched_at or utcnow(), [], 1))
             count += 1

@@ -119,7 +119,7 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
         item = to_item(feed.name, entry, now, tracking_params)
         if full_text and entry.link and entry.link in full_text:
             item.raw_content = storable(full_text[entry.link])
-        cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset)
+        cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset, source=entry.source)
         out.append(Prepared(item, raw_hash(entry), cleaned, cleaning.item_lines(cleaned.text),
                             dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text)))
     return PreparedDocument(parsed.warning, out, parsed.skipped)

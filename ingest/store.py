@@ -92,6 +92,7 @@ class ItemRow(SQLModel, table=True):
     raw_hash: str = Field(max_length=64)
     text: str = Field(sa_column=Column(Text, nullable=False))
     source: str | None = Field(default=None, sa_column=Column(Text))
+    teaser: bool = False  # the body was only a placeholder or paywall line (issue #21)
     published_at: datetime | None = _ts()
     fetched_at: datetime | None = _ts(index=True)
     updated_at: datetime | None = _ts()

@@ -426,7 +426,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
     item_rows = [{
         "feed": item.feed, "identity": item.identity, "guid": item.guid, "url": item.url, "title": item.title,
         "raw_summary": item.raw_summary, "raw_content": item.raw_content, "raw_hash": digest, "text": item.text,
-        "source": item.source, "published_at": item.published_at, "fetched_at": item.fetched_at,
+        "source": item.source, "teaser": item.teaser, "published_at": item.published_at, "fetched_at": item.fetched_at,
         "updated_at": item.fetched_at, "content_hash": item.content_hash, "story_id": ids[key],
     } for _, item, digest, key, _ in placed]
     item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
@@ -466,6 +466,7 @@ def update_item(session: Session, known_id: int, item: Item, raw_hash: str) -> S
     material = dedupe.text_hash(row.text) != dedupe.text_hash(item.text)
     row.title, row.raw_summary, row.raw_content, row.raw_hash = item.title, item.raw_summary, item.raw_content, raw_hash
     row.text, row.source, row.content_hash, row.url = item.text, item.source, item.content_hash, item.url
+    row.teaser = item.teaser
     row.updated_at = item.fetched_at
     session.add(row)
     item.id, item.story_id = row.id, row.story_id

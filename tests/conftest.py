@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("WIREWATCH_CORPUS", ROOT.parent / "shared" / "corpus"))
 REALFEEDS = Path(os.environ.get("WIREWATCH_REALFEEDS", ROOT.parent / "shared" / "realfeeds"))
+REALWORLD = Path(os.environ.get("WIREWATCH_REALWORLD", ROOT.parent / "shared" / "realworld"))
 
 
 SHARED_FIXTURES = ("corpus_dir", "realfeeds_dir")
@@ -20,7 +21,8 @@ SHARED_FIXTURES = ("corpus_dir", "realfeeds_dir")
 def _missing_shared() -> str | None:
     """What of ../shared is absent (None when both the corpus and the real-feed fixtures are there)."""
     missing = [f"{what} not found at {path}" for what, path in (("shared corpus", CORPUS),
-                                                                ("real-feed fixtures", REALFEEDS))
+                                                                ("real-feed fixtures", REALFEEDS),
+                                                                ("real-world items", REALWORLD))
                if not path.is_dir()]
     return "; ".join(missing) or None
 

@@ -10,8 +10,15 @@ import pytest
 from config.errors import ConfigError
 from config.models import CleanRuleConfig
 from config.packs import load_packs
-from ingest.boilerplate import literal_needle, regex_needle, regex_source
-from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, normalise
+from ingest.boilerplate import (
+    compile_rule,
+    literal_needle,
+    regex_needle,
+    regex_needles,
+    regex_source,
+    unlearn_boilerplate,
+)
+from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)
@@ -91,6 +98,46 @@ CASES = [
     ("ja", "ja.minkabu-press", "（minkabu PRESS）", "bottom", JA_BODY),
     ("ja", "ja.nqn", "〔日経QUICKニュース（NQN）〕", "top", JA_BODY),
     ("ja", "ja.date-tail", "［2026年9月17日］", "bottom", JA_BODY),
+    # Credits, bylines, captions, placeholders (issue #21): written here in the grammar real sites use.
+    ("zh", "zh.credit", "文字：本报记者王小明、李华", "bottom", ZH_BODY),
+    ("zh", "zh.credit", "图片：本报首席记者张三", "bottom", ZH_BODY),
+    ("zh", "zh.credit", "编辑：赵六", "bottom", ZH_BODY),
+    ("zh", "zh.credit", "【责编:周七】", "bottom", ZH_BODY),
+    ("zh", "zh.reporter-credit", "某某财经记者 | 陈八", "top", ZH_BODY),
+    ("zh", "zh.credit-tail", "（编译/王小明）", "bottom", ZH_BODY),
+    ("zh", "zh.credit-tail", "（作者：某某说财经）", "bottom", ZH_BODY),
+    ("zh", "zh.risk-disclaimer", "风险提示及免责条款", "bottom", ZH_BODY),
+    ("zh", "zh.risk-disclaimer", "市场有风险，投资需谨慎。本文不构成个人投资建议。", "bottom", ZH_BODY),
+    ("zh", "zh.copyright", "【本文系某某网独家稿件，未经授权，不得转载。】", "bottom", ZH_BODY),
+    ("zh", "zh.topic-link", "专题：聚焦年报季", "top", ZH_BODY),
+    ("sina", "sina.futures-ad", "新浪合作大平台期货开户 安全快捷有保障", "bottom", ZH_BODY),
+    ("sina", "sina.quote-link", "查看最新行情", "bottom", ZH_BODY),
+    ("ja", "ja.last-updated", "最終更新：5/12(金) 9:30", "bottom", JA_BODY),
+    ("ja", "ja.paywall", "［有料会員限定］ この記事は会員限定です。登録すると続きをお読みいただけます。", "bottom", JA_BODY),
+    ("ja", "ja.photo-credit-tail", "（c）AFP/Jane DOE", "bottom", JA_BODY),
+    ("ja", "ja.credit", "写真：山田太郎", "bottom", JA_BODY),
+    ("ja", "ja.credit", "取材・文：佐藤花子", "top", JA_BODY),
+    ("ja", "ja.credit-tail", "（文／佐藤花子）", "bottom", JA_BODY),
+    ("zh", "zh.widget-text", "正在加载...", "bottom", ZH_BODY),
+    ("zh", "zh.widget-text", "我要评论(12)", "bottom", ZH_BODY),
+    ("ja", "ja.widget-text", "読み込み中…", "bottom", JA_BODY),
+    ("ja", "ja.widget-text", "コメント12件", "bottom", JA_BODY),
+    ("en", "en.widget-text", "Loading...", "bottom", EN_BODY),
+    ("en", "en.widget-text", "12 Comments", "bottom", EN_BODY),
+    ("en", "en.byline", "By Jane Doe, John Q. Public", "top", EN_BODY),
+    ("en", "en.byline", "By Jane Doe and Li Wei | Newswire", "top", EN_BODY),
+    ("en", "en.read-time", "4 Min Read", "top", EN_BODY),
+    ("en", "en.graphic-link", "(Graphic: Chip stocks in 2026 - here)", "bottom", EN_BODY),
+    ("en", "en.image-credit", "Image source: Getty Images.", "bottom", EN_BODY),
+    ("en", "en.image-credit", "Main image credit: Wire Photos", "bottom", EN_BODY),
+    ("en", "en.photo-credit-pipes", "Jane Doe | Bloomberg | Getty Images", "bottom", EN_BODY),
+    ("en", "en.photo-credit-tail", "REUTERS/Jane Doe", "bottom", EN_BODY),
+    ("en", "en.photo-credit-tail", "(c)AFP/Jane DOE", "bottom", EN_BODY),
+    ("en", "en.file-photo", "FILE PHOTO: A logo is seen at the company's headquarters in Santa Clara.", "top", EN_BODY),
+    ("en", "en.placeholder", "Read full story for latest details.", "bottom", EN_BODY),
+    ("en", "en.placeholder", "Click here to read the full article.", "bottom", EN_BODY),
+    ("en", "en.continue-reading", "Continue reading the main story", "bottom", EN_BODY),
+    ("en", "en.clicking-here", "GET THE APP BY CLICKING HERE", "bottom", EN_BODY),
 ]
 
 
@@ -116,7 +163,7 @@ def test_pack_rule_removes_its_boilerplate(
     only_pack = compile_ruleset({pack: PACKS[pack]})
     for rules in (only_pack, RULES):
         result = clean_item("", "", content, rules)
-        assert result.text == normalise(body), (rule, result)
+        assert result.text == tidy(body), (rule, result)
     assert rule in {r.rule for r in clean_item("", "", content, only_pack).removed}
 
 
@@ -137,14 +184,14 @@ def test_every_shipped_rule_has_a_case() -> None:
     ],
 )
 def test_article_lines_that_look_like_boilerplate_stay(body: str) -> None:
-    assert clean_item("", "", f"<p>{body}</p>", RULES).text == normalise(body)
+    assert clean_item("", "", f"<p>{body}</p>", RULES).text == tidy(body)
 
 
 def test_literal_rules_match_either_width_case_and_link_spaces() -> None:
     rule = CleanRuleConfig(id="t.lit", pattern="关注我们：财经早班车！", where="line")
     rules = compile_ruleset({"t": [rule]})
     for line in ("关注我们：财经早班车！", "关注我们:财经早班车!", "关注我们 ： 财经早班车 !"):
-        assert clean_item("", "", f"<p>{line}</p><p>{ZH_BODY}</p>", rules).text == normalise(ZH_BODY)
+        assert clean_item("", "", f"<p>{line}</p><p>{ZH_BODY}</p>", rules).text == tidy(ZH_BODY)
     english = compile_ruleset({"t": [CleanRuleConfig(id="t.en", pattern="Subscribe now!", where="end")]})
     assert clean_item("", "", f"<p>{EN_BODY} SUBSCRIBE NOW!</p>", english).text == EN_BODY
     assert clean_item("", "", f"<p>{EN_BODY} Subscribenow!</p>", english).text != EN_BODY
@@ -171,6 +218,22 @@ def test_regex_full_width_characters_are_read_as_half_width() -> None:
 )
 def test_regex_needle_is_text_every_match_contains(source: str, needle: str) -> None:
     assert regex_needle(source) == needle
+
+
+@pytest.mark.parametrize(("source", "needles"), [
+    ("责任编辑:", ("责任编辑:",)),
+    ("[【]?\\s*(?:文字|图片|编辑)\\s*[:|]", ("文字", "图片", "编辑")),
+    ("(?:风险提示(?:及免责条款)?|免责条款)|市场有风险", ("风险提示", "免责条款", "市场有风险")),
+    ("(?i)(?:main\\s+)?(?:image|photo)\\s*:", ("image", "photo")),
+    ("(?:a|b)?x+", ("x",)),  # the optional group gives nothing; every match holds an x
+    ("(?:a|b)?[xy]+", ()),  # nothing certain: the rule is tried on every line
+    ("(?=abc)def", ("def",)),
+    ("(?x) a b", ()),
+])
+def test_regex_needles_come_from_mandatory_alternatives(source: str, needles: tuple[str, ...]) -> None:
+    assert regex_needles(source) == needles
+    rule = compile_rule(CleanRuleConfig(id="t.n", pattern=source, regex=True, where="line"))
+    assert rule.needles == tuple(n.lower() for n in needles)
 
 
 def test_literal_needle_prefers_long_or_cjk_pieces() -> None:
@@ -209,8 +272,9 @@ def test_shipped_packs_load_with_file_stems_as_names() -> None:
 
 
 # ------------------------------------------------------------------ learning
-def _items(n: int, lines: list[str]) -> list[list[str]]:
-    return [item_lines("\n\n".join([f"第{i}条消息：公司{i}号产品本周上市，售价{i * 100}元。", *lines])) for i in range(n)]
+def _items(n: int, lines: list[str], start: int = 0) -> list[list[str]]:
+    return [item_lines("\n\n".join([f"第{i}条消息：公司{i}号产品本周上市，售价{i * 100}元。", *lines]))
+            for i in range(start, start + n)]
 
 
 def test_a_line_most_items_carry_is_learned() -> None:
@@ -218,11 +282,28 @@ def test_a_line_most_items_carry_is_learned() -> None:
     assert learn_boilerplate(histories) == {"关注我们,获取更多一手资讯。"}
 
 
-def test_learning_needs_enough_items_and_a_large_enough_share() -> None:
-    assert learn_boilerplate(_items(4, ["关注我们，获取更多一手资讯。"])) == set()
-    histories = _items(3, ["关注我们，获取更多一手资讯。"]) + _items(3, [])
-    assert learn_boilerplate(histories) == set()  # 50% < 60%
-    assert learn_boilerplate(histories, ratio=0.5) == {"关注我们,获取更多一手资讯。"}
+def test_a_repeating_line_is_learned_from_the_second_or_third_item() -> None:
+    footer = ["关注我们，获取更多一手资讯。"]
+    assert learn_boilerplate(_items(1, footer)) == set()
+    assert learn_boilerplate(_items(2, footer)) == {"关注我们,获取更多一手资讯。"}  # 2 of 2
+    assert learn_boilerplate(_items(2, footer) + _items(1, [], 10)) == {"关注我们,获取更多一手资讯。"}  # 2 of 3
+    assert learn_boilerplate(_items(1, footer) + _items(2, [], 10)) == set()  # 1 of 3
+    assert learn_boilerplate(_items(2, footer) + _items(8, [], 10)) == set()  # 2 of 10: needs 3
+    assert learn_boilerplate(_items(3, footer) + _items(20, [], 10)) == {"关注我们,获取更多一手资讯。"}
+    assert learn_boilerplate(_items(3, footer) + _items(3, [], 10), ratio=1.0, settle=6) == set()
+
+
+def test_copies_of_one_article_count_once() -> None:
+    copy = item_lines("公司公布三季度业绩，收入同比增长百分之十二。\n\n管理层表示，明年将继续加大研发投入。")
+    assert learn_boilerplate([copy, copy, list(copy)]) == set()  # one article re-published, not boilerplate
+
+
+def test_a_learned_line_is_unlearned_when_the_newest_items_stop_carrying_it() -> None:
+    footer = "关注我们,获取更多一手资讯。"
+    newest_first = _items(10, [], 10) + _items(5, ["关注我们，获取更多一手资讯。"])
+    assert unlearn_boilerplate(newest_first, {footer}) == {footer}
+    assert unlearn_boilerplate(_items(9, [], 10) + _items(1, ["关注我们，获取更多一手资讯。"]), {footer}) == set()
+    assert unlearn_boilerplate(_items(5, []), {footer}) == set()  # too few items to tell
 
 
 def test_a_company_name_or_market_term_in_every_item_is_not_learned() -> None:
@@ -250,4 +331,4 @@ def test_learned_lines_from_config_are_normalised_before_use() -> None:
     cfg = FeedCleanConfig(learned=LearnedConfig(pin=["欢迎关注：财经早班车！"], disable=["Sign up here."]))
     rules = compile_ruleset({}, cfg, learned=["Sign up here."])
     result = clean_item("", "", f"<p>{ZH_BODY}</p><p>欢迎关注:财经早班车!</p><p>Sign up here.</p>", rules)
-    assert result.text == normalise(ZH_BODY) + "\n\nSign up here."
+    assert result.text == tidy(ZH_BODY) + "\n\nSign up here."

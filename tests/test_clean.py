@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from config.models import CleanRuleConfig, FeedCleanConfig
 from config.packs import load_packs
-from ingest.clean import Ruleset, clean_item, clean_text, compile_ruleset, html_to_text, normalise
+from ingest.clean import Ruleset, clean_item, clean_text, compile_ruleset, html_to_text, normalise, tidy
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)
@@ -29,7 +29,7 @@ def test_seed_article_is_the_body_once_as_paragraphs_with_its_source(corpus_dir:
     raw = (corpus_dir / "seed-article.txt").read_text(encoding="utf-8")
     lines = raw.split("\n")
     assert lines[1] == SEED_TITLE  # the scraper put the title between the two copies
-    body = [normalise(line) for line in lines[4:] if line.strip()]
+    body = [tidy(line) for line in lines[4:] if line.strip()]
 
     result = clean_item(SEED_TITLE, "", raw, RULES)
 
@@ -48,7 +48,7 @@ def test_seed_shape_as_html_with_summary_prefers_the_structured_content() -> Non
     content = f"<p>{flat}</p><p>三季度业绩公布</p><p>{SINA_HEADER}</p><p>（来源：证券时报）</p>" + "".join(
         f"<p>　　{p}</p>" for p in paras)
     result = clean_item("三季度业绩公布", flat[:60], content, RULES)
-    assert _paras(result.text) == [normalise(p) for p in paras]
+    assert _paras(result.text) == [tidy(p) for p in paras]
     assert result.source == "证券时报"
 
 
@@ -64,18 +64,18 @@ def test_seed_shape_as_html_with_summary_prefers_the_structured_content() -> Non
         ("（出典：日本経済新聞）", "日本経済新聞"),
         ("Source: Global Markets Wire", "Global Markets Wire"),
         ("(Source: Wire Desk)", "Wire Desk"),
-        ("（来源：财联社（上海））", "财联社(上海)"),
+        ("（来源：财联社（上海））", "财联社（上海）"),
     ],
 )
 def test_source_lines_become_the_source_and_leave_the_text(line: str, source: str) -> None:
     body = "公司今天发布公告，宣布完成新一轮融资，资金将用于扩大产能。"
     contents = [f"<p>{line}</p><p>{body}</p>", f"<p>{body}</p><p>{line}</p>"]
-    if normalise(line)[0] in "(【":  # a bracketed source may also open or close the body's first line
+    if tidy(line)[0] in "(【":  # a bracketed source may also open or close the body's first line
         contents += [f"<p>{line}{body}</p>", f"<p>{body}{line}</p>"]
     for content in contents:
         result = clean_item("", "", content, RULES)
         assert result.source == source, content
-        assert result.text == normalise(body), content
+        assert result.text == tidy(body), content
         assert [r.rule for r in result.removed] == ["source-line"]
 
 
@@ -90,7 +90,7 @@ def test_source_lines_become_the_source_and_leave_the_text(line: str, source: st
 def test_a_sentence_that_mentions_a_source_is_not_a_source_line(body: str) -> None:
     result = clean_item("", "", f"<p>{body}</p>", RULES)
     assert result.source is None
-    assert result.text == normalise(body)
+    assert result.text == tidy(body)
 
 
 def test_header_prefix_is_removed_as_a_string_not_as_characters() -> None:
@@ -99,12 +99,12 @@ def test_header_prefix_is_removed_as_a_string_not_as_characters() -> None:
     assert set(lead) - set(SINA_HEADER) <= set("基本面，机构调仓。：")
     assert lead.lstrip(SINA_HEADER) != lead
     for content in (f"<p>{SINA_HEADER}{lead}</p>", f"<p>{SINA_HEADER}</p><p>{lead}</p>", f"<p>{lead}</p>"):
-        assert clean_item("", "", content, RULES).text == normalise(lead)
+        assert clean_item("", "", content, RULES).text == tidy(lead)
 
 
 def test_a_lead_starting_with_part_of_the_header_stays_intact() -> None:
     lead = "炒股就看金麒麟分析师的人越来越多，券商研报的阅读量在三季度翻了一番。"
-    assert clean_item("", "", f"<p>{lead}</p>", RULES).text == normalise(lead)
+    assert clean_item("", "", f"<p>{lead}</p>", RULES).text == tidy(lead)
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_feed_rules_and_pack_selection_apply_per_feed() -> None:
     ruleset = compile_ruleset(PACKS, feed_clean, feed="wire")
     content = (f"<p>{SINA_HEADER}</p><p>{PARAS[0]}</p><p>subscribe to  our newsletter</p><p>Sign up here.</p>")
     result = clean_item("", "", content, ruleset)
-    assert _paras(result.text) == [normalise(SINA_HEADER), PARAS[0]]
+    assert _paras(result.text) == [tidy(SINA_HEADER), PARAS[0]]
     assert [r.rule for r in result.removed] == ["mine.promo", "en.sign-up"]
 
 
@@ -201,7 +201,7 @@ def test_learned_lines_and_sentences_are_removed_with_rule_id_learned() -> None:
     content = (f"<p>{PARAS[0]}</p><p>Follow us on Weibo for more market news.</p>"
                f"<p>公司发布公告称，将回购股份。点赞关注，获取更多一手资讯。</p>")
     result = clean_item("", "", content, ruleset)
-    assert _paras(result.text) == [PARAS[0], "公司发布公告称,将回购股份。"]
+    assert _paras(result.text) == [PARAS[0], "公司发布公告称，将回购股份。"]
     assert [r.rule for r in result.removed] == ["learned", "learned"]
 
 
@@ -236,7 +236,7 @@ def _squeeze(text: str) -> str:
 def test_cleaning_adds_nothing_and_is_idempotent(title: str, summary: list[str], content: list[str]) -> None:
     result = clean_item(title, _html(summary), _html(content), RULES)
     source = _html(content) if content and clean_item(title, "", _html(content), RULES).text else _html(summary)
-    assert _subsequence(_squeeze(result.text), _squeeze(normalise(html_to_text(source))))
+    assert _subsequence(_squeeze(result.text), _squeeze(tidy(html_to_text(source))))
     again = clean_item(title, "", html.escape(result.text), RULES)
     assert again.text == result.text
     assert clean_text(result.text, title, RULES).text == result.text

@@ -209,7 +209,7 @@ def test_export_lines_carry_the_public_fields(tmp_path: Path, server: FeedServer
         lines = [json.loads(line) for line in export_lines(app.engine)]
     finally:
         app.close()
-    assert [set(line) for line in lines] == [{"feed", "guid", "url", "title", "text", "source", "published",
+    assert [set(line) for line in lines] == [{"feed", "guid", "url", "title", "text", "source", "teaser", "published",
                                               "story", "matches"}] * 2
     assert lines[0]["published"] == "2026-11-27T09:30:00Z" and lines[0]["matches"] == []
 

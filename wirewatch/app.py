@@ -150,7 +150,7 @@ class App:
             save_matches(session, item.id, story.id, matches, new_item=story.new_item)
             for wm in matches:
                 metrics.MATCHES.labels(wm.watchlist).inc()
-            if matches:
+            if matches and not (item.teaser and not item.text.strip()):  # a placeholder body is no news to send
                 metrics.ALERTS.inc(len(create_alerts(session, item, story, matches, wiring.routes)))
 
         return on_stored

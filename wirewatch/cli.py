@@ -170,6 +170,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
     print(result.text)
     if args.explain:
         print(f"\n--- source: {result.source or '-'}", file=sys.stderr)
+        if result.title is not None:
+            print(f"--- title: {result.title!r} (provider suffix moved to the source)", file=sys.stderr)
+        if result.teaser:
+            print("--- teaser: the body is only a placeholder or paywall line, or a cut-off lead above one",
+                  file=sys.stderr)
         for removal in result.removed:
             print(f"--- removed by {removal.rule}: {removal.text[:120]!r}", file=sys.stderr)
     return 0

@@ -127,7 +127,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def export_lines(engine: Engine, feed: str | None = None, since: float | None = None) -> Iterator[str]:
-    """The `export --format jsonl` lines: feed, guid, url, title, text, source, published, story, matches."""
+    """The `export --format jsonl` lines: feed, guid, url, title, text, source, teaser, published, story, matches."""
     with Session(engine) as session:
         query = select(ItemRow).order_by(col(ItemRow.id))
         if feed:
@@ -144,7 +144,7 @@ def export_lines(engine: Engine, feed: str | None = None, since: float | None = 
                 assert row.id is not None
                 yield json.dumps({
                     "feed": row.feed, "guid": row.guid, "url": row.url, "title": row.title, "text": row.text,
-                    "source": row.source, "published": _iso(row.published_at), "story": row.story_id,
+                    "source": row.source, "teaser": row.teaser, "published": _iso(row.published_at), "story": row.story_id,
                     "matches": matches.get(row.id, []),
                 }, ensure_ascii=False)
             last = rows[-1].id or last

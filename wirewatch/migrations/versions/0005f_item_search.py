@@ -1,7 +1,7 @@
 """item search: an FTS5 trigram index on SQLite, pg_trgm GIN indexes on PostgreSQL
 
 Revision ID: 0005f
-Revises: 0005b
+Revises: 0005d
 Create Date: 2026-12-07 11:50:00
 
 Trigrams index every script alike, so Chinese and Japanese need no word segmentation. On
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0005f'
-down_revision = '0005b'
+down_revision = '0005d'
 branch_labels = None
 depends_on = None
 
