@@ -411,12 +411,14 @@ class EventSignature:
     headline: frozenset[str] = frozenset()
     figures: frozenset[str] = frozenset()
     update: bool = False
+    code: str | None = None
+    """The principal security code: the first code written in the title, else in the lead."""
 
     def to_json(self) -> str:
         """Compact JSON for the `item_signature.event` column."""
         return json.dumps({"l": self.lang, "p": self.principal, "s": sorted(self.subjects),
                            "e": sorted(self.entities), "h": sorted(self.headline), "f": sorted(self.figures),
-                           "u": self.update}, ensure_ascii=False, separators=(",", ":"))
+                           "u": self.update, "c": self.code}, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: str | None) -> EventSignature | None:
@@ -426,7 +428,7 @@ class EventSignature:
         try:
             raw = json.loads(data)
             return cls(raw["l"], raw["p"], frozenset(raw["s"]), frozenset(raw["e"]), frozenset(raw["h"]),
-                       frozenset(raw["f"]), bool(raw["u"]))
+                       frozenset(raw["f"]), bool(raw["u"]), raw.get("c"))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -451,16 +453,18 @@ class _Found:
     entities: list[tuple[int, str]]
     names: list[tuple[int, str]]
     figures: list[tuple[int, str]]
+    codes: list[tuple[int, str]]
 
 
 def _scan(text: str, aliases: AliasTable | None, cjk: bool) -> _Found:
     """Entities (watchlist, codes resolved to entities where listed), Latin names and figures of `text`."""
     entities: list[tuple[int, str]] = aliases.find(text.casefold()) if aliases is not None else []
-    codes, figures = _scan_numbers(text, cjk)
-    for start, _, key in codes + _letter_codes(text):
+    digit_codes, figures = _scan_numbers(text, cjk)
+    codes = [(start, key) for start, _, key in digit_codes + _letter_codes(text)]
+    for start, key in codes:
         entity = aliases.codes.get(key) if aliases is not None else None
         entities.append((start, "e:" + entity if entity else key))
-    return _Found(entities, _names(text), figures)
+    return _Found(entities, _names(text), figures, codes)
 
 
 _RANK = {"e": 0, "c": 1, "n": 2}
@@ -490,8 +494,10 @@ def event_signature(title: str, text: str, aliases: AliasTable | None = None) ->
     subjects = {f for _, f in title_subjects + lead_entities}
     headline = {f for _, f in head.figures} | {f for p, f in body.figures if p < lead_end}
     figures = {f for _, f in head.figures + body.figures}
+    lead_codes = [(p, c) for p, c in body.codes if p < lead_end]
+    code = min(head.codes)[1] if head.codes else min(lead_codes)[1] if lead_codes else None
     return EventSignature(lang, principal, frozenset(subjects), frozenset(entities), frozenset(headline),
-                          frozenset(figures), update)
+                          frozenset(figures), update, code)
 
 
 # --- comparing two signatures ------------------------------------------------------------------

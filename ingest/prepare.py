@@ -28,6 +28,7 @@ from config.models import CleanRuleConfig, FeedConfig
 from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import WorkerError
+from ingest.event import AliasTable, EventSignature, event_signature
 from ingest.item import Cleaned, Entry, Item
 from ingest.parse import parse_feed
 from ingest.urls import canonical_url, entry_identity
@@ -88,6 +89,7 @@ class Prepared:
     lines: list[str]
     content_hash: str = ""
     signature: dedupe.Signature | None = None
+    event: EventSignature | None = None
 
 
 @dataclass(slots=True)
@@ -100,10 +102,12 @@ class PreparedDocument:
 
 def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, headers: Mapping[str, str],
                      url: str, now: datetime, tracking_params: Sequence[str],
-                     full_text: Mapping[str, str] | None = None) -> PreparedDocument:
+                     full_text: Mapping[str, str] | None = None,
+                     aliases: AliasTable | None = None) -> PreparedDocument:
     """Parse `body` and clean every entry with `ruleset`; `full_text` maps a link to its fetched article.
 
     The article replaces the entry's content, while the raw hash stays that of the entry as the feed gave it.
+    With `aliases` (the watchlists' entities), each entry's event signature is worked out here too.
     """
     parsed = parse_feed(body, headers, url)
     entries: dict[str, Entry] = {}
@@ -117,7 +121,8 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
             item.raw_content = storable(full_text[entry.link])
         cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset)
         out.append(Prepared(item, raw_hash(entry), cleaned, cleaning.item_lines(cleaned.text),
-                            dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text)))
+                            dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text),
+                            event_signature(item.title, cleaned.text, aliases) if aliases is not None else None))
     return PreparedDocument(parsed.warning, out)
 
 
