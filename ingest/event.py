@@ -92,6 +92,7 @@ _CLOSE = ")>]】〉"
 _EXCHANGE_BEFORE = re.compile(r"(?:^|[^A-Za-z])(" + "|".join(sorted(map(re.escape, _EXCHANGE_MARKET), key=len,
                                                                       reverse=True)) + r")\s?:\s?$", re.I)
 _SUFFIX_AFTER = re.compile(r"\.(SH|SS|SZ|BJ|T|JP|HK|TW|KS|KQ)(?![A-Za-z0-9])", re.I)
+_CODE_LABEL = re.compile(r"(?:代码|代碼|コード|ticker|stock code)\s?[:]?\s?$", re.I)
 _UNIT_AFTER = frozenset("万亿億元円股辆台人家件吨年月日%倍只个位名次点")
 
 
@@ -139,6 +140,9 @@ def _digit_code(text: str, start: int, end: int, kana: bool) -> tuple[int, int, 
     if ex is not None:
         key = code_key(digits, _EXCHANGE_MARKET[ex.group(1).lower()])
         return (start, end, key) if key else None
+    if _CODE_LABEL.search(window) is not None:
+        key = code_key(digits, None)
+        return (start, end, key) if key else None  # 证券代码：600519, 銘柄コード:7203
     glued = text[max(0, start - 2):start].lower()
     if len(digits) >= 5 and glued in ("sh", "sz", "hk") \
             and (start < 3 or not (text[start - 3].isascii() and text[start - 3].isalpha())):
