@@ -170,6 +170,24 @@ def score(corpus: Path, export: Path, alerts: Path | None = None) -> dict[str, o
     return result
 
 
+def missing_by_event(corpus: Path, received: list[dict[str, object]]) -> int:
+    """Events (`xstory`: every language) with entities that got no alert at all.
+
+    score.py's `alert_missing` counts per same-language `story`; a translation that joins the
+    story of its original is alerted once for both (issue #20), which that figure counts as missing.
+    """
+    gold = [json.loads(line) for line in (corpus / "built" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    by_link = {g["link"].split("://", 1)[-1]: g for g in gold}
+    alerted = set()
+    for alert in received:
+        body = json.loads(str(alert["body"]))
+        url = str(body.get("item", {}).get("url", "")).split("://", 1)[-1]
+        if url in by_link:
+            alerted.add(by_link[url]["xstory"])
+    return len({g["xstory"] for g in gold if g["entities"]} - alerted)
+
+
 def main() -> int:
     """Run the corpus through wirewatch and print the scores."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -186,6 +204,8 @@ def main() -> int:
                 alerts_path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in received),
                                        encoding="utf-8")
             result = score(args.corpus, export, alerts_path)
+            if args.alerts:
+                result["alert_missing_event"] = missing_by_event(args.corpus, received)
     for key, value in result.items():
         print(f"{key:16} {value:.3f}" if isinstance(value, float) else f"{key:16} {value}")
     return 0
