@@ -22,6 +22,7 @@ are written in one sorted pass that touches each index page once. `index_meta` h
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -447,12 +448,21 @@ class StoryAssigner:
             self.by_hash.setdefault(item.content_hash, story_id)
 
 
-def joined_reason(decision: dedupe.Decision, item_ids: dict[int, int]) -> str:
+_BATCH_KEY = re.compile(rf"\b{PENDING // 10**15}\d{{15}}\b")
+
+
+def joined_reason(decision: dedupe.Decision, item_ids: dict[int, int], story_ids: dict[int, int]) -> str:
     """Why an item joined its story, as the JSON `wirewatch stories --explain` prints (batch keys → ids)."""
     matched = item_ids.get(decision.item_id, decision.item_id) if decision.item_id is not None else None
-    return json.dumps({"via": decision.via, "item": matched, "score": round(decision.score, 3),
-                       "update": decision.is_update, "reason": decision.reason, "shared": list(decision.shared),
-                       "refused": list(decision.refused)}, ensure_ascii=False)
+
+    def real(m: re.Match[str]) -> str:
+        key = int(m.group())
+        return str(item_ids.get(key, story_ids.get(key, key)))
+
+    refused = [_BATCH_KEY.sub(real, r) for r in decision.refused]
+    return json.dumps({"via": decision.via if decision.story_id is not None else "new", "item": matched,
+                       "score": round(decision.score, 3), "update": decision.is_update, "reason": decision.reason,
+                       "shared": list(decision.shared), "refused": refused}, ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -583,7 +593,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
         sig, keys = assigner.signature(item)
         event = assigner.event(item)
         rows.append(index_rows(item_id, ids[key], sig, keys, len(item.text), now, event,
-                               joined_reason(decisions[n], keyed))[0])
+                               joined_reason(decisions[n], keyed, ids))[0])
         features += feature_rows(item_id, ids[key], event, now)
         tail.remember(sig, keys)
     write_index(session, rows, [], features)  # band rows: later, with the rest of the tail

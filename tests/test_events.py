@@ -140,3 +140,34 @@ def test_no_story_holds_two_principal_codes(tmp_path_factory: pytest.TempPathFac
         finally:
             app.close()
     assert codes and all(len(c) == 1 for c in codes.values()), codes
+
+
+def test_stories_explain_shows_why_each_item_joined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wirewatch.cli import main
+
+    events = events_corpus.build()
+    seed = next(e for e in events if e.id == "x-seed")
+    flashes = [e for e in events if e.template == "limit-up"][:2]
+    chosen = [*flashes, seed]
+    with FeedServer() as server:
+        config = write_config(tmp_path, {f: server.url(f"/{f}.xml") for f in FEEDS})
+        for feed in FEEDS:
+            server.add(f"/{feed}.xml", feed_doc([p for p in events_corpus.pieces(chosen) if p.feed == feed]))
+        app = App.open(config)
+        try:
+            asyncio.run(poll_once(app))
+            with Session(app.engine) as session:
+                stories = {r.guid or "": r.story_id or 0 for r in session.exec(select(ItemRow)).all()}
+        finally:
+            app.close()
+        capsys.readouterr()
+        assert main(["--config", str(config), "stories", "--explain", str(stories["x-seed-ja"])]) == 0
+        seed_out = capsys.readouterr().out
+        assert main(["--config", str(config), "stories", "--explain", str(stories[flashes[1].id])]) == 0
+        flash_out = capsys.readouterr().out
+        assert main(["--config", str(config), "stories", "--explain", "999999"]) == 1
+    assert seed_out.count("\nitem ") == 3
+    assert "event agreement" in seed_out and "m:USD:5e+10" in seed_out and "m:USD:1.38e+11" in seed_out
+    assert "wire-a" in seed_out and "wire-b" in seed_out and "wire-c" in seed_out
+    # the second company's flash: similar text to the first company's, refused for its other code
+    assert "refused item" in flash_out and "c:CN:" in flash_out
