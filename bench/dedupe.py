@@ -7,7 +7,8 @@
 `speed` fills an index with synthetic items (40% Chinese with some Latin tokens, 60% Latin; 10% of
 them near-copies of an earlier item), growing it through each size, and at each size times the
 per-item flow for `--queries` new items (30% near-copies of stored items): `signature` +
-`index.candidates` + `decide`. Queries are not added, so every size sees the same queries. After each fill the index is moved
+`event_signature` + `index.candidates` + `decide` with event conflicts checked (`--no-events`: the
+flow before event signatures, without the extraction and the checks). Queries are not added, so every size sees the same queries. After each fill the index is moved
 out of the garbage collector's generations (`gc.freeze`), so its scans do not land on queries.
 `--index store` runs the same flow on `ingest.store.StoryIndex` over an SQLite file migrated to head
 (`--index-arg PATH`, default a temporary file; `--sqlite-cache-mb` sets its page cache);
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 
 from ingest import dedupe
 from ingest.dedupe import Candidate, Signature
+from ingest.event import event_signature
 
 SEED = 1128
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
@@ -53,7 +55,7 @@ _BOILER = ["责任编辑：李明", "免责声明：本文观点仅代表作者�
 class BandIndex(Protocol):
     """What the benchmark needs of an index: the store's flow."""
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None: ...
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None: ...
 
     def candidates(self, sig: Signature) -> list[Candidate]: ...
 
@@ -117,11 +119,11 @@ def _synth() -> Synth:
     return _SYNTH
 
 
-def _sign_ours(ids: range) -> list[tuple[int, int, bytes, int]]:
+def _sign_ours(ids: range) -> list[tuple[int, int, bytes, int, str | None]]:
     out = []
     for i in ids:
         text, story = _synth().stored(i)
-        out.append((i, story, dedupe.signature(text).to_bytes(), len(text)))
+        out.append((i, story, dedupe.signature(text).to_bytes(), len(text), event_signature("", text).to_json()))
     return out
 
 
@@ -198,9 +200,9 @@ class StoreIndex:
         self.index = StoryIndex(self.session, window=10 * 365 * 86400.0, now=self.now)
         self.pending = 0
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None:
         """Insert through the store, committing every 5,000 items."""
-        self.index.add(item_id, story_id, sig, text_len, self.now)
+        self.index.add(item_id, story_id, sig, text_len, event, self.now)
         self.pending += 1
         if self.pending >= 5000:
             self.session.commit()
@@ -284,12 +286,15 @@ def _grow(
 def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: Sequence[tuple[str, int | None]]) -> dict[int, dict[str, float]]:
     index = _make_index(args.index, args.index_arg, args.sqlite_cache_mb)
 
-    def add(i: int, story: int, raw: bytes, text_len: int) -> None:
-        index.add(i, story, Signature.from_bytes(raw), text_len)
+    def add(i: int, story: int, raw: bytes, text_len: int, event: str | None) -> None:
+        index.add(i, story, Signature.from_bytes(raw), text_len, event if args.events else None)
 
     def run_one(text: str) -> dedupe.Decision:
         sig = dedupe.signature(text)
-        return dedupe.decide(text, sig, index.candidates(sig))
+        if not args.events:
+            return dedupe.decide(text, sig, index.candidates(sig))
+        refuse = dedupe.event_refusal(event_signature("", text))
+        return dedupe.decide(text, sig, index.candidates(sig), refuse=refuse)
 
     results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
     close = getattr(index, "close", None)
@@ -396,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--index-arg", default=None)
     speed.add_argument("--sqlite-cache-mb", type=int, default=0, help="PRAGMA cache_size for --index store")
     speed.add_argument("--peer-max", type=int, default=100000, help="largest size to run the datasketch peer at")
+    speed.add_argument("--no-events", dest="events", action="store_false",
+                       help="the flow before event signatures (no event extraction, no conflict checks)")
     quality = sub.add_parser("quality")
     quality.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     quality.add_argument("--trials", type=int, default=6)

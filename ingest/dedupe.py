@@ -365,14 +365,14 @@ class MemoryIndex:
     def __init__(self, limit: int = CANDIDATE_LIMIT) -> None:
         self._limit = limit
         self._buckets: dict[str, int | list[int]] = {}
-        self._items: dict[int, tuple[int, bytes, int]] = {}
+        self._items: dict[int, tuple[int, bytes, int, str | None]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
-        """Store an item's signature under each of its band keys."""
-        self._items[item_id] = (story_id, sig.to_bytes(), text_len)
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None:
+        """Store an item's signature (and event signature JSON) under each of its band keys."""
+        self._items[item_id] = (story_id, sig.to_bytes(), text_len, event)
         add_to_buckets(self._buckets, band_keys(sig), item_id)
 
     def candidates(self, sig: Signature) -> list[Candidate]:
@@ -388,6 +388,6 @@ class MemoryIndex:
                 hits.update(held)
         found = []
         for item_id, _ in hits.most_common(self._limit):
-            story_id, raw, text_len = self._items[item_id]
-            found.append(Candidate(story_id, item_id, Signature.from_bytes(raw), text_len))
+            story_id, raw, text_len, event = self._items[item_id]
+            found.append(Candidate(story_id, item_id, Signature.from_bytes(raw), text_len, event))
         return found

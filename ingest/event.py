@@ -324,7 +324,7 @@ def _letter_codes(text: str) -> list[tuple[int, int, str]]:
 # --- names and aliases -------------------------------------------------------------------------
 
 _CALENDAR = set(_MONTHS) | {d + "day" for d in ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")}
-_NAME = re.compile(r"(?<![A-Za-z0-9])[a-z0-9]*[A-Z][A-Za-z0-9]*(?:[&'-][A-Za-z0-9]+)*")
+_NAME = re.compile(r"\b(?:[A-Z]|[a-z][a-z0-9]*[A-Z])[A-Za-z0-9]*(?:[&'-][A-Za-z0-9]+)*", re.ASCII)
 _UPDATE = re.compile(
     r"^\s*(?:(?:UPDATE|REFILE|CORRECTED|CORRECTION|UPDATED)\s*\d*\s*[-:–]\s*"
     r"|[(\[【]\s*(?:更新|訂正|修正|更正|続報|续报|update[d]?\s*\d*)\s*[)\]】]\s*"

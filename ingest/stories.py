@@ -203,9 +203,9 @@ class StoryIndex:
         return list(known.values())
 
     def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
-            now: datetime | None = None) -> None:
-        """Index one item's signature and bands under its story."""
-        index_item(self.session, item_id, story_id, sig, text_len, now or self.now)
+            event: str | None = None, now: datetime | None = None) -> None:
+        """Index one item's signature, bands and event features under its story."""
+        index_item(self.session, item_id, story_id, sig, text_len, now or self.now, EventSignature.from_json(event))
 
 
 def _mark(session: Session) -> int:
