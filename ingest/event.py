@@ -562,6 +562,13 @@ def agreement(a: EventSignature, b: EventSignature) -> tuple[float, list[str]]:
     return score, shared_entities + shared_figures
 
 
+def _distinctive(feature: str) -> bool:
+    """Money and counts; percentages with decimals. Dates and round percentages (`p:10`) are shared by too
+    many items of one window to be a look-up key: they would make the look-up grow with the window."""
+    kind = feature[0]
+    return kind in "mq" or (kind == "p" and "." in feature)
+
+
 def index_features(sig: EventSignature, limit: int = 12) -> list[str]:
-    """The features an item is found by across languages: its headline money, percentage, count and date figures."""
-    return sorted(f for f in sig.headline if f[0] in "mpqd")[:limit]
+    """The features an item is found by across languages: its distinctive headline figures."""
+    return sorted(f for f in sig.headline if _distinctive(f))[:limit]
