@@ -80,8 +80,8 @@ _EXCHANGE_MARKET = {"nasdaq": "US", "nyse": "US", "amex": "US", "nysearca": "US"
                     "krx": "KR", "lse": "UK", "港交所": "HK", "纳斯达克": "US", "纽交所": "US", "上交所": "CN",
                     "深交所": "CN", "東証": "JP", "东证": "JP"}
 _LETTER_CODES = [
-    # NVDA.O, TSLA.US (capitals and a market suffix)
-    re.compile(r"([A-Z]{1,5})\.(O|OQ|N|US)(?![A-Za-z0-9])"),
+    # NVDA.O, TSLA.US (capitals and a market suffix; the search starts at the dot, the fast way)
+    re.compile(r"\.(O|OQ|N|US)(?![A-Za-z0-9])"),
     # NASDAQ: NVDA, (NYSE:V)
     re.compile(r"(NASDAQ|Nasdaq|NYSE|AMEX|NYSEARCA|OTC)\s?:\s?([A-Z]{1,5})(?![A-Za-z0-9])"),
     # $NVDA cashtag (capitals)
@@ -179,7 +179,8 @@ _EN_AFTER = re.compile(r"\s?(trillion|billion|million|thousand|mln|tn|bn|mn|b|m|
                        r"(?![A-Za-z])", re.I)
 _PERCENT_AFTER = re.compile(r"\s?(?:%|percent(?![A-Za-z])|per cent(?![A-Za-z])|percentage points?(?![A-Za-z])"
                             r"|个百分点|パーセント|ポイント)", re.I)
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # one branch starting with a digit: the regex engine skips ahead fast
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _MONTHS = {m: n for n, names in enumerate(
     ("jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
      "sep sept september", "oct october", "nov november", "dec december"), start=1) for m in names.split()}
@@ -275,8 +276,9 @@ def _scan_numbers(text: str, cjk: bool) -> tuple[list[tuple[int, int, str]], lis
     pos = 0
     while (m := _NUMBER.search(text, pos)) is not None:
         start, pos, digits = m.start(), m.end(), m.group()
-        if start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit():
-            continue
+        if ("," in digits or digits.count(".") > 1) and (exact := _GROUPED.match(digits)) is not None:
+            digits = exact.group()  # 1,234.5 stays whole; 1,2 or 1.2.3 is cut where the number ends
+            pos = start + len(digits)
         if 4 <= len(digits) <= 6 and digits.isdigit():
             code = _digit_code(text, start, pos, kana)
             if code is not None:
@@ -309,8 +311,12 @@ def _letter_codes(text: str) -> list[tuple[int, int, str]]:
     suffix, exchange, cashtag = _LETTER_CODES
     if "." in text:
         for m in suffix.finditer(text):
-            if m.start() == 0 or not text[m.start() - 1].isalnum():
-                found.append((m.start(), m.end(), f"c:US:{m.group(1)}"))
+            start = m.start()
+            while start > 0 and "A" <= text[start - 1] <= "Z" and m.start() - start < 6:
+                start -= 1
+            symbol = text[start:m.start()]
+            if 1 <= len(symbol) <= 5 and (start == 0 or not text[start - 1].isalnum()):
+                found.append((start, m.end(), f"c:US:{symbol}"))
     if ":" in text:
         for m in exchange.finditer(text):
             if m.start() == 0 or not text[m.start() - 1].isalpha():
@@ -324,7 +330,7 @@ def _letter_codes(text: str) -> list[tuple[int, int, str]]:
 # --- names and aliases -------------------------------------------------------------------------
 
 _CALENDAR = set(_MONTHS) | {d + "day" for d in ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")}
-_NAME = re.compile(r"\b(?:[A-Z]|[a-z][a-z0-9]*[A-Z])[A-Za-z0-9]*(?:[&'-][A-Za-z0-9]+)*", re.ASCII)
+_NAME = re.compile(r"[A-Z][A-Za-z0-9]*(?:[&'-][A-Za-z0-9]+)*")
 _UPDATE = re.compile(
     r"^\s*(?:(?:UPDATE|REFILE|CORRECTED|CORRECTION|UPDATED)\s*\d*\s*[-:–]\s*"
     r"|[(\[【]\s*(?:更新|訂正|修正|更正|続報|续报|update[d]?\s*\d*)\s*[)\]】]\s*"
@@ -336,6 +342,9 @@ def _names(text: str) -> list[tuple[int, str]]:
     """(position, n: feature) of Latin words of 3+ characters written with a capital."""
     out = []
     for m in _NAME.finditer(text):
+        start = m.start()
+        if start and text[start - 1].isascii() and text[start - 1].isalnum():
+            continue  # inside a word: eBay, 3M
         word = m.group()
         folded = word.casefold()
         if len(word) >= 3 and folded not in _CALENDAR and not word[0].isdigit():
