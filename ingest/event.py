@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import ahocorasick_rs
 
 __all__ = [
+    "EVENT_SCHEME",
     "LEAD_CJK",
     "LEAD_LATIN",
     "AliasTable",

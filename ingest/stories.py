@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 from ingest import dedupe
-from ingest.event import EventSignature, event_signature, index_features
+from ingest.event import EVENT_SCHEME, EventSignature, event_signature, index_features
 from ingest.item import Item, StoryRef
 from ingest.store import (
     IndexMeta,
@@ -644,12 +644,52 @@ def update_item(session: Session, known_id: int, item: Item, raw_hash: str,
     return StoryRef(story.id, first_seen, list(story.sources), story.items, created=False, updated=material)
 
 
+EVENT_MARK = "event.scheme"
+"""The `index_meta` key of the event-signature rules (`ingest.event.EVENT_SCHEME`) stored signatures follow."""
+
+
+def refresh_event_signatures(session: Session) -> int:
+    """Recompute stored event signatures and feature rows if made under other extraction rules; items redone."""
+    meta = session.get(IndexMeta, EVENT_MARK)
+    if meta is not None and meta.value == EVENT_SCHEME:
+        return 0
+    session.exec(delete(StoryFeature))
+    conn = session.connection()
+    done, last = 0, -1
+    while True:
+        rows = conn.execute(
+            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.created_at, _ITEM.c.title,
+                      _ITEM.c.text).select_from(_SIGNATURE.join(_ITEM, _ITEM.c.id == _SIGNATURE.c.item_id))
+            .where(_SIGNATURE.c.item_id > last).order_by(_SIGNATURE.c.item_id).limit(500)).all()
+        if not rows:
+            break
+        updates, features = [], []
+        for item_id, story_id, created_at, title, body in rows:
+            event = event_signature(title, body)
+            updates.append({"key": item_id, "event": event.to_json(), "code": event.code})
+            features += feature_rows(item_id, story_id, event, created_at)
+        conn.execute(update(_SIGNATURE).where(_SIGNATURE.c.item_id == bindparam("key"))
+                     .values(event=bindparam("event"), code=bindparam("code")), updates)
+        write_index(session, [], [], features)
+        done, last = done + len(rows), rows[-1][0]
+    meta = meta or IndexMeta(key=EVENT_MARK, value=EVENT_SCHEME)
+    meta.value = EVENT_SCHEME
+    session.add(meta)
+    session.flush()
+    return done
+
+
 def ensure_index_scheme(engine: Engine) -> bool:
-    """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt."""
+    """Drop the persisted band index if it was built with another hashing scheme; True if rebuilt.
+
+    Stored event signatures made under other extraction rules are recomputed (`refresh_event_signatures`).
+    """
     with Session(engine) as session:
         lock_story_assignment(session)  # daemons starting together: one rebuilds, the others then see it done
         meta = session.get(IndexMeta, "dedupe.scheme")
         if meta is not None and meta.value == dedupe.SCHEME:
+            if refresh_event_signatures(session):
+                session.commit()
             return False
         session.exec(delete(StoryBand))
         session.exec(delete(StoryFeature))
@@ -665,5 +705,8 @@ def ensure_index_scheme(engine: Engine) -> bool:
                        as_utc(row.fetched_at) or utcnow(), event_signature(row.title, row.text))
             newest = max(newest, row.id)
         set_mark(session, newest)  # every item's band rows are written: the tail is empty
+        event_meta = session.get(IndexMeta, EVENT_MARK) or IndexMeta(key=EVENT_MARK, value=EVENT_SCHEME)
+        event_meta.value = EVENT_SCHEME
+        session.add(event_meta)
         session.commit()
         return True

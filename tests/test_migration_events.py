@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from ingest.event import EventSignature
+from ingest.stories import refresh_event_signatures
 from wirewatch import db
 
 ITEMS = [
@@ -15,6 +18,13 @@ ITEMS = [
     (2, "Microsoft weighs legal action over $50 billion Amazon-OpenAI deal",
      "Microsoft may act over the $50 billion deal; Amazon will buy $138 billion of AWS services."),
 ]
+
+
+def refresh_event_signatures_now(engine: Engine) -> int:
+    with Session(engine) as session:
+        done = refresh_event_signatures(session)
+        session.commit()
+        return done
 
 
 def test_stored_items_get_event_signatures_and_feature_rows(db_url: str) -> None:
@@ -40,6 +50,15 @@ def test_stored_items_get_event_signatures_and_feature_rows(db_url: str) -> None
         assert flash is not None and flash.code == rows[1][1] == "c:CN:600519" and "m:CNY:1812" in flash.figures
         assert wire is not None and wire.code is None and wire.lang == "latin"
         assert ("m:CNY:1812", 1, 1) in features and ("m:USD:5e+10", 2, 2) in features
+        # signatures made under other extraction rules are recomputed at start-up, once
+        assert refresh_event_signatures_now(engine) == 0
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE item_signature SET event = NULL, code = NULL"))
+            conn.execute(text("UPDATE index_meta SET value = 'event-0' WHERE key = 'event.scheme'"))
+        assert refresh_event_signatures_now(engine) == 2
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT code FROM item_signature WHERE item_id = 1")).scalar() == "c:CN:600519"
+            assert conn.execute(text("SELECT count(*) FROM story_feature")).scalar() == len(features)
         command.downgrade(cfg, "0004")  # and back: the columns and the table go
         found = inspect(engine)
         assert "story_feature" not in found.get_table_names()

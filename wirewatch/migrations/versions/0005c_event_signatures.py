@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from ingest.event import event_signature, index_features
+from ingest.event import EVENT_SCHEME, event_signature, index_features
 
 
 revision = '0005c'
@@ -59,6 +59,8 @@ def _backfill() -> None:
             .select_from(signature.join(item, item.c.id == signature.c.item_id))
             .where(signature.c.item_id > last).order_by(signature.c.item_id).limit(500)).all()
         if not rows:
+            meta = sa.table('index_meta', sa.column('key', sa.String), sa.column('value', sa.Text))
+            conn.execute(meta.insert(), [{"key": "event.scheme", "value": EVENT_SCHEME}])
             return
         updates, features = [], []
         for item_id, story_id, created_at, title, text in rows:
