@@ -426,7 +426,8 @@ class EventSignature:
     figures: frozenset[str] = frozenset()
     update: bool = False
     code: str | None = None
-    """The principal security code: the first code written in the title, else in the lead."""
+    """The principal security code: the first code written in the title, else in the lead (as its watchlist
+    entity, `e:<id>`, when a watchlist lists the ticker)."""
 
     def to_json(self) -> str:
         """Compact JSON for the `item_signature.event` column."""
@@ -510,6 +511,8 @@ def event_signature(title: str, text: str, aliases: AliasTable | None = None) ->
     figures = {f for _, f in head.figures + body.figures}
     lead_codes = [(p, c) for p, c in body.codes if p < lead_end]
     code = min(head.codes)[1] if head.codes else min(lead_codes)[1] if lead_codes else None
+    if code is not None and aliases is not None and code in aliases.codes:
+        code = "e:" + aliases.codes[code]  # a dual listing (002594.SZ, 1211.HK) is one company when configured
     return EventSignature(lang, principal, frozenset(subjects), frozenset(entities), frozenset(headline),
                           frozenset(figures), update, code)
 

@@ -106,7 +106,8 @@ def test_watchlist_aliases_and_codes_resolve_to_one_entity_across_scripts() -> N
     assert zh.principal == ja.principal == "e:microsoft"
     assert "m:USD:5e+10" in zh.headline & ja.headline
     by_code = event_signature("600519.SH 盘中涨停", "截至发稿报1812元。", ALIASES)
-    assert by_code.principal == "e:moutai"
+    assert by_code.principal == by_code.code == "e:moutai"
+    assert event_signature("600519.SH 盘中涨停", "截至发稿报1812元。").code == "c:CN:600519"
     assert pickle.loads(pickle.dumps(ALIASES)).find("贵州茅台") == [(0, "e:moutai")]
 
 
@@ -152,6 +153,16 @@ def flash(name: str, code: str, price: str) -> EventSignature:
     # a rating change: one broker, two companies
     (event_signature("Goldman upgrades Apple to buy", "Goldman Sachs upgraded Apple to buy."),
      event_signature("Goldman upgrades Nvidia to buy", "Goldman Sachs upgraded Nvidia to buy."), True),
+    # templates the corpus does not have: a buyback in zh, a buyback in ja, an approval wire in en
+    (event_signature("海天味业（603288）拟回购不超过5亿元股份", "海天味业（603288）公告，拟以不超过5亿元回购公司股份。"),
+     event_signature("伊利股份（600887）拟回购不超过5亿元股份", "伊利股份（600887）公告，拟以不超过5亿元回购公司股份。"), True),
+    (event_signature("ホンダ<7267>、自社株買い3000億円", "ホンダ<7267>は3000億円を上限とする自社株買いを発表した。"),
+     event_signature("日立<6501>、自社株買い3000億円", "日立<6501>は3000億円を上限とする自社株買いを発表した。"), True),
+    (event_signature("Vertex shares jump 12% after FDA approval", "Vertex shares jumped 12% after the FDA approved its drug."),
+     event_signature("Moderna shares jump 9% after FDA approval", "Moderna shares jumped 9% after the FDA approved its drug."),
+     True),
+    (event_signature("海天味业（603288）拟回购不超过5亿元股份", "海天味业（603288）公告，拟以不超过5亿元回购公司股份。"),
+     event_signature("（更新）海天味业（603288）拟回购不超过8亿元股份", "海天味业（603288）公告，回购上限调整为8亿元。"), False),
     # two outlets about one event, each naming a partner the other also names: no conflict
     (event_signature("Microsoft weighs suit over Amazon deal", "Microsoft may sue Amazon and OpenAI."),
      event_signature("Amazon, OpenAI face Microsoft threat", "Microsoft may sue Amazon and OpenAI over the deal."),
