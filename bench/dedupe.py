@@ -8,7 +8,8 @@
 them near-copies of an earlier item), growing it through each size, and at each size times the
 per-item flow for `--queries` new items (30% near-copies of stored items): `signature` +
 `event_signature` + `index.candidates` + `decide` with event conflicts checked (`--no-events`: the
-flow before event signatures, without the extraction and the checks). Queries are not added, so every size sees the same queries. After each fill the index is moved
+flow before event signatures, without the extraction and the checks; `--event-in-prepare`: the
+extraction is done before timing, as the pipeline does it in the prepare step). Queries are not added, so every size sees the same queries. After each fill the index is moved
 out of the garbage collector's generations (`gc.freeze`), so its scans do not land on queries.
 `--index store` runs the same flow on `ingest.store.StoryIndex` over an SQLite file migrated to head
 (`--index-arg PATH`, default a temporary file; `--sqlite-cache-mb` sets its page cache);
@@ -289,12 +290,14 @@ def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: 
     def add(i: int, story: int, raw: bytes, text_len: int, event: str | None) -> None:
         index.add(i, story, Signature.from_bytes(raw), text_len, event if args.events else None)
 
+    prepared = {text: event_signature("", text) for text, _ in queries} if args.event_in_prepare else {}
+
     def run_one(text: str) -> dedupe.Decision:
         sig = dedupe.signature(text)
         if not args.events:
             return dedupe.decide(text, sig, index.candidates(sig))
-        refuse = dedupe.event_refusal(event_signature("", text))
-        return dedupe.decide(text, sig, index.candidates(sig), refuse=refuse)
+        event = prepared.get(text) or event_signature("", text)
+        return dedupe.decide(text, sig, index.candidates(sig), refuse=dedupe.event_refusal(event))
 
     results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
     close = getattr(index, "close", None)
@@ -403,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--peer-max", type=int, default=100000, help="largest size to run the datasketch peer at")
     speed.add_argument("--no-events", dest="events", action="store_false",
                        help="the flow before event signatures (no event extraction, no conflict checks)")
+    speed.add_argument("--event-in-prepare", action="store_true",
+                       help="extract the queries' event signatures before timing (the pipeline does it in prepare)")
     quality = sub.add_parser("quality")
     quality.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     quality.add_argument("--trials", type=int, default=6)
