@@ -18,6 +18,11 @@ out of the garbage collector's generations (`gc.freeze`), so its scans do not la
 given, else with no argument. The peer runs the same items through `datasketch.MinHashLSH`
 (same 32x3 banding, datasketch's own MinHash) and the same `decide`.
 
+`features` fills the cross-language feature index (`story_feature`, SQLite) with synthetic items of
+three headline figures each, drawn from a skewed vocabulary of money, percentage and count figures,
+(a third each zh, ja, Latin) and times `ingest.stories.load_event_candidates` for one Japanese item's
+figures at each size.
+
 `quality` runs the shared corpus's gold texts, damaged (re-broken paragraphs, a leftover boilerplate
 line, a dateline, 1% words replaced, then 0/2/5% of characters replaced), through `MemoryIndex` +
 `decide` for shingle sizes n = 2, 3, 4 and prints pairwise dedup precision/recall.
@@ -37,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, Protocol
@@ -392,6 +397,66 @@ def run_quality(args: argparse.Namespace) -> None:
             print(f"| {n} | {char_rate:.0%} | {statistics.mean(p):.3f} ({min(p):.3f}) | {statistics.mean(r):.3f} ({min(r):.3f}) |")
 
 
+def _feature_vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
+    values = [f"m:USD:{v:.6g}" for v in sorted({round(rng.lognormvariate(20, 3), -6) for _ in range(60000)})]
+    values += [f"p:{rng.randint(1, 999) / 10:.6g}" for _ in range(2000)] + [f"q:{rng.randint(10**4, 10**7)}"
+                                                                       for _ in range(20000)]
+    rng.shuffle(values)
+    return values, list(itertools.accumulate(1.0 / (r + 1) ** 0.8 for r in range(len(values))))
+
+
+def run_features(args: argparse.Namespace) -> None:
+    """Time the cross-language look-up (`load_event_candidates`, SQLite) as the feature index grows."""
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from ingest.event import EventSignature
+    from ingest.store import ItemSignature, StoryFeature
+    from ingest.stories import load_event_candidates
+    from wirewatch.db import make_engine, upgrade
+
+    rng = random.Random(SEED)
+    vocab, cum = _feature_vocabulary(rng)
+    folder = Path(tempfile.mkdtemp(prefix="features-bench-"))
+    engine = make_engine(f"sqlite:///{folder / 'f.db'}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    blank = bytes(dedupe.NUM_PERM * 4)
+    langs = ["zh", "ja", "latin"]  # a third of the stored items in each; the queries are Japanese
+    queries = [rng.choices(vocab, cum_weights=cum, k=3) for _ in range(args.queries)]
+    filled = 0
+    print("| stored items | feature rows | median µs/look-up | p90 µs | rows read, mean |\n| ---: | ---: | ---: | ---: | ---: |")
+    try:
+        with Session(engine) as session:
+            for size in sorted(int(x) for x in args.sizes.split(",")):
+                for start in range(filled, size, 5000):
+                    ids = range(start, min(size, start + 5000))
+                    feats = {i: sorted(set(rng.choices(vocab, cum_weights=cum, k=3))) for i in ids}
+                    session.execute(insert(ItemSignature), [
+                        {"item_id": i, "story_id": i, "signature": blank, "text_len": 100, "created_at": now,
+                         "event": EventSignature(lang=langs[i % 3], headline=frozenset(feats[i]),
+                                                 figures=frozenset(feats[i])).to_json()} for i in ids])
+                    session.execute(insert(StoryFeature), [
+                        {"feature": f, "item_id": i, "story_id": i, "lang": langs[i % 3], "created_at": now}
+                        for i in ids for f in feats[i]])
+                    session.commit()
+                filled = size
+                times, rows = [], 0
+                since = now - timedelta(days=7)
+                for features in queries:
+                    began = time.perf_counter_ns()
+                    found, _ = load_event_candidates(session, features, since, {"ja"})
+                    times.append(time.perf_counter_ns() - began)
+                    rows += sum(len(v) for v in found.values())
+                session.rollback()
+                times.sort()
+                print(f"| {size:,} | {3 * size:,} | {statistics.median(times) / 1000:.0f} | "
+                      f"{times[int(len(times) * 0.9)] / 1000:.0f} | {rows / len(queries):.1f} |", flush=True)
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -408,12 +473,17 @@ def main(argv: list[str] | None = None) -> int:
                        help="the flow before event signatures (no event extraction, no conflict checks)")
     speed.add_argument("--event-in-prepare", action="store_true",
                        help="extract the queries' event signatures before timing (the pipeline does it in prepare)")
+    features = sub.add_parser("features", help="the cross-language feature look-up on SQLite as it grows")
+    features.add_argument("--sizes", default="10000,100000")
+    features.add_argument("--queries", type=int, default=2000)
     quality = sub.add_parser("quality")
     quality.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     quality.add_argument("--trials", type=int, default=6)
     args = parser.parse_args(argv)
     if args.command == "speed":
         _report(run_speed(args))
+    elif args.command == "features":
+        run_features(args)
     else:
         run_quality(args)
     return 0

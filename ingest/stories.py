@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,8 +64,8 @@ _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
 _BAND = StoryBand.__table__  # type: ignore[attr-defined]
 _FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
-FEATURE_LIMIT = 2000
-"""Most feature rows one batch reads: a figure every item of the window repeats cannot make the look-up grow."""
+FEATURE_LIMIT = 32
+"""Most items read per feature (the newest): a figure many items of the window repeat cannot make the look-up grow."""
 
 
 def lock_story_assignment(session: Session) -> None:
@@ -148,28 +148,42 @@ def load_candidates(session: Session, keys: Sequence[str],
     return bands, known
 
 
-def load_event_candidates(session: Session, features: Sequence[str],
-                          since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.EventCandidate]]:
-    """Feature → item ids, and item id → its event, for items in the window indexed under any of `features`."""
+def load_event_candidates(session: Session, features: Sequence[str], since: datetime,
+                          langs: Collection[str] = ()) -> tuple[dict[str, list[int]], dict[int, dedupe.EventCandidate]]:
+    """Feature → item ids, and item id → its event, for items in the window indexed under any of `features`.
+
+    Only items in a language other than one of `langs` (the batch's; empty: any) are read further:
+    a same-language copy is the text index's business.
+    """
     wanted = sorted(set(features))
     by_feature: dict[str, list[int]] = {}
     if not wanted:
         return by_feature, {}
     conn = session.connection()
-    rows: list[Any] = []
-    for chunk in chunks(wanted):
-        rows += conn.execute(
-            sa_select(_FEATURE.c.feature, _FEATURE.c.item_id)
-            .where(_FEATURE.c.feature.in_(chunk), _FEATURE.c.created_at >= since)
-            .order_by(_FEATURE.c.created_at.desc()).limit(FEATURE_LIMIT)).all()
-    for feature, item_id in rows[:FEATURE_LIMIT]:
-        by_feature.setdefault(feature, []).append(item_id)
+    slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    to_db = _FEATURE.c.created_at.type.bind_processor(conn.dialect)
+    after = to_db(since) if to_db is not None else since
+    # per feature, the newest FEATURE_LIMIT items, read backwards along the primary key (feature, item_id)
+    rows: list[tuple[str, int, str]]
+    if conn.dialect.name == "postgresql":
+        rows = [(f, i, lang) for f, i, lang in conn.exec_driver_sql(
+            "SELECT k.f, b.item_id, b.lang FROM unnest(%s::text[]) AS k(f) CROSS JOIN LATERAL (SELECT item_id, lang FROM "
+            "story_feature s WHERE s.feature = k.f AND s.created_at >= %s ORDER BY s.item_id DESC LIMIT %s) AS b",
+            (wanted, after, FEATURE_LIMIT)).fetchall()]
+    else:
+        sql = (f"SELECT item_id, lang FROM story_feature WHERE feature = {slot} AND created_at >= {slot} "
+               f"ORDER BY item_id DESC LIMIT {slot}")
+        rows = [(f, item_id, lang) for f in wanted
+                for item_id, lang in conn.exec_driver_sql(sql, (f, after, FEATURE_LIMIT)).fetchall()]
+    batch = set(langs)
+    for feature, item_id, lang in rows:
+        if not batch or batch - {lang}:
+            by_feature.setdefault(feature, []).append(item_id)
     events: dict[int, dedupe.EventCandidate] = {}
     for id_chunk in chunks(sorted({i for ids in by_feature.values() for i in ids})):
-        for item_id, story_id, raw in conn.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.event)
-            .where(_SIGNATURE.c.item_id.in_(id_chunk))
-        ).all():
+        for item_id, story_id, raw in conn.exec_driver_sql(
+            f"SELECT item_id, story_id, event FROM item_signature WHERE item_id IN ({', '.join([slot] * len(id_chunk))})",
+            tuple(id_chunk)).fetchall():
             event = EventSignature.from_json(raw)
             if event is not None:
                 events[item_id] = dedupe.EventCandidate(story_id, item_id, event)
@@ -355,7 +369,8 @@ class StoryAssigner:
             self.tail.candidates(keys, self.since, self.bands, self.known)
         if self.cross_language is not None:
             features = [f for e in self.events.values() for f in index_features(e)]
-            self.by_feature, self.across = load_event_candidates(self.session, features, self.since)
+            self.by_feature, self.across = load_event_candidates(self.session, features, self.since,
+                                                                 {e.lang for e in self.events.values()})
         stories = {c.story_id for c in self.known.values()} | {c.story_id for c in self.across.values()}
         self.story_codes = load_story_codes(self.session, sorted(stories))
         urls = sorted({i.url for i in items if i.url})
