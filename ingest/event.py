@@ -39,11 +39,13 @@ not enough.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import ahocorasick_rs
 
@@ -385,8 +387,19 @@ class AliasTable:
         object.__setattr__(self, "_patterns", patterns)
         object.__setattr__(self, "_matcher", matcher)
 
-    def __reduce__(self) -> tuple[type[AliasTable], tuple[dict[str, str], dict[str, str]]]:
-        return (AliasTable, (dict(self.aliases), dict(self.codes)))
+    def __reduce__(self) -> tuple[Any, tuple[str, dict[str, str], dict[str, str]]]:
+        return (_restore, (self.fingerprint, dict(self.aliases), dict(self.codes)))
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the table's content: a worker process that has it already reuses its matcher."""
+        found: str | None = getattr(self, "_fingerprint", None)
+        if found is None:
+            digest = hashlib.sha256(json.dumps([sorted(self.aliases.items()), sorted(self.codes.items())],
+                                               ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            found = digest.hexdigest()
+            object.__setattr__(self, "_fingerprint", found)
+        return found
 
     def find(self, folded: str) -> list[tuple[int, str]]:
         """(position, e: feature) of every alias in casefolded text; Latin-edged aliases need word edges."""
@@ -405,6 +418,20 @@ class AliasTable:
                 continue
             out.append((start, "e:" + self.aliases[alias]))
         return out
+
+
+_RESTORED: dict[str, AliasTable] = {}
+
+
+def _restore(fingerprint: str, aliases: dict[str, str], codes: dict[str, str]) -> AliasTable:
+    """Unpickle an alias table, reusing the one this process already built from the same content."""
+    table = _RESTORED.get(fingerprint)
+    if table is None:
+        if len(_RESTORED) >= 4:
+            _RESTORED.clear()
+        table = _RESTORED[fingerprint] = AliasTable(aliases, codes)
+        object.__setattr__(table, "_fingerprint", fingerprint)
+    return table
 
 
 def _fold(text: str) -> str:

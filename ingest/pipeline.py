@@ -204,7 +204,8 @@ class Pipeline:
                 else:  # parse and clean in a worker process, store on the database thread
                     now = utcnow()
                     doc = await self.parse_pool.prepare(feed, result.body, result.headers, result.url, now,
-                                                        self.config.fetch.tracking_params, pages)
+                                                        self.config.fetch.tracking_params, pages,
+                                                        self.aliases or AliasTable())
                     await loop.run_in_executor(self.executor, self.store_document, feed, doc, now, report)
                 report.status, report.etag, report.last_modified = "ok", result.etag, result.last_modified
         except HTTPStatusError as exc:

@@ -138,9 +138,10 @@ def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
 
 
 def _prepare_in_worker(feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
-                       tracking_params: Sequence[str], full_text: Mapping[str, str] | None) -> PreparedDocument:
+                       tracking_params: Sequence[str], full_text: Mapping[str, str] | None,
+                       aliases: AliasTable | None = None) -> PreparedDocument:
     ruleset = cleaning.compile_ruleset(_PACKS, feed.clean, feed.name, urlsplit(feed.url).hostname or "")
-    return prepare_document(feed, ruleset, body, headers, url, now, tracking_params, full_text)
+    return prepare_document(feed, ruleset, body, headers, url, now, tracking_params, full_text, aliases)
 
 
 def default_workers() -> int:
@@ -164,13 +165,15 @@ class ParsePool:
         return self._pool
 
     async def prepare(self, feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
-                      tracking_params: Sequence[str], full_text: Mapping[str, str] | None) -> PreparedDocument:
+                      tracking_params: Sequence[str], full_text: Mapping[str, str] | None,
+                      aliases: AliasTable | None = None) -> PreparedDocument:
         """`prepare_document` in a worker; raises WorkerError if the worker died on it."""
         pool = self._executor()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(pool, _prepare_in_worker, feed, body, headers, url, now,
-                                              list(tracking_params), dict(full_text) if full_text else None)
+                                              list(tracking_params), dict(full_text) if full_text else None,
+                                              aliases)
         except BrokenProcessPool as exc:
             if self._pool is pool:  # the next poll gets fresh workers
                 self._pool = None

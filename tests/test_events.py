@@ -171,3 +171,30 @@ def test_stories_explain_shows_why_each_item_joined(tmp_path: Path, capsys: pyte
     assert "wire-a" in seed_out and "wire-b" in seed_out and "wire-c" in seed_out
     # the second company's flash: similar text to the first company's, refused for its other code
     assert "refused item" in flash_out and "c:CN:" in flash_out
+
+
+def test_a_parse_worker_works_out_event_signatures_with_the_watchlist_entities() -> None:
+    from datetime import UTC, datetime
+
+    from config.models import FeedConfig
+    from config.packs import load_packs
+    from ingest.event import AliasTable
+    from ingest.pipeline import Cleaner
+    from ingest.prepare import ParsePool, prepare_document
+
+    feed = FeedConfig(name="wire-a", url="http://wire-a.invalid/feed.xml")
+    seed = next(e for e in events_corpus.build() if e.id == "x-seed")
+    body, headers, now = feed_doc(seed.pieces), {"content-type": "application/rss+xml"}, datetime.now(UTC)
+    aliases = AliasTable.build([("microsoft", ["Microsoft", "微软", "マイクロソフト"], ["MSFT"]),
+                                ("amazon", ["Amazon", "亚马逊", "アマゾン"], [])])
+    inline = prepare_document(feed, Cleaner(load_packs()).compiled(feed), body, headers, feed.url, now, [],
+                              aliases=aliases)
+    pool = ParsePool(1, load_packs())
+    try:
+        remote = asyncio.run(pool.prepare(feed, body, headers, feed.url, now, [], None, aliases))
+    finally:
+        pool.close()
+    events = [p.event for p in remote.entries]
+    assert events == [p.event for p in inline.entries]
+    assert all(e is not None and {"e:microsoft", "e:amazon"} <= e.entities for e in events)
+    assert {e.principal for e in events if e is not None} == {"e:microsoft"}
