@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -178,13 +179,17 @@ def missing_by_event(corpus: Path, received: list[dict[str, object]]) -> int:
     """
     gold = [json.loads(line) for line in (corpus / "built" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    by_link = {g["link"].split("://", 1)[-1]: g for g in gold}
+    def key(url: str) -> str:  # as score.py matches: scheme, host (lower case) and path
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+    by_link = {key(g["link"]): g for g in gold}
     alerted = set()
     for alert in received:
         body = json.loads(str(alert["body"]))
-        url = str(body.get("item", {}).get("url", "")).split("://", 1)[-1]
-        if url in by_link:
-            alerted.add(by_link[url]["xstory"])
+        found = by_link.get(key(str(body.get("item", {}).get("url", ""))))
+        if found is not None:
+            alerted.add(found["xstory"])
     return len({g["xstory"] for g in gold if g["entities"]} - alerted)
 
 
