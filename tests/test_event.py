@@ -10,23 +10,21 @@ import pytest
 from ingest.event import (
     AliasTable,
     EventSignature,
-    _letter_codes,
-    _scan_numbers,
     agreement,
     conflicts,
     event_signature,
     index_features,
-    parse_code,
 )
+from ingest.figures import letter_codes, parse_code, scan_numbers
 
 
 def codes(text: str) -> set[str]:
     folded = unicodedata.normalize("NFKC", text)
-    return {c for *_, c in _scan_numbers(folded, True)[0] + _letter_codes(folded)}
+    return {c for *_, c in scan_numbers(folded, True)[0] + letter_codes(folded)}
 
 
 def figures(text: str, cjk: bool = True) -> set[str]:
-    return {f for _, f in _scan_numbers(unicodedata.normalize("NFKC", text), cjk)[1]}
+    return {f for _, f in scan_numbers(unicodedata.normalize("NFKC", text), cjk)[1]}
 
 
 @pytest.mark.parametrize(("text", "expected"), [
