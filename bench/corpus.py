@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -170,6 +171,28 @@ def score(corpus: Path, export: Path, alerts: Path | None = None) -> dict[str, o
     return result
 
 
+def missing_by_event(corpus: Path, received: list[dict[str, object]]) -> int:
+    """Events (`xstory`: every language) with entities that got no alert at all.
+
+    score.py's `alert_missing` counts per same-language `story`; a translation that joins the
+    story of its original is alerted once for both (issue #20), which that figure counts as missing.
+    """
+    gold = [json.loads(line) for line in (corpus / "built" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    def key(url: str) -> str:  # as score.py matches: scheme, host (lower case) and path
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+    by_link = {key(g["link"]): g for g in gold}
+    alerted = set()
+    for alert in received:
+        body = json.loads(str(alert["body"]))
+        found = by_link.get(key(str(body.get("item", {}).get("url", ""))))
+        if found is not None:
+            alerted.add(found["xstory"])
+    return len({g["xstory"] for g in gold if g["entities"]} - alerted)
+
+
 def main() -> int:
     """Run the corpus through wirewatch and print the scores."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -186,6 +209,8 @@ def main() -> int:
                 alerts_path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in received),
                                        encoding="utf-8")
             result = score(args.corpus, export, alerts_path)
+            if args.alerts:
+                result["alert_missing_event"] = missing_by_event(args.corpus, received)
     for key, value in result.items():
         print(f"{key:16} {value:.3f}" if isinstance(value, float) else f"{key:16} {value}")
     return 0

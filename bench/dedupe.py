@@ -7,7 +7,9 @@
 `speed` fills an index with synthetic items (40% Chinese with some Latin tokens, 60% Latin; 10% of
 them near-copies of an earlier item), growing it through each size, and at each size times the
 per-item flow for `--queries` new items (30% near-copies of stored items): `signature` +
-`index.candidates` + `decide`. Queries are not added, so every size sees the same queries. After each fill the index is moved
+`event_signature` + `index.candidates` + `decide` with event conflicts checked (`--no-events`: the
+flow before event signatures, without the extraction and the checks; `--event-in-prepare`: the
+extraction is done before timing, as the pipeline does it in the prepare step). Queries are not added, so every size sees the same queries. After each fill the index is moved
 out of the garbage collector's generations (`gc.freeze`), so its scans do not land on queries.
 `--index store` runs the same flow on `ingest.store.StoryIndex` over an SQLite file migrated to head
 (`--index-arg PATH`, default a temporary file; `--sqlite-cache-mb` sets its page cache);
@@ -15,6 +17,11 @@ out of the garbage collector's generations (`gc.freeze`), so its scans do not la
 `add(item_id, story_id, sig, text_len)` / `candidates(sig)`; CLASS is called with `--index-arg` when
 given, else with no argument. The peer runs the same items through `datasketch.MinHashLSH`
 (same 32x3 banding, datasketch's own MinHash) and the same `decide`.
+
+`features` fills the cross-language feature index (`story_feature`, SQLite) with synthetic items of
+three headline figures each, drawn from a skewed vocabulary of money, percentage and count figures,
+(a third each zh, ja, Latin) and times `ingest.stories.load_event_candidates` for one Japanese item's
+figures at each size.
 
 `quality` runs the shared corpus's gold texts, damaged (re-broken paragraphs, a leftover boilerplate
 line, a dateline, 1% words replaced, then 0/2/5% of characters replaced), through `MemoryIndex` +
@@ -35,13 +42,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, Protocol
 
 from ingest import dedupe
 from ingest.dedupe import Candidate, Signature
+from ingest.event import event_signature
 
 SEED = 1128
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
@@ -53,7 +61,7 @@ _BOILER = ["责任编辑：李明", "免责声明：本文观点仅代表作者�
 class BandIndex(Protocol):
     """What the benchmark needs of an index: the store's flow."""
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None: ...
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None: ...
 
     def candidates(self, sig: Signature) -> list[Candidate]: ...
 
@@ -117,11 +125,11 @@ def _synth() -> Synth:
     return _SYNTH
 
 
-def _sign_ours(ids: range) -> list[tuple[int, int, bytes, int]]:
+def _sign_ours(ids: range) -> list[tuple[int, int, bytes, int, str | None]]:
     out = []
     for i in ids:
         text, story = _synth().stored(i)
-        out.append((i, story, dedupe.signature(text).to_bytes(), len(text)))
+        out.append((i, story, dedupe.signature(text).to_bytes(), len(text), event_signature("", text).to_json()))
     return out
 
 
@@ -198,9 +206,9 @@ class StoreIndex:
         self.index = StoryIndex(self.session, window=10 * 365 * 86400.0, now=self.now)
         self.pending = 0
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None:
         """Insert through the store, committing every 5,000 items."""
-        self.index.add(item_id, story_id, sig, text_len, self.now)
+        self.index.add(item_id, story_id, sig, text_len, event, self.now)
         self.pending += 1
         if self.pending >= 5000:
             self.session.commit()
@@ -284,12 +292,17 @@ def _grow(
 def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: Sequence[tuple[str, int | None]]) -> dict[int, dict[str, float]]:
     index = _make_index(args.index, args.index_arg, args.sqlite_cache_mb)
 
-    def add(i: int, story: int, raw: bytes, text_len: int) -> None:
-        index.add(i, story, Signature.from_bytes(raw), text_len)
+    def add(i: int, story: int, raw: bytes, text_len: int, event: str | None) -> None:
+        index.add(i, story, Signature.from_bytes(raw), text_len, event if args.events else None)
+
+    prepared = {text: event_signature("", text) for text, _ in queries} if args.event_in_prepare else {}
 
     def run_one(text: str) -> dedupe.Decision:
         sig = dedupe.signature(text)
-        return dedupe.decide(text, sig, index.candidates(sig))
+        if not args.events:
+            return dedupe.decide(text, sig, index.candidates(sig))
+        event = prepared.get(text) or event_signature("", text)
+        return dedupe.decide(text, sig, index.candidates(sig), refuse=dedupe.event_refusal(event))
 
     results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
     close = getattr(index, "close", None)
@@ -384,6 +397,66 @@ def run_quality(args: argparse.Namespace) -> None:
             print(f"| {n} | {char_rate:.0%} | {statistics.mean(p):.3f} ({min(p):.3f}) | {statistics.mean(r):.3f} ({min(r):.3f}) |")
 
 
+def _feature_vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
+    values = [f"m:USD:{v:.6g}" for v in sorted({round(rng.lognormvariate(20, 3), -6) for _ in range(60000)})]
+    values += [f"p:{rng.randint(1, 999) / 10:.6g}" for _ in range(2000)] + [f"q:{rng.randint(10**4, 10**7)}"
+                                                                       for _ in range(20000)]
+    rng.shuffle(values)
+    return values, list(itertools.accumulate(1.0 / (r + 1) ** 0.8 for r in range(len(values))))
+
+
+def run_features(args: argparse.Namespace) -> None:
+    """Time the cross-language look-up (`load_event_candidates`, SQLite) as the feature index grows."""
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from ingest.event import EventSignature
+    from ingest.store import ItemSignature, StoryFeature
+    from ingest.stories import load_event_candidates
+    from wirewatch.db import make_engine, upgrade
+
+    rng = random.Random(SEED)
+    vocab, cum = _feature_vocabulary(rng)
+    folder = Path(tempfile.mkdtemp(prefix="features-bench-"))
+    engine = make_engine(f"sqlite:///{folder / 'f.db'}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    blank = bytes(dedupe.NUM_PERM * 4)
+    langs = ["zh", "ja", "latin"]  # a third of the stored items in each; the queries are Japanese
+    queries = [rng.choices(vocab, cum_weights=cum, k=3) for _ in range(args.queries)]
+    filled = 0
+    print("| stored items | feature rows | median µs/look-up | p90 µs | rows read, mean |\n| ---: | ---: | ---: | ---: | ---: |")
+    try:
+        with Session(engine) as session:
+            for size in sorted(int(x) for x in args.sizes.split(",")):
+                for start in range(filled, size, 5000):
+                    ids = range(start, min(size, start + 5000))
+                    feats = {i: sorted(set(rng.choices(vocab, cum_weights=cum, k=3))) for i in ids}
+                    session.execute(insert(ItemSignature), [
+                        {"item_id": i, "story_id": i, "signature": blank, "text_len": 100, "created_at": now,
+                         "event": EventSignature(lang=langs[i % 3], headline=frozenset(feats[i]),
+                                                 figures=frozenset(feats[i])).to_json()} for i in ids])
+                    session.execute(insert(StoryFeature), [
+                        {"feature": f, "item_id": i, "story_id": i, "lang": langs[i % 3], "created_at": now}
+                        for i in ids for f in feats[i]])
+                    session.commit()
+                filled = size
+                times, rows = [], 0
+                since = now - timedelta(days=7)
+                for features in queries:
+                    began = time.perf_counter_ns()
+                    found, _ = load_event_candidates(session, features, since, {"ja"})
+                    times.append(time.perf_counter_ns() - began)
+                    rows += sum(len(v) for v in found.values())
+                session.rollback()
+                times.sort()
+                print(f"| {size:,} | {3 * size:,} | {statistics.median(times) / 1000:.0f} | "
+                      f"{times[int(len(times) * 0.9)] / 1000:.0f} | {rows / len(queries):.1f} |", flush=True)
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -396,12 +469,21 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--index-arg", default=None)
     speed.add_argument("--sqlite-cache-mb", type=int, default=0, help="PRAGMA cache_size for --index store")
     speed.add_argument("--peer-max", type=int, default=100000, help="largest size to run the datasketch peer at")
+    speed.add_argument("--no-events", dest="events", action="store_false",
+                       help="the flow before event signatures (no event extraction, no conflict checks)")
+    speed.add_argument("--event-in-prepare", action="store_true",
+                       help="extract the queries' event signatures before timing (the pipeline does it in prepare)")
+    features = sub.add_parser("features", help="the cross-language feature look-up on SQLite as it grows")
+    features.add_argument("--sizes", default="10000,100000")
+    features.add_argument("--queries", type=int, default=2000)
     quality = sub.add_parser("quality")
     quality.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     quality.add_argument("--trials", type=int, default=6)
     args = parser.parse_args(argv)
     if args.command == "speed":
         _report(run_speed(args))
+    elif args.command == "features":
+        run_features(args)
     else:
         run_quality(args)
     return 0

@@ -147,12 +147,20 @@ class FetchConfig(Strict):
     tracking_params: list[str] = DEFAULT_TRACKING_PARAMS
 
 
+class CrossLanguageConfig(Strict):
+    """Grouping copies of one event written in other languages, by their entities and figures."""
+
+    enabled: bool = True
+    threshold: float = Field(default=0.5, gt=0, le=1)
+
+
 class DedupeConfig(Strict):
     """Story grouping: how far back to look and how similar copies must be."""
 
     window: Duration = 7 * 86400.0
     threshold: float = Field(default=0.5, gt=0, le=1)
     short_text: int = Field(default=50, ge=0)
+    cross_language: CrossLanguageConfig = Field(default_factory=CrossLanguageConfig)
 
 
 class RetentionConfig(Strict):

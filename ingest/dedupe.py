@@ -55,12 +55,14 @@ import re
 import struct
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
 
 import rensa
+
+from ingest.event import EventSignature, agreement, conflicts
 
 __all__ = [
     "BANDS",
@@ -71,10 +73,13 @@ __all__ = [
     "THRESHOLD",
     "Candidate",
     "Decision",
+    "EventCandidate",
     "MemoryIndex",
     "Signature",
     "band_keys",
     "decide",
+    "decide_across_languages",
+    "event_refusal",
     "normalise_for_dedupe",
     "shingles",
     "signature",
@@ -134,22 +139,34 @@ class Signature:
 
 @dataclass(slots=True)
 class Candidate:
-    """A stored item found through a shared band: its story, signature and `len()` of its clean text."""
+    """A stored item found through a shared band: its story, signature and `len()` of its clean text.
+
+    `event` is its event signature as stored (JSON, read only when the candidate passes the threshold).
+    """
 
     story_id: int
     item_id: int
     signature: Signature
     text_len: int
+    event: str | None = None
 
 
 @dataclass(slots=True)
 class Decision:
-    """Which story a new item joins (None: a new story), with the verified score and why."""
+    """Which story a new item joins (None: a new story), with the verified score and why.
+
+    `item_id` is the item it was matched with; `refused` the candidates above the threshold that
+    were refused (event conflicts); `shared` the event features shared with the matched item.
+    """
 
     story_id: int | None
     score: float
     is_update: bool
     reason: str
+    item_id: int | None = None
+    refused: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    via: str = "text"
 
 
 @lru_cache(maxsize=16)
@@ -240,32 +257,94 @@ def _verify(length: int, sig: Signature, cand: Candidate, short_text: int) -> _V
     return _Verified(cand, jaccard, jaccard, "jaccard")
 
 
+Refusal = Callable[[Candidate], str | None]
+"""Why a text-similar candidate must not be joined (an event conflict), or None to let it join."""
+
+
+def event_refusal(sig: EventSignature | None) -> Refusal:
+    """Refuse candidates whose stored event signature conflicts with `sig` (`ingest.event.conflicts`)."""
+
+    def refuse(cand: Candidate) -> str | None:
+        other = EventSignature.from_json(cand.event) if sig is not None else None
+        if sig is None or other is None:
+            return None
+        found = conflicts(sig, other)
+        return found[0] if found else None
+
+    return refuse
+
+
 def decide(
     text: str,
     sig: Signature,
     candidates: Sequence[Candidate],
     threshold: float = THRESHOLD,
     short_text: int = SHORT_TEXT,
+    refuse: Refusal | None = None,
 ) -> Decision:
-    """Choose the story a new item joins among verified candidates, or a new story (story_id None)."""
+    """Choose the story a new item joins among verified candidates, or a new story (story_id None).
+
+    Candidates are tried best first; one that `refuse` gives a reason for is skipped (same text,
+    another event), so a template filled in for another company never joins.
+    """
     length = len(text)
     if _is_empty(sig):
         return Decision(None, 0.0, False, "new: no words to compare")
     if not candidates:
         return Decision(None, 0.0, False, "new: no candidates")
-    checked = [_verify(length, sig, cand, short_text) for cand in candidates]
-    best = max(checked, key=lambda v: (v.score, v.jaccard, -v.candidate.story_id))
-    if best.score < threshold:
-        return Decision(None, best.score, False, f"new: best {best.via} {best.score:.2f} < {threshold:.2f}")
-    novelty = 1.0 - min(1.0, _overlap(best.jaccard, length, best.candidate.text_len) / length)
-    is_update = best.via != "short-exact" and novelty >= UPDATE_NOVELTY
-    kind = "update" if is_update else "copy"
-    return Decision(
-        best.candidate.story_id,
-        best.score,
-        is_update,
-        f"join: {kind} of item {best.candidate.item_id}, {best.via} {best.score:.2f}, new text {novelty:.0%}",
-    )
+    checked = sorted((_verify(length, sig, cand, short_text) for cand in candidates),
+                     key=lambda v: (-v.score, -v.jaccard, v.candidate.story_id))
+    refused: list[str] = []
+    for best in checked:
+        if best.score < threshold:
+            break
+        why = refuse(best.candidate) if refuse is not None else None
+        if why is not None:
+            refused.append(f"item {best.candidate.item_id} ({best.via} {best.score:.2f}): {why}")
+            continue
+        novelty = 1.0 - min(1.0, _overlap(best.jaccard, length, best.candidate.text_len) / length)
+        is_update = best.via != "short-exact" and novelty >= UPDATE_NOVELTY
+        kind = "update" if is_update else "copy"
+        return Decision(
+            best.candidate.story_id,
+            best.score,
+            is_update,
+            f"join: {kind} of item {best.candidate.item_id}, {best.via} {best.score:.2f}, new text {novelty:.0%}",
+            best.candidate.item_id,
+            tuple(refused),
+        )
+    top = checked[0]
+    if refused:
+        return Decision(None, top.score, False, f"new: {len(refused)} similar item(s) are other events",
+                        refused=tuple(refused))
+    return Decision(None, top.score, False, f"new: best {top.via} {top.score:.2f} < {threshold:.2f}")
+
+
+@dataclass(slots=True)
+class EventCandidate:
+    """A stored item in another language found through a shared event feature."""
+
+    story_id: int
+    item_id: int
+    event: EventSignature
+
+
+def decide_across_languages(sig: EventSignature, candidates: Sequence[EventCandidate],
+                            threshold: float) -> Decision:
+    """The story whose item in another language agrees best with `sig` (`ingest.event.agreement`), if any."""
+    best: tuple[float, int, EventCandidate, list[str]] | None = None
+    for cand in candidates:
+        if not sig.lang or cand.event.lang == sig.lang:
+            continue
+        score, shared = agreement(sig, cand.event)
+        if score >= threshold and (best is None or (score, -cand.story_id) > (best[0], -best[2].story_id)):
+            best = (score, -cand.story_id, cand, shared)
+    if best is None:
+        return Decision(None, 0.0, False, "new: no item in another language agrees")
+    score, _, cand, shared = best
+    return Decision(cand.story_id, score, False,
+                    f"join: {sig.lang} copy of {cand.event.lang} item {cand.item_id}, event agreement {score:.2f}",
+                    cand.item_id, shared=tuple(shared), via="event")
 
 
 def add_to_buckets(buckets: dict[str, int | list[int]], keys: Iterable[str], item_id: int) -> None:
@@ -286,14 +365,14 @@ class MemoryIndex:
     def __init__(self, limit: int = CANDIDATE_LIMIT) -> None:
         self._limit = limit
         self._buckets: dict[str, int | list[int]] = {}
-        self._items: dict[int, tuple[int, bytes, int]] = {}
+        self._items: dict[int, tuple[int, bytes, int, str | None]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int) -> None:
-        """Store an item's signature under each of its band keys."""
-        self._items[item_id] = (story_id, sig.to_bytes(), text_len)
+    def add(self, item_id: int, story_id: int, sig: Signature, text_len: int, event: str | None = None) -> None:
+        """Store an item's signature (and event signature JSON) under each of its band keys."""
+        self._items[item_id] = (story_id, sig.to_bytes(), text_len, event)
         add_to_buckets(self._buckets, band_keys(sig), item_id)
 
     def candidates(self, sig: Signature) -> list[Candidate]:
@@ -309,6 +388,6 @@ class MemoryIndex:
                 hits.update(held)
         found = []
         for item_id, _ in hits.most_common(self._limit):
-            story_id, raw, text_len = self._items[item_id]
-            found.append(Candidate(story_id, item_id, Signature.from_bytes(raw), text_len))
+            story_id, raw, text_len, event = self._items[item_id]
+            found.append(Candidate(story_id, item_id, Signature.from_bytes(raw), text_len, event))
         return found

@@ -31,6 +31,7 @@ from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
 from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
+from ingest.event import AliasTable, EventSignature, event_signature
 from ingest.fetch import Fetcher, FetchResult
 from ingest.item import Cleaned, Item, StoryRef
 from ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
@@ -159,6 +160,8 @@ class Pipeline:
     executor: ThreadPoolExecutor | None = None
     tail: BandTail = field(default_factory=BandTail)
     parse_pool: ParsePool | None = None
+    aliases: AliasTable | None = None
+    """The watchlists' entities for event signatures (`ingest.event`), set by the composition root."""
     _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -214,7 +217,8 @@ class Pipeline:
                 else:  # parse and clean in a worker process, store on the database thread
                     now = utcnow()
                     doc = await self.parse_pool.prepare(feed, result.body, result.headers, result.url, now,
-                                                        self.config.fetch.tracking_params, pages)
+                                                        self.config.fetch.tracking_params, pages,
+                                                        self.aliases or AliasTable())
                     await loop.run_in_executor(self.executor, self.store_document, feed, doc, now, report)
                 report.status, report.etag, report.last_modified = "ok", result.etag, result.last_modified
         except HTTPStatusError as exc:
@@ -255,12 +259,18 @@ class Pipeline:
                 pages[entry.link] = article
         return pages
 
+    def event(self, prepared: Prepared) -> EventSignature:
+        """The entry's event signature: the prepared one if its text was not cleaned again, else worked out now."""
+        if prepared.event is not None and prepared.cleaned.text == prepared.item.text:
+            return prepared.event
+        return event_signature(prepared.item.title, prepared.item.text, self.aliases)
+
     def process_document(self, feed: FeedConfig, result: FetchResult, report: PollReport,
                          full_text: Mapping[str, str] | None = None) -> None:
         """Parse, clean and store a fetched document in this thread (when there are no parse workers)."""
         now = utcnow()
         doc = prepare_document(feed, self.cleaner.compiled(feed), result.body, result.headers, result.url, now,
-                               self.config.fetch.tracking_params, full_text)
+                               self.config.fetch.tracking_params, full_text, self.aliases or AliasTable())
         self.store_document(feed, doc, now, report)
 
     def store_document(self, feed: FeedConfig, doc: PreparedDocument, now: datetime, report: PollReport) -> None:
@@ -284,11 +294,14 @@ class Pipeline:
             report.removed_lines += sum(len(c.removed) for c in batch.results)
             cfg = self.config.dedupe
             new = [p for p, old in fresh if old is None]
+            xlang = cfg.cross_language.threshold if cfg.cross_language.enabled else None
             stored = iter(store_new_items(session, [(p.item, p.raw_hash) for p in new], cfg.window, cfg.threshold,
-                                          cfg.short_text, now, self.tail, [p.signature for p in new]))
+                                          cfg.short_text, now, self.tail, [p.signature for p in new],
+                                          [self.event(p) for p in new], xlang))
             for prepared, old in fresh:  # edits in place, and the sink for each item in feed order
                 item = prepared.item
-                story = next(stored) if old is None else update_item(session, old.id, item, prepared.raw_hash)
+                story = next(stored) if old is None else update_item(session, old.id, item, prepared.raw_hash,
+                                                                     self.event(prepared))
                 if story is None:  # another daemon stored it first
                     report.duplicate += 1
                     continue

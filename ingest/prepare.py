@@ -28,6 +28,7 @@ from config.models import CleanRuleConfig, FeedConfig
 from ingest import clean as cleaning
 from ingest import dedupe
 from ingest.errors import WorkerError
+from ingest.event import AliasTable, EventSignature, event_signature
 from ingest.item import Cleaned, Entry, Item
 from ingest.lifetime import die_with_parent, watch_owner
 from ingest.sources import parse_document
@@ -90,6 +91,7 @@ class Prepared:
     lines: list[str]
     content_hash: str = ""
     signature: dedupe.Signature | None = None
+    event: EventSignature | None = None
 
 
 @dataclass(slots=True)
@@ -104,10 +106,12 @@ class PreparedDocument:
 
 def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, headers: Mapping[str, str],
                      url: str, now: datetime, tracking_params: Sequence[str],
-                     full_text: Mapping[str, str] | None = None) -> PreparedDocument:
+                     full_text: Mapping[str, str] | None = None,
+                     aliases: AliasTable | None = None) -> PreparedDocument:
     """Parse `body` and clean every entry with `ruleset`; `full_text` maps a link to its fetched article.
 
     The article replaces the entry's content, while the raw hash stays that of the entry as the feed gave it.
+    With `aliases` (the watchlists' entities), each entry's event signature is worked out here too.
     """
     parsed = parse_document(feed, body, headers, url)  # by the feed's kind: feed, JSON API or HTML page
     entries: dict[str, Entry] = {}
@@ -121,7 +125,8 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
             item.raw_content = storable(full_text[entry.link])
         cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset, source=entry.source)
         out.append(Prepared(item, raw_hash(entry), cleaned, cleaning.item_lines(cleaned.text),
-                            dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text)))
+                            dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text),
+                            event_signature(item.title, cleaned.text, aliases) if aliases is not None else None))
     return PreparedDocument(parsed.warning, out, parsed.skipped)
 
 
@@ -144,9 +149,10 @@ def _start_worker(packs: Mapping[str, Sequence[CleanRuleConfig]], owner: int | N
 
 
 def _prepare_in_worker(feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
-                       tracking_params: Sequence[str], full_text: Mapping[str, str] | None) -> PreparedDocument:
+                       tracking_params: Sequence[str], full_text: Mapping[str, str] | None,
+                       aliases: AliasTable | None = None) -> PreparedDocument:
     ruleset = cleaning.compile_ruleset(_PACKS, feed.clean, feed.name, urlsplit(feed.url).hostname or "")
-    return prepare_document(feed, ruleset, body, headers, url, now, tracking_params, full_text)
+    return prepare_document(feed, ruleset, body, headers, url, now, tracking_params, full_text, aliases)
 
 
 def default_workers() -> int:
@@ -170,13 +176,15 @@ class ParsePool:
         return self._pool
 
     async def prepare(self, feed: FeedConfig, body: bytes, headers: Mapping[str, str], url: str, now: datetime,
-                      tracking_params: Sequence[str], full_text: Mapping[str, str] | None) -> PreparedDocument:
+                      tracking_params: Sequence[str], full_text: Mapping[str, str] | None,
+                      aliases: AliasTable | None = None) -> PreparedDocument:
         """`prepare_document` in a worker; raises WorkerError if the worker died on it."""
         pool = self._executor()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(pool, _prepare_in_worker, feed, body, headers, url, now,
-                                              list(tracking_params), dict(full_text) if full_text else None)
+                                              list(tracking_params), dict(full_text) if full_text else None,
+                                              aliases)
         except BrokenProcessPool as exc:
             if self._pool is pool:  # the next poll gets fresh workers
                 self._pool = None

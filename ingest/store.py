@@ -137,6 +137,25 @@ class ItemSignature(SQLModel, table=True):
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     text_len: int = 0
     created_at: datetime | None = _ts(index=True)
+    event: str | None = Field(default=None, sa_column=Column(Text))
+    """The item's `ingest.event.EventSignature` as JSON (None: stored before signatures existed)."""
+    code: str | None = Field(default=None, max_length=40)
+    """The principal security code (`c:CN:600519`), if the item names one: a story holds at most one."""
+    joined: str | None = Field(default=None, sa_column=Column(Text))
+    """Why the item joined its story (JSON, for `wirewatch stories --explain`); None for a new story."""
+
+
+class StoryFeature(SQLModel, table=True):
+    """The event-feature index: one row per (headline figure, item), to find translations of an event."""
+
+    __tablename__ = "story_feature"
+    __table_args__ = (Index("ix_story_feature_created", "created_at"),)
+
+    feature: str = Field(primary_key=True, max_length=64)
+    item_id: int = Field(primary_key=True)
+    story_id: int
+    lang: str = Field(default="", max_length=8)
+    created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class IndexMeta(SQLModel, table=True):

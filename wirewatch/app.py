@@ -27,6 +27,7 @@ from alerts.watchlist import compile_watchlists
 from config.errors import ConfigError, Problem
 from config.loader import Loaded, load_config, problem_in
 from config.packs import load_packs
+from ingest.event import AliasTable
 from ingest.feedstore import FeedSpec, sync_feeds
 from ingest.item import Item, StoryRef
 from ingest.pipeline import Cleaner, Pipeline, Sink
@@ -51,6 +52,8 @@ class Wiring:
     matcher: Matcher
     routes: dict[str, Route]
     cleaner: Cleaner
+    aliases: AliasTable | None = None
+    """The watchlists' entities as an alias table, for event signatures (stories)."""
 
 
 def build_wiring(config_path: Path | str | None) -> Wiring:
@@ -65,7 +68,8 @@ def build_wiring(config_path: Path | str | None) -> Wiring:
     except WatchlistError as exc:
         raise ConfigError([_watchlist_problem(loaded, exc)]) from None
     routes = routes_from(watchlists)
-    return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()))
+    aliases = AliasTable.build((e.id, e.aliases, e.tickers) for wl in watchlists for e in wl.entities)
+    return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()), aliases=aliases)
 
 
 _WHAT = {"ticker": "tickers", "alias": "aliases", "exclude phrase": "exclude", "keyword": "keywords"}
@@ -110,7 +114,7 @@ class App:
         workers = default_workers() if cfg.parse_workers is None else cfg.parse_workers
         pool = ParsePool(workers, self.wiring.cleaner.packs) if workers else None
         self.pipeline = Pipeline(engine=self.engine, config=cfg, cleaner=self.wiring.cleaner, sink=self.sink(),
-                                 resink=self.rematch_sink(), parse_pool=pool)
+                                 resink=self.rematch_sink(), parse_pool=pool, aliases=self.wiring.aliases)
 
     @classmethod
     def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
@@ -136,6 +140,7 @@ class App:
         self.wiring = wiring
         self.pipeline.config = wiring.loaded.config
         self.pipeline.cleaner = wiring.cleaner
+        self.pipeline.aliases = wiring.aliases
         self.pipeline.sink = self.sink()
         self.pipeline.resink = self.rematch_sink()
         self.sync_feeds()

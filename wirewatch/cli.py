@@ -195,6 +195,10 @@ def cmd_stories(args: argparse.Namespace) -> int:
     """List stories with copies, sources and first/last seen."""
     from wirewatch.reports import format_table, story_rows
 
+    if args.explain is not None:
+        from wirewatch.cli_stories import cmd_explain
+
+        return cmd_explain(args)
     with open_readonly(args.config) as ro:
         print(format_table(story_rows(ro.engine, args.since)))
     return 0
@@ -286,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--explain", action="store_true")
     sp.add_argument("--source-only", action="store_true")
     add("boilerplate", cmd_boilerplate, "list learned boilerplate").add_argument("--feed")
-    add("stories", cmd_stories, "list stories").add_argument("--since", type=duration)
+    sp = add("stories", cmd_stories, "list stories")
+    sp.add_argument("--since", type=duration)
+    sp.add_argument("--explain", type=int, metavar="ID", help="the items of story ID and why each joined")
     sp = add("match", cmd_match, "match standard input against a watchlist file")
     sp.add_argument("--watchlist", required=True)
     sp.add_argument("--title")

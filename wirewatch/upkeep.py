@@ -10,7 +10,7 @@ from sqlmodel import Session, col, delete, select
 
 from alerts.matchstore import ItemMatch
 from config.models import Config
-from ingest.store import FeedHistory, ItemRow, ItemSignature, StoryBand, utcnow
+from ingest.store import FeedHistory, ItemRow, ItemSignature, StoryBand, StoryFeature, utcnow
 
 log = logging.getLogger("wirewatch.upkeep")
 
@@ -31,6 +31,7 @@ def prune(engine: Engine, config: Config) -> dict[str, int]:
             session.exec(delete(ItemRow).where(col(ItemRow.id).in_(chunk)))
         counts["items"] = len(old_ids)
         session.exec(delete(StoryBand).where(col(StoryBand.created_at) < window_cutoff))
+        session.exec(delete(StoryFeature).where(col(StoryFeature.created_at) < window_cutoff))
         session.exec(delete(ItemSignature).where(col(ItemSignature.created_at) < window_cutoff))
         session.exec(delete(FeedHistory).where(col(FeedHistory.created_at) < cutoff))
         try:

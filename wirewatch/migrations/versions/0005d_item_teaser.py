@@ -1,7 +1,7 @@
 """item teaser flag
 
 Revision ID: 0005d
-Revises: 0005b
+Revises: 0005c
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0005d'
-down_revision = '0005b'
+down_revision = '0005c'
 branch_labels = None
 depends_on = None
 
