@@ -347,6 +347,30 @@ def decide_across_languages(sig: EventSignature, candidates: Sequence[EventCandi
                     cand.item_id, shared=tuple(shared), via="event")
 
 
+def decide_update(sig: EventSignature, candidates: Sequence[EventCandidate]) -> Decision:
+    """The story a marked update (`（更新）`, `UPDATE 1-`) in the same language revises, found by its event.
+
+    Text similarity misses an update whose first version was short or lost a repeated line to cleaning;
+    the event does not: same principal subject, a shared figure (not a year) and no conflict.
+    """
+    best: tuple[int, int, EventCandidate, list[str]] | None = None
+    if not sig.update or sig.principal is None:
+        return Decision(None, 0.0, False, "new: not a marked update")
+    for cand in candidates:
+        other = cand.event
+        if other.lang != sig.lang or other.principal != sig.principal or conflicts(sig, other):
+            continue
+        shared = sorted(f for f in sig.figures & other.figures if not f.startswith("y:"))
+        if shared and (best is None or (len(shared), -cand.story_id) > (best[0], best[1])):
+            best = (len(shared), -cand.story_id, cand, shared)
+    if best is None:
+        return Decision(None, 0.0, False, "new: no earlier item of this event")
+    count, _, cand, shared = best
+    return Decision(cand.story_id, count / max(1, len(sig.figures)), True,
+                    f"join: update of item {cand.item_id} (same subject, {count} shared figure(s))",
+                    cand.item_id, shared=(sig.principal, *shared), via="update")
+
+
 def add_to_buckets(buckets: dict[str, int | list[int]], keys: Iterable[str], item_id: int) -> None:
     """File `item_id` under each key: a bare int for the first item, a list from the second (most keys hold one)."""
     for key in keys:

@@ -369,8 +369,10 @@ class StoryAssigner:
             self.tail.candidates(keys, self.since, self.bands, self.known)
         if self.cross_language is not None:
             features = [f for e in self.events.values() for f in index_features(e)]
-            self.by_feature, self.across = load_event_candidates(self.session, features, self.since,
-                                                                 {e.lang for e in self.events.values()})
+            # a marked update looks in its own language too (`dedupe.decide_update`)
+            updates = any(e.update for e in self.events.values())
+            self.by_feature, self.across = load_event_candidates(
+                self.session, features, self.since, () if updates else {e.lang for e in self.events.values()})
         stories = {c.story_id for c in self.known.values()} | {c.story_id for c in self.across.values()}
         self.story_codes = load_story_codes(self.session, sorted(stories))
         urls = sorted({i.url for i in items if i.url})
@@ -439,6 +441,8 @@ class StoryAssigner:
                 if cand is not None and len(across) < 200 and not self._other_code(cand.story_id, event.code):
                     across[item_id] = cand
         joined = dedupe.decide_across_languages(event, list(across.values()), self.cross_language)
+        if joined.story_id is None:
+            joined = dedupe.decide_update(event, list(across.values()))
         if joined.story_id is None:
             return decision
         joined.refused = decision.refused

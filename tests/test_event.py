@@ -190,3 +190,26 @@ def test_translations_agree_and_events_sharing_one_company_do_not() -> None:
                             "Microsoft said revenue rose 16% to $65.6 billion; Azure grew 33%.", ALIASES)
     assert agreement(SEED_EN, other)[0] == 0.0
     assert agreement(SEED_JA, other)[0] == 0.0
+
+
+FIRST = ("贵州茅台（600519.SH）盘中涨停", "贵州茅台（600519.SH）盘中涨停，截至发稿报255.86元。")
+UPDATE_CASES = [
+    # (title, text, joins): the first version above is short, so text similarity cannot find it
+    ("（更新）贵州茅台（600519.SH）盘中涨停", "贵州茅台（600519.SH）盘中涨停，截至发稿报255.86元。截至收盘报602.86元。", True),
+    ("贵州茅台（600519.SH）盘中涨停", "贵州茅台（600519.SH）盘中涨停，截至发稿报255.86元。截至收盘报602.86元。", False),
+    ("（更新）五粮液（000858.SZ）盘中涨停", "五粮液（000858.SZ）盘中涨停，截至发稿报255.86元。", False),
+    ("（更新）贵州茅台（600519.SH）召开股东大会", "贵州茅台（600519.SH）董事会决定于10月15日召开股东大会。", False),
+    ("UPDATE 1-Kweichow Moutai (600519.SH) hits limit up", "Kweichow Moutai (600519.SH) rose to 255.86 yuan.",
+     False),
+]
+
+
+@pytest.mark.parametrize(("title", "text", "joins"), UPDATE_CASES)
+def test_a_marked_update_joins_the_event_it_revises_and_nothing_else(title: str, text: str, joins: bool) -> None:
+    from ingest.dedupe import EventCandidate, decide_update
+
+    first = EventCandidate(story_id=7, item_id=70, event=event_signature(*FIRST))
+    decision = decide_update(event_signature(title, text), [first])
+    assert (decision.story_id == 7) is joins, decision.reason
+    if joins:
+        assert decision.is_update and decision.via == "update" and "m:CNY:255.86" in decision.shared

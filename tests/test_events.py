@@ -165,7 +165,7 @@ def test_stories_explain_shows_why_each_item_joined(tmp_path: Path, capsys: pyte
         seed_out = capsys.readouterr().out
         assert main(["--config", str(config), "stories", "--explain", str(stories[flashes[1].id])]) == 0
         flash_out = capsys.readouterr().out
-        assert main(["--config", str(config), "stories", "--explain", "999999"]) == 1
+        assert main(["--config", str(config), "stories", "--explain", "999999"]) == 2  # an unknown id is a usage error
     assert seed_out.count("\nitem ") == 3
     assert "event agreement" in seed_out and "m:USD:5e+10" in seed_out and "m:USD:1.38e+11" in seed_out
     assert "wire-a" in seed_out and "wire-b" in seed_out and "wire-c" in seed_out

@@ -54,6 +54,9 @@ def _why(sig: ItemSignature | None) -> list[str]:
     elif via == "event":
         out.append(f"why: another language, event agreement {reason.get('score')} with item {reason.get('item')}")
         out.append(f"  shared: {', '.join(reason.get('shared') or []) or '-'}")
+    elif via == "update":
+        out.append(f"why: a marked update of item {reason.get('item')} (same subject and figures)")
+        out.append(f"  shared: {', '.join(reason.get('shared') or []) or '-'}")
     elif via == "exact":
         out.append(f"why: {reason.get('reason')}")
     elif via == "edit":
