@@ -26,8 +26,6 @@ import tempfile
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-import opencc
-
 if TYPE_CHECKING:
     from alerts import _scan
 
@@ -69,6 +67,7 @@ def fold_table() -> dict[int, str]:
                 table[cp] = f
     han = [chr(cp) for lo, hi in _HAN_RANGES for cp in range(lo, hi)]
     han += sorted(set(table.values()) - set(han))
+    import opencc  # here: a process that never folds non-ASCII text never loads it
     # one character a line: OpenCC's phrase tables cannot join characters across a newline
     converted = opencc.OpenCC("t2s.json").convert("\n".join(han)).split("\n")
     t2s = {a: b for a, b in zip(han, converted, strict=True) if a != b and len(b) == 1}
@@ -91,6 +90,8 @@ def _converter() -> Any:
     """OpenCC loaded with the fold table as an inline dictionary, or None when that cannot be set up."""
     entries = {chr(cp): out for cp, out in fold_table().items() if chr(cp) not in _SPACE_FIXUPS}
     config = {"name": "wirewatch-fold", "conversion_chain": [{"dict": {"type": "inline", "entries": entries}}]}
+    import opencc
+
     try:
         with tempfile.TemporaryDirectory(prefix="wirewatch-fold-") as folder:
             path = os.path.join(folder, "fold.json")

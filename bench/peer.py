@@ -2,7 +2,7 @@
 
     pip install -e '.[bench]'
     python bench/peer.py [--feeds 1000] [--items 20] [--rounds 1] [--cases distinct watchlist lookalike]
-                         [--daemon] [--keep DIR]
+                         [--daemon] [--baseline CHECKOUT] [--keep DIR]
 
 The feeds are generated here: `--feeds` feeds × `--items` items, each item 2.5–5 KB of HTML in 25
 paragraphs that mix Chinese, English and Japanese sentences, and names one entity of the shared
@@ -37,6 +37,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ENTITIES = ROOT.parent / "shared" / "corpus" / "entities.yaml"
+ENTITIES = Path(os.environ.get("WIREWATCH_CORPUS", ROOT.parent / "shared" / "corpus")) / "entities.yaml"
 PARAGRAPHS = 25
 _SYLLABLES = "ka ri to ne mo sa lu vi pe da zo ha ki ru fe no mi ta so be gu la xe po yu ci".split()
 EN_WORDS = [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES[:8]]  # 5,408 made-up words
@@ -175,12 +176,13 @@ class Run:
         return self.feeds / self.seconds
 
 
-def run_child(argv: list[str], cwd: Path, log: Path) -> tuple[float, float, int, float | None]:
+def run_child(argv: list[str], cwd: Path, log: Path,
+              env: dict[str, str] | None = None) -> tuple[float, float, int, float | None]:
     """Run a process to its end: wall seconds, peak RSS in MB (its own `ru_maxrss`), exit code, and the
     largest peak RSS among its own child processes (MB, None if it started none)."""
     with log.open("ab") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
         watcher = ChildPeak(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
@@ -291,16 +293,18 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def wirewatch_run(work: Path, case: str, cycle: str, feeds: int) -> Run:
-    """One `wirewatch poll` process on the case's config."""
+def wirewatch_run(work: Path, case: str, cycle: str, feeds: int, baseline: Path | None = None) -> Run:
+    """One `wirewatch poll` process on the case's config; `baseline`: another checkout's code instead."""
     log = work / "wirewatch.log"
     mark = log.stat().st_size if log.exists() else 0
+    env = None if baseline is None else {**os.environ, "PYTHONPATH": str(baseline)}
     seconds, rss, code, worker = run_child([sys.executable, "-m", "wirewatch.cli", "--config",
-                                            str(work / "wirewatch.yaml"), "poll"], work, log)
+                                            str(work / "wirewatch.yaml"), "poll"], work, log, env)
     out = log.read_text(errors="replace")[mark:]
     if code != 0 or ": error " in out:
         raise RuntimeError(f"wirewatch {case} {cycle} failed ({code}):\n{out[-3000:]}")
-    return Run("wirewatch", case, cycle, seconds, feeds, stored_items(work), rss, worker)
+    tool = "wirewatch" if baseline is None else "baseline"
+    return Run(tool, case, cycle, seconds, feeds, stored_items(work), rss, worker)
 
 
 CASES = {"distinct": ("distinct", False), "watchlist": ("distinct", True), "lookalike": ("lookalike", True)}
@@ -310,13 +314,17 @@ def run_case(case: str, port: int, args: argparse.Namespace, first: str, root: P
     """All new then 304, for both tools on fresh files, taking turns in the order `first` says."""
     kind, watchlist = CASES[case]
     urls = [f"http://127.0.0.1:{port}/{kind}/{n}" for n in range(args.feeds)]
-    ww, rd = root / f"{case}-wirewatch", root / f"{case}-reader"
-    for folder in (ww, rd):
+    ww, rd, base = root / f"{case}-wirewatch", root / f"{case}-reader", root / f"{case}-baseline"
+    for folder in (ww, rd, base):
         folder.mkdir(parents=True)
     write_config(ww, urls, watchlist, args.concurrency)
+    write_config(base, urls, watchlist, args.concurrency)
     tools = {"wirewatch": lambda cycle: wirewatch_run(ww, case, cycle, args.feeds),
-             "reader": lambda cycle: reader_run(rd, urls, case, cycle)}
+             "reader": lambda cycle: reader_run(rd, urls, case, cycle),
+             "baseline": lambda cycle: wirewatch_run(base, case, cycle, args.feeds, args.baseline)}
     order = ["wirewatch", "reader"] if first == "wirewatch" else ["reader", "wirewatch"]
+    if args.baseline:
+        order.insert(1, "baseline")
     runs = []
     for cycle in ("all new", "all 304"):
         for tool in order:
@@ -392,8 +400,9 @@ def describe(run: Run) -> str:
 
 def summary(runs: list[Run]) -> str:
     """A markdown table: per case and cycle, both tools' feeds/s (range over rounds) and the ratio."""
-    rows = ["| case | cycle | wirewatch feeds/s | reader feeds/s | ratio | wirewatch peak RSS | reader peak RSS |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| case | cycle | wirewatch feeds/s | reader feeds/s | ratio | wirewatch peak RSS | reader peak RSS "
+            "| baseline feeds/s | baseline ratio |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     keys = sorted({(r.case, r.cycle) for r in runs if r.tool in ("wirewatch", "reader")},
                   key=lambda k: (list(CASES).index(k[0]), k[1] != "all new"))
     for case, cycle in keys:
@@ -405,9 +414,12 @@ def summary(runs: list[Run]) -> str:
             low, high = min(values), max(values)
             return fmt.format(low) if fmt.format(low) == fmt.format(high) else f"{fmt.format(low)}–{fmt.format(high)}"
 
+        bl = [r for r in runs if r.tool == "baseline" and (r.case, r.cycle) == (case, cycle)]
+        base = (f" {span([r.rate for r in bl])} | {span([b.rate / r.rate for b, r in zip(bl, rd, strict=False)], '{:.2f}')}× |"
+                if bl else " – | – |")
         rows.append(f"| {case} | {cycle} | {span([r.rate for r in ww])} | {span([r.rate for r in rd])} | "
                     f"{span(ratios, '{:.2f}')}× | {span([r.rss_mb for r in ww], '{:.0f}')} MB | "
-                    f"{span([r.rss_mb for r in rd], '{:.0f}')} MB |")
+                    f"{span([r.rss_mb for r in rd], '{:.0f}')} MB |" + base)
     return "\n".join(rows)
 
 
@@ -420,16 +432,25 @@ def main() -> int:
     ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     ap.add_argument("--concurrency", type=int, default=16, help="wirewatch fetch.concurrency and per_host")
     ap.add_argument("--daemon", action="store_true", help="also time `wirewatch run` (watchlist case)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="also run another checkout's wirewatch (its folder on PYTHONPATH), between the two")
     ap.add_argument("--keep", type=Path, default=None, help="keep the databases and logs in this folder")
     args = ap.parse_args()
 
     import reader
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still stops its feed server
     queue: Any = multiprocessing.get_context("spawn").Queue()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(queue, args.feeds, args.items),
                                                           daemon=True)
     server.start()
-    port = queue.get(timeout=600)
+    port = None
+    while port is None:
+        try:
+            port = queue.get(timeout=1)
+        except Exception:  # queue.Empty: still generating, unless the server died
+            if not server.is_alive():
+                raise RuntimeError("the feed server process died (see above)") from None
     print(f"{args.feeds} feeds × {args.items} items on 127.0.0.1:{port} (HTTP/1.0); reader {reader.__version__}; "
           f"{os.cpu_count()} CPUs; load {load()}", flush=True)
     runs: list[Run] = []
