@@ -341,7 +341,7 @@ def daemon_cycles(port: int, args: argparse.Namespace, root: Path) -> list[Run]:
     from ingest.store import FeedRow, utcnow
 
     work = root / "daemon"
-    work.mkdir()
+    work.mkdir(parents=True)
     urls = [f"http://127.0.0.1:{port}/distinct/{n}" for n in range(args.feeds)]
     config = write_config(work, urls, True, args.concurrency, interval="1h")
     prep = subprocess.run([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "status"],
@@ -376,7 +376,7 @@ def daemon_cycles(port: int, args: argparse.Namespace, root: Path) -> list[Run]:
 
             runs.append(Run("wirewatch run", "watchlist", cycle, seconds, args.feeds, stored_items(work),
                             rss_mb(proc.pid)))
-            print(f"  {describe(runs[-1])} (RSS now, not peak)  [load {load()}]", flush=True)
+            print(f"  {describe(runs[-1]).replace('peak RSS', 'RSS at the end')}  [load {load()}]", flush=True)
     finally:
         stop_daemon(proc)
         engine.dispose()
@@ -420,6 +420,10 @@ def summary(runs: list[Run]) -> str:
         rows.append(f"| {case} | {cycle} | {span([r.rate for r in ww])} | {span([r.rate for r in rd])} | "
                     f"{span(ratios, '{:.2f}')}× | {span([r.rss_mb for r in ww], '{:.0f}')} MB | "
                     f"{span([r.rss_mb for r in rd], '{:.0f}')} MB |" + base)
+    for run in runs:
+        if run.tool == "wirewatch run":
+            rows.append(f"\n`wirewatch run`, {run.case}, {run.cycle}: {run.seconds:.2f} s = {run.rate:.1f} feeds/s "
+                        f"(RSS at the end {run.rss_mb:.0f} MB)")
     return "\n".join(rows)
 
 
