@@ -23,17 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import apprise
 import sqlalchemy as sa
-from apprise import Apprise, AppriseAsset, NotifyFormat
-from apprise.common import OverflowMode
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.exceptions import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +35,10 @@ from alerts.errors import DeliveryError, TemplateError
 from alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime, utcnow
 from alerts.render import strip_controls
 from config.models import AppriseChannel
+
+if TYPE_CHECKING:  # Apprise and Jinja2 are imported where a chat channel or template is built (~0.3 s, 25 MB)
+    from apprise import AppriseAsset
+    from jinja2 import Template
 
 __all__ = ["SEND_TIMEOUT", "URL_STATES", "AppriseSender", "AppriseUrlState", "ChatLimits", "ChatTemplate",
            "chat_limits", "prune_url_states", "render_chat", "render_chat_digest", "url_hash"]
@@ -232,6 +229,9 @@ class ChatTemplate:
     """A user template (Jinja2, sandboxed) for the message body; every `{{ value }}` is escaped for the format."""
 
     def __init__(self, source: str, channel: str) -> None:
+        from jinja2 import StrictUndefined, TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.channel = channel
         self._compiled: dict[str, Template] = {}
         for fmt in FORMATS:
@@ -244,6 +244,9 @@ class ChatTemplate:
 
     def render(self, fmt: str, context: Mapping[str, Any], max_body: int) -> str:
         """Render for `fmt` and cut to `max_body` with an ellipsis."""
+        from jinja2.exceptions import SecurityError
+        from jinja2.exceptions import TemplateError as JinjaTemplateError
+
         try:
             body = self._compiled[fmt if fmt in FORMATS else "text"].render(**context)
         except (SecurityError, JinjaTemplateError) as exc:
@@ -269,6 +272,8 @@ class ChatLimits:
 
 def chat_limits(plugin: Any) -> ChatLimits:
     """The limits of an instantiated Apprise service; Markdown wherever it accepts Markdown."""
+    from apprise import NotifyFormat
+
     fmt = str(getattr(plugin.resolve_format(NotifyFormat.MARKDOWN), "value", "text"))
     body, title = int(plugin.body_maxlen), max(0, int(plugin.title_maxlen))
     buffer = max(0, int(getattr(plugin, "overflow_buffer", 0)))
@@ -285,6 +290,8 @@ def _load_plugins() -> None:
     """Load Apprise's plugins once; some import deprecated modules (imghdr) that warn at import."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+
         manager: Any = apprise.manager_plugins.NotificationManager
         manager().load_modules()
 
@@ -304,6 +311,8 @@ class _Target:
 
 
 def _target(channel: str, index: int, url: str, asset: AppriseAsset) -> _Target:
+    from apprise import Apprise
+
     plugin: Any = Apprise.instantiate(url, asset=asset)
     if plugin is None:
         scheme = url.partition("://")[0][:20] if "://" in url else "?"
@@ -325,6 +334,8 @@ class AppriseSender:
     def __init__(self, name: str, config: AppriseChannel, engine: Engine | None,
                  timeout: float = SEND_TIMEOUT) -> None:
         _load_plugins()
+        from apprise import AppriseAsset
+
         self.name = name
         self.config = config
         self.engine = engine
@@ -377,6 +388,10 @@ class AppriseSender:
 
     async def _notify(self, target: _Target, title: str, body: str) -> str | None:
         """Send to one URL; None on success, else why (secrets redacted)."""
+        import apprise
+        from apprise import Apprise
+        from apprise.common import OverflowMode
+
         plugin = Apprise.instantiate(target.url, asset=self._asset)  # fresh: no throttle state shared
         if plugin is None:
             return "Apprise no longer accepts this URL"

@@ -9,6 +9,7 @@ once: the (channel, window_end) unique constraint lets only one of them create t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,20 +94,35 @@ def parse_every(value: str) -> Schedule:
 
 def insert_ignoring_conflict(conn: Connection, table: sa.Table, values: dict[str, Any] | list[dict[str, Any]],
                              keys: list[str], returning: sa.Column[Any] | None = None) -> list[Any]:
-    """INSERT … ON CONFLICT (keys) DO NOTHING; returns the `returning` value of each row inserted."""
-    dialect = conn.dialect.name
+    """INSERT … ON CONFLICT (keys) DO NOTHING; returns the `returning` value of each row inserted.
+
+    The statement is built once per table and the values are passed as parameters (an executemany
+    for a list): a statement carrying its values was compiled again on every call, which was most of
+    the cost of creating an alert.
+    """
+    if isinstance(values, list) and not values:
+        return []
+    if returning is not None and isinstance(values, list):  # RETURNING of several rows: one multi-row VALUES
+        stmt: Any = _insert_statement(conn.dialect.name, table, tuple(keys), None)
+        return list(conn.execute(stmt.values(values).returning(returning)).scalars())
+    stmt = _insert_statement(conn.dialect.name, table, tuple(keys), returning)
+    if returning is not None:
+        return list(conn.execute(stmt, values).scalars())
+    conn.execute(stmt, values)
+    return []
+
+
+@functools.cache
+def _insert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...], returning: sa.Column[Any] | None) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
-        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(f"database {dialect!r} is not supported")
-    if returning is not None:
-        return list(conn.execute(stmt.returning(returning)).scalars())
-    conn.execute(stmt)
-    return []
+    return stmt if returning is None else stmt.returning(returning)
 
 
 def _waiting(channel: str, all_rows: bool, now: datetime) -> sa.ColumnElement[bool]:

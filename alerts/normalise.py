@@ -22,11 +22,11 @@ import functools
 import json
 import logging
 import os
+import re
+import sys
 import tempfile
 import unicodedata
 from typing import TYPE_CHECKING, Any
-
-import opencc
 
 if TYPE_CHECKING:
     from alerts import _scan
@@ -69,12 +69,12 @@ def fold_table() -> dict[int, str]:
                 table[cp] = f
     han = [chr(cp) for lo, hi in _HAN_RANGES for cp in range(lo, hi)]
     han += sorted(set(table.values()) - set(han))
+    import opencc  # here: a process that never folds non-ASCII text never loads it
     # one character a line: OpenCC's phrase tables cannot join characters across a newline
     converted = opencc.OpenCC("t2s.json").convert("\n".join(han)).split("\n")
     t2s = {a: b for a, b in zip(han, converted, strict=True) if a != b and len(b) == 1}
-    for cp in range(_LAST):
-        if 0xD800 <= cp < 0xE000:
-            continue
+    # only a code point already in the table or converted by OpenCC can fold: the others stay themselves
+    for cp in sorted(set(table) | {ord(a) for a in t2s}):
         c = chr(cp)
         final = t2s.get(table.get(cp, c), table.get(cp, c))
         for _ in range(3):  # one conversion can lead to another (薴 → 苧 → 苎): fold to where it stops
@@ -91,6 +91,8 @@ def _converter() -> Any:
     """OpenCC loaded with the fold table as an inline dictionary, or None when that cannot be set up."""
     entries = {chr(cp): out for cp, out in fold_table().items() if chr(cp) not in _SPACE_FIXUPS}
     config = {"name": "wirewatch-fold", "conversion_chain": [{"dict": {"type": "inline", "entries": entries}}]}
+    import opencc
+
     try:
         with tempfile.TemporaryDirectory(prefix="wirewatch-fold-") as folder:
             path = os.path.join(folder, "fold.json")
@@ -120,8 +122,26 @@ def native_folder() -> _scan.Folder | None:
         return None
     for cp, out in fold_table().items():
         folds[cp] = ord(out)
-    classes = bytes(edge_class(chr(folds[cp])) for cp in range(_scan.TABLE))
-    return _scan.Folder(folds.tobytes(), classes)
+    return _scan.Folder(folds.tobytes(), edge_classes(folds))
+
+
+_WORD_CHAR = re.compile(  # is_word as a character class: a letter or digit (\w without _) that is not CJK-like
+    "[^\\W_\u1100-\u11FF\u2E80-\uA4CF\uA960-\uA97F\uAC00-\uD7FF\uF900-\uFAFF\uFF00-\uFFEF\U00020000-\U0010FFFF]")
+_KATAKANA_CHAR = re.compile("[\u30A1-\u30FA\u30FC-\u30FF\u31F0-\u31FF]")  # is_katakana
+
+
+def edge_classes(folds: array.array[int]) -> bytes:
+    """`edge_class` of what each code point folds to, for every code point of `folds`, as bytes.
+
+    The same as calling `edge_class` once per code point, found by two regular-expression scans of
+    the folded characters as one string (~10× faster; this runs at every start with watchlists).
+    """
+    folded = folds.tobytes().decode("utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass")
+    classes = bytearray(len(folded))  # NO_EDGE
+    for pattern, cls in ((_WORD_CHAR, WORD_EDGE), (_KATAKANA_CHAR, KATAKANA_EDGE)):
+        for m in pattern.finditer(folded):
+            classes[m.start()] = cls
+    return bytes(classes)
 
 
 def fold(text: str) -> str:

@@ -13,11 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.exceptions import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
 from alerts.errors import TemplateError
 from alerts.types import EntityMatch, WatchlistMatch
 from ingest.item import Item, StoryRef
@@ -235,6 +230,10 @@ class JsonTemplate:
     """A user template (Jinja2, sandboxed) that renders a JSON body; compiled once, at config time."""
 
     def __init__(self, source: str, channel: str) -> None:
+        # Jinja2 is imported where a template is compiled: commands and configs without one never load it
+        from jinja2 import StrictUndefined, TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.channel = channel
         env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
         try:
@@ -244,6 +243,9 @@ class JsonTemplate:
 
     def render(self, context: Mapping[str, Any]) -> bytes:
         """Render and check the result is JSON; feed text is passed as values, never re-parsed."""
+        from jinja2.exceptions import SecurityError
+        from jinja2.exceptions import TemplateError as JinjaTemplateError
+
         try:
             body = self._template.render(**context)
         except (SecurityError, JinjaTemplateError) as exc:

@@ -63,7 +63,8 @@ class _Builder:
         patterns = list(self.index)
         edges = [(char_class(p[0]), char_class(p[-1])) for p in patterns]
         targets = [tuple(t) for t in self.targets]
-        folder = native_folder() if native is not False else None
+        # the fold table takes ~0.5 s to build: not for a matcher with nothing to find (unless native is insisted on)
+        folder = native_folder() if native is not False and (patterns or native) else None
         if native and folder is None:
             raise WatchlistError("the native matcher (alerts/_scan.c) was not built in this installation")
         automaton = scanner = None

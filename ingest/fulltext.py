@@ -7,8 +7,6 @@ tidied form as `ingest.clean.tidy` (characters as written), so it can be passed 
 
 from __future__ import annotations
 
-import trafilatura
-
 from ingest.html import tidy
 
 __all__ = ["MIN_CHARS", "extract_article"]
@@ -20,6 +18,8 @@ def extract_article(html: str, url: str) -> str | None:
     """The article text of a web page, paragraphs separated by blank lines; None when none is found."""
     if not html or not html.strip():
         return None
+    import trafilatura  # here, not at the top: it costs ~0.3 s and 20 MB, and only full_text feeds use it
+
     try:
         text = trafilatura.extract(
             html,

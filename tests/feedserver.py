@@ -178,6 +178,7 @@ def _repeat(body: bytes) -> Iterator[int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # benchmarks open many connections at once; the default 5 drops SYNs
     owner: FeedServer
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -187,14 +188,17 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """A threaded HTTP server on 127.0.0.1 serving `Route`s per path; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", protocol: str = "HTTP/1.1") -> None:
+        """`protocol`: "HTTP/1.0" closes every connection after one answer (like `python -m http.server`)."""
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = _Server((host, 0), _Handler)
+        handler = _Handler if protocol == _Handler.protocol_version else type(
+            "_Handler", (_Handler,), {"protocol_version": protocol})
+        self._httpd = _Server((host, 0), handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
 

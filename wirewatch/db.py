@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:  # Alembic is imported only when a migration runs or is asked about (~0.25 s, 10 MB)
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -104,6 +105,8 @@ def lock_wait_since() -> float | None:
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -111,20 +114,59 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (safe to call at each start; serialised on PostgreSQL)."""
-    cfg = _alembic_config(engine)
-    command.upgrade(cfg, "head")
+    """Apply every pending migration (safe to call at each start; serialised on PostgreSQL).
+
+    A database already at the shipped head costs one query and no Alembic import.
+    """
+    if stored_revisions(engine) == (shipped_head(),):
+        return
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), "head")
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
     """The newest migration this version of wirewatch ships."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://"))).get_current_head()
+
+
+_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['"]([^'"]+)['"]|None)""", re.M)
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The head revision read from the migration files' `revision`/`down_revision` lines, without Alembic.
+
+    The one revision no other names as its `down_revision` (the history is linear; `tests/test_lazy_imports.py`
+    checks this against Alembic's answer). None if the files do not say.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("[0-9]*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions `alembic_version` holds (one query; empty when the table is absent or unreadable)."""
+    try:
+        with engine.connect() as conn:
+            return tuple(sorted(str(r[0]) for r in conn.execute(text("SELECT version_num FROM alembic_version"))))
+    except DBAPIError:
+        return ()
 
 
 def is_current(engine: Engine) -> bool:
