@@ -43,6 +43,9 @@ def upgrade() -> None:
     _backfill()
 
 
+_META = sa.table('index_meta', sa.column('key', sa.String), sa.column('value', sa.Text))
+
+
 def _backfill() -> None:
     conn = op.get_bind()
     signature = sa.table('item_signature', sa.column('item_id', sa.Integer), sa.column('story_id', sa.Integer),
@@ -59,8 +62,8 @@ def _backfill() -> None:
             .select_from(signature.join(item, item.c.id == signature.c.item_id))
             .where(signature.c.item_id > last).order_by(signature.c.item_id).limit(500)).all()
         if not rows:
-            meta = sa.table('index_meta', sa.column('key', sa.String), sa.column('value', sa.Text))
-            conn.execute(meta.insert(), [{"key": "event.scheme", "value": EVENT_SCHEME}])
+            conn.execute(_META.delete().where(_META.c.key == "event.scheme"))  # an earlier upgrade's, if any
+            conn.execute(_META.insert(), [{"key": "event.scheme", "value": EVENT_SCHEME}])
             return
         updates, features = [], []
         for item_id, story_id, created_at, title, text in rows:
@@ -76,6 +79,7 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.get_bind().execute(_META.delete().where(_META.c.key == "event.scheme"))
     with op.batch_alter_table('story_feature', schema=None) as batch_op:
         batch_op.drop_index('ix_story_feature_created')
     op.drop_table('story_feature')
