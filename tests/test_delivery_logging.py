@@ -116,3 +116,22 @@ def test_a_broken_channel_never_blocks_the_others(engine: Engine, caplog: pytest
     assert len(receiver.delivered()) == 3
     assert states(engine) == {"good": ["delivered"] * 3, "unbuildable": ["pending"] * 3,
                               "raising": ["retrying"] * 3}
+
+
+def test_poll_delivers_everything_due_not_one_batch(tmp_path: Path) -> None:
+    """More alerts than one delivery pass claims: `poll` keeps passing until nothing is due."""
+    (tmp_path / "w.yaml").write_text(
+        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
+    items = [{"title": f"Acme item {n}", "link": f"http://example.invalid/{n}", "guid": str(n),
+              "body": "<p>Acme " + " ".join(words[(n * k) % len(words)] + str(n * k) for k in range(1, 40))
+                      + "</p>"} for n in range(300)]
+    with FeedServer() as server, Receiver() as receiver:
+        server.add("/f.xml", rss(items))
+        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                              channels={"hook": {"type": "webhook", "url": receiver.url}})
+        done = poll(config)
+    assert done.returncode == 0, done.stderr
+    ids = {r["headers"].get("webhook-id") for r in receiver.requests}
+    assert len(receiver.requests) == len(ids) == 300  # each alert once, none left pending
+    assert done.stderr.rstrip().splitlines()[-1] == "deliveries: 300 sent, 0 retrying, 0 dead"

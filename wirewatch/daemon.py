@@ -13,6 +13,7 @@ import functools
 import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,7 @@ log = logging.getLogger("wirewatch.daemon")
 TAKE_TURNS = 1.5
 PEER_CHECK = 1.0  # seconds between two looks for another daemon polling the same database
 BUG_REPEAT = 600.0  # seconds between two tracebacks of the same unexpected error in the same job
+MAX_DELIVERY_PASSES = 10_000  # `poll`: a bound on delivery passes, far above any outbox a poll can fill
 BUSY_AFTER = 2.0  # seconds a write transaction waits for SQLite's lock before /readyz says "database busy"
 
 
@@ -163,18 +165,24 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
 
 async def poll_once(app: App, names: list[str] | None = None,
                     deliveries: dict[str, int] | None = None) -> list[PollReport]:
-    """One pass over all (or the named) feeds, due or not; then deliver what is due once.
+    """One pass over all (or the named) feeds, due or not; then deliver everything that is due.
 
-    `deliveries`, when given, receives the delivery pass's counts by outcome (for the summary line).
+    Delivery passes repeat until one claims nothing (one pass takes a bounded batch; a retry is
+    due seconds later, not now). `deliveries`, when given, receives the counts by outcome.
     """
     cfg = app.wiring.loaded.config
     rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
     async with Fetcher(cfg.fetch) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
-    counts = await delivery.deliver_once(app)
+    total: Counter[str] = Counter()
+    for _ in range(MAX_DELIVERY_PASSES):
+        counts = await delivery.deliver_once(app)
+        total.update(counts)
+        if not counts.get("claimed"):
+            break
     await app.close_channels()
     if deliveries is not None:
-        deliveries.update(counts)
+        deliveries.update(total)
     return reports
 
 
