@@ -120,12 +120,9 @@ def _published(value: Any, key: str) -> Any:
     return {key: value} if isinstance(value, str) else value
 
 
-class JsonSelect(_Strict):
-    """Where each field of an item is in a JSON document: JMESPath expressions."""
+class _Fields(_Strict):
+    """The fields both kinds of source name; each kind says how (JMESPath or CSS)."""
 
-    kind: Literal["json"] = "json"
-    items: str = "@"
-    """The list of items; `@` for a document that is the list."""
     id: str | None = None
     title: str
     url: str | None = None
@@ -133,6 +130,14 @@ class JsonSelect(_Strict):
     body: str | None = None
     source: str | None = None
     author: str | None = None
+
+
+class JsonSelect(_Fields):
+    """Where each field of an item is in a JSON document: JMESPath expressions."""
+
+    kind: Literal["json"] = "json"
+    items: str = "@"
+    """The list of items; `@` for a document that is the list."""
 
     @field_validator("items", "id", "title", "url", "body", "source", "author")
     @classmethod
@@ -154,18 +159,11 @@ class JsonSelect(_Strict):
         return value
 
 
-class HtmlSelect(_Strict):
+class HtmlSelect(_Fields):
     """Where each field of an item is on an HTML page: CSS selectors, `@attr` for an attribute."""
 
     kind: Literal["html"] = "html"
     items: str
-    id: str | None = None
-    title: str
-    url: str | None = None
-    published: Published | None = None
-    body: str | None = None
-    source: str | None = None
-    author: str | None = None
 
     @field_validator("items")
     @classmethod
