@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from alerts.matchstore import ItemMatch
 from alerts.models import ALERTS, DELIVERIES, DeliveryState
+from ingest import feedstore
 from ingest.dedupe import Signature, similarity
-from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, StoryRow, as_utc, utcnow
+from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, PollLogRow, StoryRow, as_utc, utcnow
 
 FEEDS: sa.Table = FeedRow.__table__  # type: ignore[attr-defined]
 ITEMS: sa.Table = ItemRow.__table__  # type: ignore[attr-defined]
@@ -121,6 +122,16 @@ def feed_row(engine: Engine, name: str) -> FeedRow | None:
         if row is not None:
             session.expunge(row)
         return row
+
+
+def recent_polls(engine: Engine, feed: str) -> list[PollLogRow]:
+    """The feed's recorded polls (`poll_log`, the newest 50), newest first."""
+    return feedstore.recent_polls(engine, feed)
+
+
+def failing_since(engine: Engine, feeds: list[str]) -> dict[str, datetime]:
+    """When each failing feed's current run of errors began, from the recorded polls."""
+    return feedstore.failing_since(engine, feeds)
 
 
 @dataclass(slots=True)
