@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from alerts.matchstore import ItemMatch
 from alerts.models import ALERTS, DELIVERIES, DeliveryState
+from alerts.outbox import attempts_of
 from ingest import feedstore
 from ingest.dedupe import Signature, similarity
 from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, PollLogRow, StoryRow, as_utc, utcnow
@@ -358,7 +359,11 @@ def delivery(engine: Engine, delivery_id: int) -> dict[str, Any] | None:
         row = conn.execute(sa.select(DELIVERIES, a.public_id, a.watchlist, a.title, a.story_id, a.type,
                                      a.created_at.label("alert_created_at"))
                            .join(ALERTS, a.id == d.alert_id).where(d.id == delivery_id)).first()
-    return dict(row._mapping) if row is not None else None
+        if row is None:
+            return None
+        found = dict(row._mapping)
+        found["attempt_rows"] = attempts_of(conn, delivery_id, found["digest_id"])
+    return found
 
 
 # --- search -----------------------------------------------------------------------------------
