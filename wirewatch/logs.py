@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from config.redaction import redact
 
-__all__ = ["JsonFormatter", "TextFormatter", "fields", "redact", "setup"]
+__all__ = ["JsonFormatter", "TextFormatter", "fields", "line", "redact", "setup"]
 
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "fields"}
 _RESERVED = ("time", "level", "logger", "message", "exception")
@@ -71,6 +71,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return redact(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def line(fmt: str, logger: str, message: str, **values: object) -> str:
+    """One event as a line for a report printed at any log level: `message` in text, a JSON event with fields in JSON."""
+    if fmt != "json":
+        return redact(message)
+    record = logging.LogRecord(logger, logging.INFO, "", 0, message, None, None)
+    record.__dict__.update(fields(**values))
+    return JsonFormatter().format(record)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
