@@ -128,11 +128,14 @@ def others_polled_since(engine: Engine, worker: str, since: datetime) -> bool:
 
 @dataclass(slots=True)
 class PollRecord:
-    """One poll to record: the feed, what happened, and its interval."""
+    """One poll to record: the feed, what happened, its interval, and whether it goes into `poll_log`."""
 
     name: str
     outcome: PollOutcome
     interval: float
+    history: bool = True
+    """False for a poll our own database could not take: an outage of ours, not a page of the feed's history
+    (and on a nearly full disk the feed rows must still fit)."""
 
 
 def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
@@ -159,7 +162,7 @@ def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, ji
                 session.add(row)
                 if then is not None:
                     then(session, row)
-        _log_polls(session, [p for p in polls if p.name in rows], now)
+        _log_polls(session, [p for p in polls if p.name in rows and p.history], now)
         session.commit()
         for row in rows.values():
             session.expunge(row)
@@ -176,10 +179,11 @@ def _log_polls(session: Session, polls: Sequence[PollRecord], now: datetime) -> 
          "duration": p.outcome.duration, "error": p.outcome.error[:2000] if p.outcome.error else None}
         for p in polls])
     c = POLL_LOG.c
-    ranked = (sa.select(c.id, sa.func.row_number().over(partition_by=c.feed, order_by=c.id.desc()).label("n"))
-              .where(c.feed.in_(sorted({p.name for p in polls}))).subquery())
-    old = sa.select(ranked.c.id).where(ranked.c.n > POLL_LOG_KEEP)
-    session.execute(POLL_LOG.delete().where(c.id.in_(old)))
+    # per feed: everything at or below its 51st newest id, found on the (feed, id) index; executemany, one statement
+    oldest_kept = (sa.select(c.id).where(c.feed == sa.bindparam("f")).order_by(c.id.desc())
+                   .offset(POLL_LOG_KEEP).limit(1).scalar_subquery())
+    session.execute(POLL_LOG.delete().where(c.feed == sa.bindparam("f"), c.id <= oldest_kept),
+                    [{"f": name} for name in sorted({p.name for p in polls})])
 
 
 def recent_polls(engine: Engine, feed: str, limit: int = POLL_LOG_KEEP) -> list[PollLogRow]:

@@ -68,3 +68,17 @@ def test_failing_since_is_the_first_error_after_the_last_success(db_url: str) ->
     finally:
         engine.dispose()
     assert since == {"down": T0 + timedelta(minutes=2), "never": T0}
+
+
+def test_a_poll_our_database_could_not_take_updates_the_feed_but_not_its_history(db_url: str) -> None:
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        sync_feeds(engine, [FeedSpec("a", "http://127.0.0.1:1/a", 60)])
+        outage = PollOutcome("error", 200, None, None, "database unavailable: database or disk is full", None, 0)
+        [row] = record_polls(engine, "me", [PollRecord("a", outage, 60.0, history=False)], now=T0)
+        polls = recent_polls(engine, "a")
+    finally:
+        engine.dispose()
+    assert row is not None and row.consecutive_errors == 1 and row.last_error == outage.error
+    assert polls == []

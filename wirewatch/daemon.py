@@ -140,7 +140,8 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
                               report.error, report.retry_after, report.new, updated=report.updated,
                               duplicate=report.duplicate, duration=report.duration)
         try:
-            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
+            ours = (report.error or "").startswith(DATABASE_UNAVAILABLE)  # not the feed's doing: no history row
+            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed), history=not ours))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
             if watch is not None and is_database_error(exc):
                 watch.failed(exc, f"recording the poll of {row.name}")
