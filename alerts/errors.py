@@ -23,12 +23,17 @@ class TemplateError(AlertsError):
 
 
 class DeliveryError(AlertsError):
-    """A delivery attempt failed; `retry_after` (seconds) is set when the receiver asked for a delay."""
+    """A delivery attempt failed; `retry_after` (seconds) is set when the receiver asked for a delay.
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False) -> None:
+    `status` is the receiver's HTTP status when it answered one (None: no answer, or not HTTP).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.status = status
 
 
 class ChannelGoneError(DeliveryError):

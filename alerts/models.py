@@ -4,6 +4,7 @@
     Delivery      one per (alert, channel); the unit the outbox claims, sends and records
     Digest        one per (channel, window_end); groups deliveries of digest-mode or throttled alerts
     ChannelState  one per channel that has been disabled (410 Gone) or has recorded a result
+    DeliveryAttempt  one per try of a delivery or digest: when, the HTTP status, the error, what came of it
 
 Timestamps are stored as UTC; `UTCDateTime` gives them back timezone-aware on every backend
 (SQLite returns naive values).
@@ -21,8 +22,9 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 __all__ = [
-    "ALERTS", "CHANNEL_STATES", "DELIVERIES", "DIGESTS",
-    "Alert", "ChannelState", "Claim", "Delivery", "DeliveryInfo", "DeliveryState", "Digest", "Outcome",
+    "ALERTS", "ATTEMPTS", "CHANNEL_STATES", "DELIVERIES", "DIGESTS",
+    "Alert", "AttemptOutcome", "ChannelState", "Claim", "Delivery", "DeliveryAttempt", "DeliveryInfo",
+    "DeliveryState", "Digest", "Outcome",
     "UTCDateTime", "as_utc", "utcnow",
 ]
 
@@ -157,6 +159,34 @@ class ChannelState(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
 
+class AttemptOutcome:
+    """What one try of a delivery led to (the `outcome` of a `delivery_attempt` row)."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    DEAD = "dead"
+    GIVEN_BACK = "given-back"  # never sent: the daemon was stopping; due again at once
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try of a delivery (or of a digest): its number, timing, HTTP status, error and outcome."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int | None = Field(default=None, sa_column=sa.Column(
+        sa.Integer, sa.ForeignKey("alert_deliveries.id", ondelete="CASCADE"), nullable=True, index=True))
+    digest_id: int | None = Field(default=None, sa_column=sa.Column(
+        sa.Integer, sa.ForeignKey("alert_digests.id", ondelete="CASCADE"), nullable=True, index=True))
+    channel: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    attempt: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    started_at: datetime = _ts()
+    finished_at: datetime = _ts()
+    http_status: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    outcome: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -167,6 +197,7 @@ ALERTS = _table(Alert)
 DELIVERIES = _table(Delivery)
 DIGESTS = _table(Digest)
 CHANNEL_STATES = _table(ChannelState)
+ATTEMPTS = _table(DeliveryAttempt)
 
 
 class Outcome(StrEnum):

@@ -2,8 +2,9 @@
 
     create_alerts   inside the pipeline's transaction: one alert per (story, watchlist), one
                     delivery per (alert, channel); INSERT … ON CONFLICT DO NOTHING keeps it race-safe
-    Outbox          claims due deliveries and digests under a lease, records each outcome, lists
-                    and requeues; retries follow `retry.schedule` (seconds after the first try)
+    Outbox          claims due deliveries and digests under a lease, records each outcome (and each
+                    try in `delivery_attempt`), lists and requeues; retries follow `retry.schedule`
+                    (seconds after the first try)
     deliver_due     one worker pass: claim, send concurrently (bounded), record
 
 A crash between a send and its record repeats the send with the same `message_id`
@@ -31,10 +32,12 @@ from alerts.digest import OVERFLOW_EVERY, Schedule, close_window, insert_ignorin
 from alerts.errors import ChannelGoneError, DeliveryError
 from alerts.models import (
     ALERTS,
+    ATTEMPTS,
     CHANNEL_STATES,
     DELIVERIES,
     DIGESTS,
     Alert,
+    AttemptOutcome,
     Claim,
     DeliveryInfo,
     DeliveryState,
@@ -45,14 +48,30 @@ from alerts.render import build_payload, sample_payload
 from alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
 from alerts.types import WatchlistMatch
 from config.models import RetryConfig
+from config.redaction import redact
 from ingest.item import Item, StoryRef
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels", "channel_states", "create_alerts",
-           "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]
+__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
+           "create_alerts", "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]
 
 log = logging.getLogger(__name__)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 S = DeliveryState
+A = AttemptOutcome
+_ATTEMPT_OUTCOME = {Outcome.DELIVERED: A.SENT, Outcome.RETRYING: A.RETRY, Outcome.DEAD: A.DEAD, Outcome.GONE: A.DEAD}
+
+
+def _fields(**values: object) -> dict[str, object]:
+    """`extra=` for a log call: the structured fields `wirewatch.logs` puts in JSON lines (None dropped)."""
+    return {"fields": {k: v for k, v in values.items() if v is not None}}
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """How one send went, as the attempt history records it: when it started, the receiver's HTTP status."""
+
+    started_at: datetime
+    http_status: int | None = None
 
 
 def new_id(prefix: str) -> str:
@@ -111,7 +130,9 @@ def _insert_alert(conn: Connection, type_: str, key: str, item: Item, story: Sto
         return None
     alert = Alert(id=int(ids[0]), **values)
     log.info("alert %s created: %s of story %d for watchlist %r%s → %s", public_id, type_, story.id, match.watchlist,
-             " (throttled: into the hourly digest)" if throttled else "", ", ".join(route.channels) or "no channel")
+             " (throttled: into the hourly digest)" if throttled else "", ", ".join(route.channels) or "no channel",
+             extra=_fields(alert=public_id, story=story.id, item=item.id, watchlist=match.watchlist,
+                           channel=list(dict.fromkeys(route.channels)), type=type_, throttled=throttled or None))
     if route.channels:
         rows = [{"alert_id": alert.id, "channel": channel, "message_id": new_id("msg"), "state": S.PENDING,
                  "batched": throttled, "attempts": 0, "step": 0, "next_attempt_at": now, "created_at": now}
@@ -261,13 +282,24 @@ class Outbox:
         """Schedule the next try of a claimed delivery, or mark it dead (410 also disables the channel)."""
         return self.record([(claim, error)], now)[0]
 
-    def record(self, results: Sequence[tuple[Claim, DeliveryError | None]], now: datetime | None = None) -> list[Outcome]:
-        """Record many outcomes in one transaction; returns each one's resulting state."""
+    def record(self, results: Sequence[tuple[Claim, DeliveryError | None]], now: datetime | None = None,
+               sent: Mapping[tuple[str, int], Sent] | None = None) -> list[Outcome]:
+        """Record many outcomes (and their attempt rows) in one transaction; returns each one's resulting state.
+
+        `sent` says, per `(claim.kind, claim.id)`, when the send started and the HTTP status it got.
+        """
         now = now or utcnow()
         outcomes: list[Outcome] = []
+        attempts: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             for claim, error in results:
-                outcomes.append(self._record_one(conn, claim, error, now))
+                outcome = self._record_one(conn, claim, error, now)
+                outcomes.append(outcome)
+                if outcome in _ATTEMPT_OUTCOME:
+                    how = (sent or {}).get((claim.kind, claim.id))
+                    attempts.append(_attempt_row(claim, error, _ATTEMPT_OUTCOME[outcome], how, now))
+            if attempts:
+                conn.execute(ATTEMPTS.insert(), attempts)
         return outcomes
 
     def _record_one(self, conn: Connection, claim: Claim, error: DeliveryError | None, now: datetime) -> Outcome:
@@ -312,15 +344,23 @@ class Outbox:
         conn.execute(CHANNEL_STATES.update().where(where).values(**values))
 
     def release(self, claims: Sequence[Claim]) -> int:
-        """Give back claims that were not sent (a stop came first): due again at once, for any worker."""
+        """Give back claims that were not sent (a stop came first): due again at once, for any worker.
+
+        Each one given back leaves a `given-back` attempt row (no send happened; the next try keeps its number).
+        """
         released = 0
+        now = utcnow()
         with self.engine.begin() as conn:
             for kind, table in (("delivery", DELIVERIES), ("digest", DIGESTS)):
                 ids = [c.id for c in claims if c.kind == kind]
-                if ids:
-                    released += int(conn.execute(table.update().where(
-                        table.c.id.in_(ids), table.c.claimed_by == self.worker_id)
-                        .values(claimed_by=None, lease_until=None)).rowcount)
+                if not ids:
+                    continue
+                mine = set(conn.execute(table.update().where(table.c.id.in_(ids), table.c.claimed_by == self.worker_id)
+                                        .values(claimed_by=None, lease_until=None).returning(table.c.id)).scalars())
+                released += len(mine)
+                rows = [_attempt_row(c, None, A.GIVEN_BACK, None, now) for c in claims if c.kind == kind and c.id in mine]
+                if rows:
+                    conn.execute(ATTEMPTS.insert(), rows)
         return released
 
     def release_all(self) -> int:
@@ -333,9 +373,9 @@ class Outbox:
         return released
 
     def settle(self, results: Sequence[tuple[Claim, DeliveryError | None]], unsent: Sequence[Claim],
-               now: datetime | None = None) -> list[Outcome]:
+               now: datetime | None = None, sent: Mapping[tuple[str, int], Sent] | None = None) -> list[Outcome]:
         """Record the sends that got an answer, then give back the claims that were never sent."""
-        outcomes = self.record(results, now) if results else []
+        outcomes = self.record(results, now, sent) if results else []
         if unsent:
             self.release(unsent)
             log.info("gave back %d unsent deliveries (stopping); the next run sends them", len(unsent))
@@ -397,6 +437,29 @@ class Outbox:
                 digest_id=None, claimed_by=None, lease_until=None)).rowcount)
 
 
+def _attempt_row(claim: Claim, error: DeliveryError | None, outcome: str, sent: Sent | None,
+                 now: datetime) -> dict[str, Any]:
+    """The `delivery_attempt` row of one try (error text redacted: it is shown on pages and by the CLI)."""
+    started = min(sent.started_at, now) if sent is not None else now
+    status = sent.http_status if sent is not None and sent.http_status is not None else getattr(error, "status", None)
+    text = redact(str(error))[:2000] if error is not None else (
+        "not sent: the daemon was stopping; due again at once" if outcome == A.GIVEN_BACK else None)
+    return {"delivery_id": claim.id if claim.kind == "delivery" else None,
+            "digest_id": claim.id if claim.kind == "digest" else None, "channel": claim.channel,
+            "attempt": claim.attempts + 1, "started_at": started, "finished_at": now, "http_status": status,
+            "error": text, "outcome": outcome}
+
+
+def attempts_of(conn: Connection, delivery_id: int, digest_id: int | None = None) -> list[dict[str, Any]]:
+    """The tries of one delivery (and of the digest it went out in, if any), oldest first, as plain dicts."""
+    t = ATTEMPTS.c
+    which = t.delivery_id == delivery_id if digest_id is None else sa.or_(t.delivery_id == delivery_id,
+                                                                          t.digest_id == digest_id)
+    query = sa.select(t.id, t.delivery_id, t.digest_id, t.channel, t.attempt, t.started_at, t.finished_at,
+                      t.http_status, t.error, t.outcome).where(which).order_by(t.id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
 def channel_states(engine: Engine) -> dict[str, str]:
     """Disabled channels and why (for `wirewatch status`)."""
     with engine.connect() as conn:
@@ -415,11 +478,13 @@ def prune_delivered(session: Session, cutoff: datetime) -> int:
     d, a = DELIVERIES.c, ALERTS.c
     still_open = sa.select(d.alert_id).where(d.state.in_(S.OPEN))
     old = sa.select(a.id).where(a.created_at < cutoff, a.id.not_in(still_open))
+    conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.delivery_id.in_(sa.select(d.id).where(d.alert_id.in_(old)))))
     conn.execute(DELIVERIES.delete().where(d.alert_id.in_(old)))
     removed = int(conn.execute(ALERTS.delete().where(a.created_at < cutoff, a.id.not_in(still_open))).rowcount)
     used = sa.select(d.digest_id).where(d.digest_id.is_not(None))
-    conn.execute(DIGESTS.delete().where(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used),
-                                        DIGESTS.c.state.not_in(S.OPEN)))
+    gone = sa.and_(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used), DIGESTS.c.state.not_in(S.OPEN))
+    conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.digest_id.in_(sa.select(DIGESTS.c.id).where(gone))))
+    conn.execute(DIGESTS.delete().where(gone))
     return removed
 
 
@@ -430,15 +495,21 @@ def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, ne
     what = f"{claim.kind} {claim.id} of alert {alert}" if claim.kind == "delivery" else \
         f"digest {claim.id} ({len(claim.payloads)} alerts)"
     attempt = claim.attempts + 1
+    keys = {"delivery" if claim.kind == "delivery" else "digest": claim.id}
+    info = _fields(alert=alert if claim.kind == "delivery" else None, channel=claim.channel, attempt=attempt,
+                   outcome=_ATTEMPT_OUTCOME.get(outcome, outcome.value), status=getattr(error, "status", None),
+                   error=str(error) if error is not None else None,
+                   next_attempt_at=next_at.isoformat() if next_at is not None else None, **keys)
     if error is None:
-        log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt)
+        log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt, extra=info)
     elif outcome in (Outcome.DEAD, Outcome.GONE):
         again = f"wirewatch alerts retry {claim.id}" if claim.kind == "delivery" else "wirewatch alerts retry --all-dead"
         log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `%s`",
-                  what, claim.channel, attempt, error, again)
+                  what, claim.channel, attempt, error, again, extra=info)
     else:
         wait = f"in {(next_at - now).total_seconds():.0f}s" if next_at is not None else "later"
-        log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait)
+        log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait,
+                    extra=info)
 
 
 class _Unsent:
@@ -449,22 +520,30 @@ UNSENT = _Unsent()
 
 
 async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore,
-                stop: asyncio.Event | None = None) -> DeliveryError | _Unsent | None:
+                stop: asyncio.Event | None = None,
+                sent: dict[tuple[str, int], Sent] | None = None) -> DeliveryError | _Unsent | None:
+    """Send one claim; `sent` receives when the send started and the HTTP status it got."""
     if channel is None:
         return DeliveryError(f"channel {claim.channel!r} is not configured")
     async with gate:
         if stop is not None and stop.is_set():
             return UNSENT
+        started = utcnow()
+        status: int | None = None
         try:
             if claim.kind == "digest":
-                await channel.send_digest(claim.payloads, claim.message_id)
+                status = await channel.send_digest(claim.payloads, claim.message_id)
             else:
-                await channel.send(claim.payloads[0], claim.message_id)
+                status = await channel.send(claim.payloads[0], claim.message_id)
         except DeliveryError as exc:
+            status = exc.status
             return exc
         except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("channel %r failed unexpectedly", claim.channel)
+            log.exception("channel %r failed unexpectedly", claim.channel, extra=_fields(channel=claim.channel))
             return DeliveryError(f"channel {claim.channel!r}: unexpected {type(exc).__name__}: {exc}")
+        finally:
+            if sent is not None:
+                sent[(claim.kind, claim.id)] = Sent(started, status if isinstance(status, int) else None)
     return None
 
 
@@ -494,7 +573,8 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
     if not claims:
         return counts
     gate = asyncio.Semaphore(concurrency)
-    sends = [asyncio.create_task(_send(c, channels.get(c.channel), gate, stop)) for c in claims]
+    sent: dict[tuple[str, int], Sent] = {}
+    sends = [asyncio.create_task(_send(c, channels.get(c.channel), gate, stop, sent)) for c in claims]
     cancelled = False
     try:
         await asyncio.wait(sends)
@@ -511,7 +591,7 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
             unsent.append(claim)
         else:
             answered.append((claim, result if isinstance(result, DeliveryError) else None))
-    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now))
+    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now, sent))
     try:
         outcomes = await asyncio.shield(settling)
     except asyncio.CancelledError:

@@ -58,11 +58,11 @@ class Channel(Protocol):
 
     name: str
 
-    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
-        """Deliver one alert; `delivery_id` is the stable idempotency id."""
+    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> int | None:
+        """Deliver one alert; `delivery_id` is the stable idempotency id; the HTTP status, if the channel has one."""
 
-    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
-        """Deliver one message listing several alerts."""
+    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> int | None:
+        """Deliver one message listing several alerts; the HTTP status, if the channel has one."""
 
 
 class UnavailableChannel:

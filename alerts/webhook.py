@@ -107,21 +107,21 @@ class WebhookSender:
             "count": len(payloads), "alerts": [digest_entry(p) for p in payloads],
         })
 
-    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
-        """POST one alert, signed, with `delivery_id` as the idempotency id."""
+    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> int:
+        """POST one alert, signed, with `delivery_id` as the idempotency id; returns the HTTP status."""
         try:
             body = self._alert_body(payload)
         except TemplateError as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
-        await self.post(body, delivery_id)
+        return await self.post(body, delivery_id)
 
-    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
-        """POST one message listing every alert of a digest window."""
+    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> int:
+        """POST one message listing every alert of a digest window; returns the HTTP status."""
         try:
             body = self._digest_body(payloads, delivery_id)
         except TemplateError as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
-        await self.post(body, delivery_id)
+        return await self.post(body, delivery_id)
 
     def headers(self, body: bytes, delivery_id: str) -> dict[str, str]:
         """Custom headers first, then content type and the Standard Webhooks headers (which win)."""
@@ -137,8 +137,8 @@ class WebhookSender:
             headers["webhook-signature"] = sign(self._key, delivery_id, timestamp, body)
         return headers
 
-    async def post(self, body: bytes, delivery_id: str) -> None:
-        """Send a body and turn the outcome into success or a `DeliveryError`."""
+    async def post(self, body: bytes, delivery_id: str) -> int:
+        """Send a body and turn the outcome into success (the 2xx status) or a `DeliveryError` (with the status)."""
         where = f"channel {self.name!r} ({self._host})"
         try:
             response = await self.http.post(
@@ -151,17 +151,19 @@ class WebhookSender:
             raise DeliveryError(f"{where}: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if 200 <= status < 300:
-            return
+            return status
         snippet = response.text[:200].replace("\n", " ") if response.content else ""
         message = f"{where}: HTTP {status} {snippet}".rstrip()
         if status == 410:
             raise ChannelGoneError(message + " — endpoint gone; channel disabled until its config changes",
-                                   permanent=True)
+                                   permanent=True, status=status)
         if status in (429, 503):
-            raise DeliveryError(message, retry_after=parse_retry_after(response.headers.get("retry-after")))
+            raise DeliveryError(message, retry_after=parse_retry_after(response.headers.get("retry-after")),
+                                status=status)
         if 300 <= status < 400:
-            raise DeliveryError(f"{message} — redirects are not followed; point the channel at the final URL")
-        raise DeliveryError(message)
+            raise DeliveryError(f"{message} — redirects are not followed; point the channel at the final URL",
+                                status=status)
+        raise DeliveryError(message, status=status)
 
 
 def _dumps(value: Any) -> bytes:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlmodel import Session, SQLModel  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
-from alerts.models import ALERTS, CHANNEL_STATES, DELIVERIES, DIGESTS  # noqa: E402
+from alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS  # noqa: E402
 from alerts.outbox import Outbox, create_alerts, deliver_due  # noqa: E402
 from alerts.route import build_channels, close_channels  # noqa: E402
 from config.models import RetryConfig, WebhookChannel  # noqa: E402
@@ -68,7 +68,7 @@ def run(alerts: int, limit: int, concurrency: int, latency: float) -> dict[str, 
     """One run on a fresh database; returns rates and checks."""
     with tempfile.TemporaryDirectory() as folder, remote_receiver(latency) as (url, requests):
         engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-        SQLModel.metadata.create_all(engine, tables=[ALERTS, DIGESTS, DELIVERIES, CHANNEL_STATES])
+        SQLModel.metadata.create_all(engine, tables=[ALERTS, DIGESTS, DELIVERIES, CHANNEL_STATES, ATTEMPTS])
         routes = {"acme": ["hook"]}
         start = time.perf_counter()
         for n in range(alerts):

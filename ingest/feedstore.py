@@ -12,13 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from ingest.schedule import first_poll, next_poll
-from ingest.store import FeedRow, as_utc, utcnow
+from ingest.store import FeedRow, PollLogRow, as_utc, utcnow
+
+POLL_LOG_KEEP = 50
+"""Polls kept per feed in `poll_log` (older ones are deleted as new ones are recorded)."""
+POLL_LOG = PollLogRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -42,6 +47,9 @@ class PollOutcome:
     error: str | None = None
     retry_after: float | None = None
     new_items: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    duration: float = 0.0
 
 
 def sync_feeds(engine: Engine, specs: Sequence[FeedSpec], now: datetime | None = None) -> None:
@@ -120,11 +128,14 @@ def others_polled_since(engine: Engine, worker: str, since: datetime) -> bool:
 
 @dataclass(slots=True)
 class PollRecord:
-    """One poll to record: the feed, what happened, and its interval."""
+    """One poll to record: the feed, what happened, its interval, and whether it goes into `poll_log`."""
 
     name: str
     outcome: PollOutcome
     interval: float
+    history: bool = True
+    """False for a poll our own database could not take: an outage of ours, not a page of the feed's history
+    (and on a nearly full disk the feed rows must still fit)."""
 
 
 def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
@@ -151,10 +162,56 @@ def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, ji
                 session.add(row)
                 if then is not None:
                     then(session, row)
+        _log_polls(session, [p for p in polls if p.name in rows and p.history], now)
         session.commit()
         for row in rows.values():
             session.expunge(row)
         return [rows.get(p.name) for p in polls]
+
+
+def _log_polls(session: Session, polls: Sequence[PollRecord], now: datetime) -> None:
+    """Append the batch to `poll_log` (one INSERT), then keep the newest `POLL_LOG_KEEP` of each feed (one DELETE)."""
+    if not polls:
+        return
+    session.execute(sa.insert(POLL_LOG), [
+        {"feed": p.name, "at": now, "status": p.outcome.status, "http_status": p.outcome.http_status,
+         "new": p.outcome.new_items, "updated": p.outcome.updated, "duplicate": p.outcome.duplicate,
+         "duration": p.outcome.duration, "error": p.outcome.error[:2000] if p.outcome.error else None}
+        for p in polls])
+    c = POLL_LOG.c
+    # per feed: everything at or below its 51st newest id, found on the (feed, id) index; executemany, one statement
+    oldest_kept = (sa.select(c.id).where(c.feed == sa.bindparam("f")).order_by(c.id.desc())
+                   .offset(POLL_LOG_KEEP).limit(1).scalar_subquery())
+    session.execute(POLL_LOG.delete().where(c.feed == sa.bindparam("f"), c.id <= oldest_kept),
+                    [{"f": name} for name in sorted({p.name for p in polls})])
+
+
+def recent_polls(engine: Engine, feed: str, limit: int = POLL_LOG_KEEP) -> list[PollLogRow]:
+    """The feed's recorded polls, newest first."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(PollLogRow).where(PollLogRow.feed == feed)
+                                 .order_by(col(PollLogRow.id).desc()).limit(limit)).all())
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def failing_since(engine: Engine, feeds: Sequence[str]) -> dict[str, datetime]:
+    """When the current run of failed polls began, for each of `feeds` whose last recorded poll failed.
+
+    That is the first error after the feed's last success in `poll_log` (or its oldest kept poll).
+    """
+    if not feeds:
+        return {}
+    c = POLL_LOG.c
+    last_ok = (sa.select(c.feed, sa.func.max(c.id).label("ok_id")).where(c.status != "error", c.feed.in_(list(feeds)))
+               .group_by(c.feed).subquery())
+    query = (sa.select(c.feed, sa.func.min(c.at)).select_from(POLL_LOG.outerjoin(last_ok, last_ok.c.feed == c.feed))
+             .where(c.feed.in_(list(feeds)), c.status == "error", sa.or_(last_ok.c.ok_id.is_(None), c.id > last_ok.c.ok_id))
+             .group_by(c.feed))
+    with engine.connect() as conn:
+        since = {feed: as_utc(first) for feed, first in conn.execute(query)}
+    return {feed: at for feed, at in since.items() if at is not None}
 
 
 def _apply(row: FeedRow, worker: str, outcome: PollOutcome, interval: float, now: datetime, jitter: float,

@@ -47,6 +47,11 @@ T = TypeVar("T")
 MAX_RETRY_AFTER = 86400.0
 """Longest a feed server's Retry-After is honoured (seconds) when `fetch.max_backoff` is shorter."""
 
+def _fields(**values: object) -> dict[str, object]:
+    """`extra=` for a log call: the structured fields `wirewatch.logs` puts in JSON lines (None dropped)."""
+    return {"fields": {k: v for k, v in values.items() if v is not None}}
+
+
 Sink = Callable[[Session, Item, StoryRef], None]
 """Called inside the transaction that stored an item (new or materially edited) in its story."""
 
@@ -142,7 +147,7 @@ class Cleaner:
                                    state="learned", learned_at=utcnow())
                 session.add(rule)
                 stored[line] = rule
-                log.info("learned boilerplate", extra={"feed": feed.name, "line": line[:80]})
+                log.info("learned boilerplate of %s: %r", feed.name, line[:80], extra=_fields(feed=feed.name, line=line[:80]))
         disabled = {cleaning.normalise(x) for x in cfg.disable} | {x for x, r in stored.items() if r.state == "disabled"}
         active = {line for line, r in stored.items() if r.state in ("learned", "pinned")} if cfg.enabled else set()
         return (active | {cleaning.normalise(x) for x in cfg.pin}) - disabled, new - disabled
@@ -227,9 +232,9 @@ class Pipeline:
             report.error = f"{type(exc).__name__}: {exc}"
         except (OperationalError, InterfaceError) as exc:  # database down or busy: the daemon logs the outage once
             report.error = f"{DATABASE_UNAVAILABLE}: {(str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]}"
-            log.debug("poll of %s not stored: %s", feed.name, report.error)
+            log.debug("poll of %s not stored: %s", feed.name, report.error, extra=_fields(feed=feed.name))
         except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
-            log.exception("unexpected error polling %s", feed.name)
+            log.exception("unexpected error polling %s", feed.name, extra=_fields(feed=feed.name))
             report.error = f"internal error: {type(exc).__name__}: {exc}"
         if report.retry_after is not None:  # a server may ask for years (or overflow the clock): cap it
             report.retry_after = min(report.retry_after, max(self.config.fetch.max_backoff, MAX_RETRY_AFTER))
@@ -253,7 +258,7 @@ class Pipeline:
                 page = await fetcher.fetch(entry.link)
                 article = extract_article(page.body.decode("utf-8", "replace"), entry.link)
             except (FetchError, ValueError) as exc:
-                log.warning("full text failed for %s: %s", entry.link, exc)
+                log.warning("full text failed for %s: %s", entry.link, exc, extra=_fields(feed=feed.name, url=entry.link))
                 continue
             if article:
                 pages[entry.link] = article
@@ -277,7 +282,7 @@ class Pipeline:
         """Finish cleaning, group and store a prepared document's entries; skip the ones stored unchanged."""
         report.warning, report.skipped = doc.warning, doc.skipped
         if doc.warning:
-            log.info("feed %s parsed with a warning: %s", feed.name, doc.warning)
+            log.info("feed %s parsed with a warning: %s", feed.name, doc.warning, extra=_fields(feed=feed.name))
         with Session(self.engine) as session:
             known = known_items(session, feed.name, [p.item.identity for p in doc.entries])
         fresh: list[tuple[Prepared, Known | None]] = []
@@ -305,6 +310,10 @@ class Pipeline:
                 if story is None:  # another daemon stored it first
                     report.duplicate += 1
                     continue
+                log.debug("item %s of %s %s story %d", item.id, feed.name,
+                          "edited in" if old is not None else "started" if story.created else "joined", story.id,
+                          extra=_fields(feed=feed.name, item=item.id, story=story.id,
+                                        event="item.updated" if old is not None else "item.new"))
                 if self.sink is not None:
                     self.sink(session, item, story)
                 if old is None:
@@ -317,10 +326,11 @@ class Pipeline:
             try:
                 n = reprocess(self.engine, self.config, self.cleaner, self.resink, feed.name)
             except Exception:  # noqa: BLE001 - the batch is committed; `wirewatch reprocess` can redo this
-                log.exception("re-cleaning %s after learning boilerplate failed", feed.name)
+                log.exception("re-cleaning %s after learning boilerplate failed", feed.name,
+                              extra=_fields(feed=feed.name))
             else:
                 log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name,
-                         len(batch.learned))
+                         len(batch.learned), extra=_fields(feed=feed.name, items=n, lines=len(batch.learned)))
 
 
 def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,

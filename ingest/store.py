@@ -179,6 +179,24 @@ class FeedHistory(SQLModel, table=True):
     created_at: datetime | None = _ts()
 
 
+class PollLogRow(SQLModel, table=True):
+    """One finished poll of a feed (the newest `POLL_LOG_KEEP` per feed are kept) for the console's feed page."""
+
+    __tablename__ = "poll_log"
+    __table_args__ = (Index("ix_poll_log_feed_id", "feed", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=100)
+    at: datetime | None = _ts(nullable=False)
+    status: str = Field(max_length=20)
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    duration: float = 0.0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
 class LearnedRule(SQLModel, table=True):
     """A line a feed repeats on most items: learned, pinned or disabled."""
 

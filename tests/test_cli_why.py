@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -63,6 +64,7 @@ def test_why_explains_match_rules_story_alert_and_delivery(polled: dict[str, str
     assert "this item started it" in text
     assert "tech: alert.created alt_" in text and "created by this item" in text
     assert "hook: delivered" in text
+    assert re.search(r"\n        try 1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: HTTP 200, sent\n", text), text  # its attempt
     assert "strict: no alert: the watchlist's rules did not match" in text
     copy = cli("why", "http://example.invalid/copy", env=polled)
     assert copy.returncode == 0, copy.stderr

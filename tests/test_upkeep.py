@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from alerts.matchstore import ItemMatch
-from alerts.models import Alert, Delivery
+from alerts.models import Alert, Delivery, DeliveryAttempt
 from ingest import dedupe
-from ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, utcnow
+from ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand, utcnow
 from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
@@ -45,7 +45,9 @@ def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path:
                 assert count(session, ItemRow) == 4 and count(session, ItemMatch) == 4
                 assert count(session, Alert) == 4 and count(session, ItemSignature) == 4
                 assert count(session, StoryBand) == 0  # band rows wait in the tail: pruning must not need them
+                assert count(session, DeliveryAttempt) == 4 and count(session, PollLogRow) == 1
                 old = utcnow() - timedelta(days=100)
+                session.execute(update(PollLogRow).values(at=old))
                 session.execute(update(ItemRow).where(ItemRow.guid.in_(["g0", "g1"])).values(fetched_at=old))  # type: ignore[union-attr]
                 session.execute(update(ItemSignature).values(created_at=old))
                 session.execute(update(StoryBand).values(created_at=old))
@@ -58,6 +60,8 @@ def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path:
                 assert count(session, ItemMatch) == 2
                 assert count(session, StoryBand) == 0 and count(session, ItemSignature) == 0  # past the window
                 assert count(session, Alert) == 0 and count(session, Delivery) == 0
+                assert count(session, DeliveryAttempt) == 0  # the attempt history goes with its delivery
+                assert count(session, PollLogRow) == 0
         finally:
             app.close()
 

@@ -151,6 +151,11 @@ def test_overview_lists_every_feed_failing_first_and_clicks_through_to_the_error
     expect(page).to_have_url(console.base + "/feeds/broken")
     expect(page.locator("#last-error")).to_contain_text("HTTP 500")
     expect(page.locator("#polls")).to_contain_text("error")
+    first = page.locator("#polls tbody tr").first  # from poll_log: the newest poll, its HTTP status and error
+    expect(first.locator("td").nth(2)).to_have_text("500")
+    expect(first.locator("td").nth(7)).to_contain_text("HTTP 500")
+    stored = _rows(console.db, "select status, http_status from poll_log where feed = 'broken' order by id desc limit 1")
+    assert stored == [("error", 500)]
 
 
 def test_item_to_story_to_alert_to_delivery_and_retry_the_dead_one(console: Console, page: Page) -> None:
@@ -177,6 +182,15 @@ def test_item_to_story_to_alert_to_delivery_and_retry_the_dead_one(console: Cons
     page.reload()
     expect(page.locator("#state")).to_have_text("delivered")
     expect(page.locator("#attempts")).to_contain_text("2")
+    tries = page.locator("#attempt-rows tbody tr")  # the delivery's attempt history: 500 and dead, then 200 and sent
+    expect(tries).to_have_count(2)
+    expect(tries.nth(0).locator("td.http")).to_have_text("500")
+    expect(tries.nth(0)).to_contain_text("dead")
+    expect(tries.nth(0).locator("td.err")).to_contain_text("HTTP 500 receiver down for maintenance")
+    expect(tries.nth(1).locator("td.http")).to_have_text("200")
+    expect(tries.nth(1)).to_contain_text("sent")
+    assert _rows(console.db, f"select attempt, http_status, outcome from delivery_attempt where delivery_id = {delivery}"
+                             " order by id") == [(1, 500, "dead"), (2, 200, "sent")]
     assert any("Microsoft" in r["body"] for r in console.receiver.delivered())
 
 
@@ -292,6 +306,9 @@ def test_wirewatch_web_alone_is_read_only_and_asks_for_its_token(console: Consol
             expect(tab.locator("#retry")).to_be_disabled()
         tab.goto(base + "/feeds/wire")
         expect(tab.locator("#learned button").first).to_be_disabled()
+        expect(tab.locator("#polls tbody tr").first).to_contain_text("ok")  # the daemon's polls, read from poll_log
+        tab.goto(base + "/feeds/broken")
+        expect(tab.locator("#polls tbody tr").first.locator("td").nth(2)).to_have_text("500")
         context.close()
     finally:
         proc.send_signal(signal.SIGTERM)

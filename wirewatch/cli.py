@@ -75,12 +75,17 @@ def cmd_poll(args: argparse.Namespace) -> int:
         reports = asyncio.run(poll_once(app, names, deliveries))
     finally:
         app.close()
-    for r in reports:
-        print(f"{r.feed}: {r.status} new={r.new} updated={r.updated} duplicate={r.duplicate}"
-              + (f" error={r.error}" if r.error else ""), file=sys.stderr)
     from wirewatch.delivery import summary
 
-    print(summary(deliveries), file=sys.stderr)  # the last line: what became of the deliveries
+    # Printed whatever the log level; with --log-format json each is one JSON event like the log lines.
+    for r in reports:
+        text = f"{r.feed}: {r.status} new={r.new} updated={r.updated} duplicate={r.duplicate}" + (
+            f" error={r.error}" if r.error else "")
+        print(logs.line(args.log_format, "wirewatch.poll", text, event="poll.result", feed=r.feed, status=r.status,
+                        new=r.new, updated=r.updated, duplicate=r.duplicate, error=r.error), file=sys.stderr)
+    print(logs.line(args.log_format, "wirewatch.poll", summary(deliveries), event="poll.deliveries",
+                    **{k: v for k, v in deliveries.items() if k != "claimed"}),
+          file=sys.stderr)  # the last line: what became of the deliveries
     return 0
 
 

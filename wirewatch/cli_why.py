@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, or_, select
 
 from alerts.models import ALERTS, DELIVERIES
+from alerts.outbox import attempts_of
 from alerts.watchlist import compile_watchlists
 from config.loader import Loaded
 from ingest.store import ItemRow, StoryRow, as_utc, utcnow
@@ -50,6 +51,18 @@ def _delivery_line(d: Any) -> str:
     if d.last_error and d.state != "delivered":
         text += f"; last error: {clip(' '.join(d.last_error.split()), 160)}"
     return f"      {d.channel}: {text}"
+
+
+def _attempt_lines(conn: Connection, d: Any) -> list[str]:
+    """One line per recorded try of a delivery: when, HTTP status, outcome, error."""
+    out = []
+    for t in attempts_of(conn, d.id, d.digest_id):
+        status = f"HTTP {t['http_status']}" if t["http_status"] is not None else "no HTTP answer"
+        where = f" (digest {t['digest_id']})" if t["digest_id"] is not None else ""
+        error = f": {clip(' '.join(t['error'].split()), 120)}" if t["error"] else ""
+        out.append(f"        try {t['attempt']}{where} {t['started_at']:%Y-%m-%d %H:%M:%SZ}: "
+                   f"{status}, {t['outcome']}{error}")
+    return out
 
 
 def _alerts(conn: Connection, story_id: int | None) -> dict[str, list[Any]]:
@@ -122,7 +135,10 @@ def _alert_lines(conn: Connection, name: str, row: ItemRow, alerts: list[Any], s
         out.append(f"  {name}: {alert.type} {alert.public_id} created by this item "
                    f"{age(alert.created_at, utcnow())}, {how}")
         deliveries = _deliveries(conn, alert.id)
-        out += [_delivery_line(d) for d in deliveries] or ["      no channels: the watchlist names none"]
+        for d in deliveries:
+            out += [_delivery_line(d), *_attempt_lines(conn, d)]
+        if not deliveries:
+            out.append("      no channels: the watchlist names none")
     return out
 
 

@@ -40,7 +40,6 @@ from wirewatch import __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
 from wirewatch.logs import fields, redact
-from wirewatch.web.polls import POLLS as web_polls
 
 log = logging.getLogger("wirewatch.daemon")
 # A feed this daemon polled last waits this long past due while another daemon polls the same database:
@@ -63,8 +62,6 @@ def observe(report: PollReport) -> None:
     metrics.ITEMS.labels("skipped").inc(report.skipped)  # JSON/HTML source items missing a required field
     metrics.STORIES.inc(report.stories_created)
     metrics.BOILERPLATE.inc(report.removed_lines)
-    web_polls.add(report.feed, report.status, report.http_status, report.new, report.updated, report.duplicate,
-                  report.duration, report.error)  # the web console's recent polls
     level = logging.WARNING if report.status == "error" else logging.INFO
     if report.error and report.error.startswith(DATABASE_UNAVAILABLE):
         level = logging.INFO  # the outage itself is logged once, by the daemon's DatabaseWatch
@@ -142,9 +139,11 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         if report.error:  # the feed URL may carry credentials; the row, `status` and `poll` show this text
             report.error = redact(report.error)
         outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
-                              report.error, report.retry_after, report.new)
+                              report.error, report.retry_after, report.new, updated=report.updated,
+                              duplicate=report.duplicate, duration=report.duration)
         try:
-            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
+            ours = (report.error or "").startswith(DATABASE_UNAVAILABLE)  # not the feed's doing: no history row
+            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed), history=not ours))
         except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
             if watch is not None and is_database_error(exc):
                 watch.failed(exc, f"recording the poll of {row.name}")

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
-_SECRET_PATTERNS = [
-    (re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@", re.IGNORECASE), r"\g<pre>***:***@"),
-    # user:password@host without the scheme (a URL's netloc quoted in an error message)
-    (re.compile(r"(?P<pre>[\s('\"])[^\s/@:()'\"*]+:[^\s/@()'\"]+@(?=[\w\[])"), r"\g<pre>***:***@"),
-    (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_***"),
-    (re.compile(r"(?i)(?P<k>[?&](?:token|access_token|api_key|apikey|key|secret|password|sig|signature)=)[^&\s]+"),
-     r"\g<k>***"),
-    (re.compile(r"(?i)(?P<k>authorization:\s*)(?:bearer|basic)?\s*\S+"), r"\g<k>***"),
-]
+from config.redaction import redact
+
+__all__ = ["JsonFormatter", "TextFormatter", "fields", "line", "redact", "setup"]
+
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "fields"}
 _RESERVED = ("time", "level", "logger", "message", "exception")
 
@@ -42,13 +36,6 @@ def _text_value(value: object) -> str:
 
 def _one_line(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", " | ") if "\n" in text else text
-
-
-def redact(text: str) -> str:
-    """Remove credentials in URLs, webhook secrets, tokens in query strings and auth headers."""
-    for pattern, repl in _SECRET_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
 
 
 class TextFormatter(logging.Formatter):
@@ -84,6 +71,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return redact(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def line(fmt: str, logger: str, message: str, **values: object) -> str:
+    """One event as a line for a report printed at any log level: `message` in text, a JSON event with fields in JSON."""
+    if fmt != "json":
+        return redact(message)
+    record = logging.LogRecord(logger, logging.INFO, "", 0, message, None, None)
+    record.__dict__.update(fields(**values))
+    return JsonFormatter().format(record)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Retention: prune old items and their index rows, delivered alerts, and vacuum SQLite when worthwhile."""
+"""Retention: prune old items and their index rows, old polls, delivered alerts, and vacuum SQLite when worthwhile."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 from alerts.matchstore import ItemMatch
+from alerts.outbox import prune_delivered
 from config.models import Config
-from ingest.store import FeedHistory, ItemRow, ItemSignature, StoryBand, StoryFeature, utcnow
+from ingest.store import FeedHistory, ItemRow, ItemSignature, PollLogRow, StoryBand, StoryFeature, utcnow
 
 log = logging.getLogger("wirewatch.upkeep")
 
 
 def prune(engine: Engine, config: Config) -> dict[str, int]:
-    """Delete items older than `retention.items` (and their matches and index rows); returns counts."""
+    """Delete items (with matches, index rows) and polls past `retention.items`, delivered alerts past theirs; counts."""
     now = utcnow()
     cutoff = now - timedelta(seconds=config.retention.items)
     window_cutoff = now - timedelta(seconds=config.dedupe.window)
@@ -34,12 +35,9 @@ def prune(engine: Engine, config: Config) -> dict[str, int]:
         session.exec(delete(StoryFeature).where(col(StoryFeature.created_at) < window_cutoff))
         session.exec(delete(ItemSignature).where(col(ItemSignature.created_at) < window_cutoff))
         session.exec(delete(FeedHistory).where(col(FeedHistory.created_at) < cutoff))
-        try:
-            from alerts.outbox import prune_delivered
-        except ImportError:
-            pass
-        else:
-            counts["alerts"] = prune_delivered(session, now - timedelta(seconds=config.retention.delivered_alerts))
+        # recording keeps the newest 50 per feed; this drops what a feed removed from the config left behind
+        session.exec(delete(PollLogRow).where(col(PollLogRow.at) < cutoff))
+        counts["alerts"] = prune_delivered(session, now - timedelta(seconds=config.retention.delivered_alerts))
         session.commit()
     if engine.dialect.name == "sqlite" and counts["items"] > 1000:
         raw = engine.raw_connection()

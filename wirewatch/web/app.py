@@ -28,7 +28,6 @@ from starlette.staticfiles import StaticFiles
 from alerts.match import Matcher
 from config.models import Config
 from wirewatch.web import pages
-from wirewatch.web.polls import PollLog
 from wirewatch.web.security import Guard
 
 log = logging.getLogger("wirewatch.web")
@@ -44,7 +43,6 @@ class Console:
     config: Callable[[], Config]
     matcher: Callable[[], Matcher]
     worker: str = "web"
-    polls: PollLog | None = None
     pause: Callable[[str, bool], bool] | None = None  # pause/resume a feed; None where not available
 
 

@@ -6,7 +6,6 @@ are refused in read-only mode and without a valid CSRF token.
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -105,10 +104,11 @@ def _overview(console: Any) -> dict[str, Any]:
     item_bars = views.bars([(h, i) for h, i, _ in hours], top=top)
     story_bars = views.bars([(h, s) for h, _, s in hours], top=top, offset=480 / len(hours) / 2 if hours else 0)
     feeds = store.feed_states(console.reads, [f.name for f in cfg.feeds])
-    for state in feeds:  # failing, not yet unhealthy: the first error of the run this daemon saw
-        if state.state == "failing" and state.since is None and console.polls is not None:
-            run = list(itertools.takewhile(lambda p: p.status == "error", console.polls.recent(state.name)))
-            state.since = run[-1].at if run else None
+    failing = [s.name for s in feeds if s.state == "failing" and s.since is None]
+    since = store.failing_since(console.reads, failing)  # not yet unhealthy: the first error of the run
+    for state in feeds:
+        if state.name in since:
+            state.since = since[state.name]
     return {"feeds": feeds,
             "outbox": store.outbox_summary(console.reads), "dead": store.deliveries(console.reads, state="dead", limit=10),
             "hours": hours, "item_bars": item_bars, "story_bars": story_bars,
@@ -131,7 +131,7 @@ def _feed(console: Any, name: str) -> dict[str, Any] | None:
         return None
     state = next((s for s in store.feed_states(console.reads, [name]) if s.name == name), None)
     return {"name": name, "url": spec.url if spec else (row.url if row else ""), "configured": spec is not None,
-            "state": state, "polls": console.polls.recent(name) if console.polls is not None else None,
+            "state": state, "polls": store.recent_polls(console.reads, name),
             "items": store.recent_items(console.reads, feed=name, limit=30),
             "rules": store.learned_lines(console.reads, name), "can_pause": console.pause is not None}
 

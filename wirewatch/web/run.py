@@ -20,7 +20,6 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 async def start_in_daemon(app: App) -> Running | None:
     """Serve the console on the daemon's loop when `web.listen` is set; None when it is off."""
     from wirewatch.web.app import Console, start
-    from wirewatch.web.polls import POLLS
     from wirewatch.web.store import read_engine, set_feed_paused
 
     cfg = app.wiring.loaded.config
@@ -28,7 +27,7 @@ async def start_in_daemon(app: App) -> Running | None:
         return None
     console = Console(reads=read_engine(cfg.database, cfg.sqlite_cache), writes=app.engine,
                       config=lambda: app.wiring.loaded.config, matcher=lambda: app.wiring.matcher,
-                      worker=app.worker, polls=POLLS,
+                      worker=app.worker,
                       pause=lambda name, paused: set_feed_paused(app.engine, name, paused))
     return await start(console, cfg.web.listen)
 

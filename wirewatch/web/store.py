@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from alerts.matchstore import ItemMatch
 from alerts.models import ALERTS, DELIVERIES, DeliveryState
+from alerts.outbox import attempts_of
+from ingest import feedstore
 from ingest.dedupe import Signature, similarity
-from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, StoryRow, as_utc, utcnow
+from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, PollLogRow, StoryRow, as_utc, utcnow
 
 FEEDS: sa.Table = FeedRow.__table__  # type: ignore[attr-defined]
 ITEMS: sa.Table = ItemRow.__table__  # type: ignore[attr-defined]
@@ -121,6 +123,16 @@ def feed_row(engine: Engine, name: str) -> FeedRow | None:
         if row is not None:
             session.expunge(row)
         return row
+
+
+def recent_polls(engine: Engine, feed: str) -> list[PollLogRow]:
+    """The feed's recorded polls (`poll_log`, the newest 50), newest first."""
+    return feedstore.recent_polls(engine, feed)
+
+
+def failing_since(engine: Engine, feeds: list[str]) -> dict[str, datetime]:
+    """When each failing feed's current run of errors began, from the recorded polls."""
+    return feedstore.failing_since(engine, feeds)
 
 
 @dataclass(slots=True)
@@ -347,7 +359,11 @@ def delivery(engine: Engine, delivery_id: int) -> dict[str, Any] | None:
         row = conn.execute(sa.select(DELIVERIES, a.public_id, a.watchlist, a.title, a.story_id, a.type,
                                      a.created_at.label("alert_created_at"))
                            .join(ALERTS, a.id == d.alert_id).where(d.id == delivery_id)).first()
-    return dict(row._mapping) if row is not None else None
+        if row is None:
+            return None
+        found = dict(row._mapping)
+        found["attempt_rows"] = attempts_of(conn, delivery_id, found["digest_id"])
+    return found
 
 
 # --- search -----------------------------------------------------------------------------------
