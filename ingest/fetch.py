@@ -42,20 +42,14 @@ from ingest.errors import (
     UnsafeURLError,
 )
 
-__all__ = ["FetchResult", "Fetcher", "default_user_agent", "parse_retry_after"]
+__all__ = ["FALLBACK_USER_AGENT", "FetchResult", "Fetcher", "parse_retry_after"]
 
-PROJECT_URL = "https://github.com/wirewatch/wirewatch"  # placeholder until the project has a home
+FALLBACK_USER_AGENT = "wirewatch"
+"""Sent when neither `fetch.user_agent` nor the caller names one (the daemon passes `wirewatch.USER_AGENT`)."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES = frozenset({429, 503})
 _CROSS_ORIGIN_DROP = ("authorization", "cookie", "proxy-authorization")
 _CHUNK = 64 * 1024
-
-
-def default_user_agent() -> str:
-    """`wirewatch/<version> (+<project url>)`."""
-    from wirewatch import __version__
-
-    return f"wirewatch/{__version__} (+{PROJECT_URL})"
 
 
 @dataclass(slots=True)
@@ -204,9 +198,10 @@ async def _overran_content_length(response: httpx.Response) -> bool:
 class Fetcher:
     """Fetches feeds with limits; use as `async with Fetcher(config) as fetcher:`."""
 
-    def __init__(self, config: FetchConfig, user_agent: str | None = None) -> None:
+    def __init__(self, config: FetchConfig, default_agent: str = FALLBACK_USER_AGENT) -> None:
+        """`default_agent` is the User-Agent when the config names none (`fetch.user_agent` wins)."""
         self.config = config
-        self.user_agent = user_agent or config.user_agent or default_user_agent()
+        self.user_agent = config.user_agent or default_agent
         self._global = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         timeout = httpx.Timeout(config.timeout, connect=config.connect_timeout, pool=config.deadline)

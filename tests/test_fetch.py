@@ -12,8 +12,9 @@ import pytest
 
 from config.models import FetchConfig
 from ingest.errors import HTTPStatusError
-from ingest.fetch import Fetcher, FetchResult, default_user_agent, parse_retry_after
+from ingest.fetch import Fetcher, FetchResult, parse_retry_after
 from tests.feedserver import FeedServer
+from wirewatch import USER_AGENT
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
 LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"
@@ -30,7 +31,7 @@ def fetch(url: str, config: FetchConfig | None = None, **kwargs: Any) -> FetchRe
     config = config or FetchConfig(allow_private_networks=True)
 
     async def go() -> FetchResult:
-        async with Fetcher(config) as fetcher:
+        async with Fetcher(config, USER_AGENT) as fetcher:
             return await fetcher.fetch(url, **kwargs)
 
     return asyncio.run(go())
@@ -43,7 +44,7 @@ def test_plain_get_returns_body_headers_and_user_agent(server: FeedServer) -> No
     assert result.headers["x-extra"] == "1"
     assert result.bytes_read == len(RSS)
     agent = server.requests[-1].headers["user-agent"]
-    assert agent == default_user_agent() and agent.startswith("wirewatch/") and "+http" in agent
+    assert agent == USER_AGENT and agent.startswith("wirewatch/") and "+http" in agent
 
 
 def test_custom_headers_are_sent(server: FeedServer) -> None:

@@ -89,8 +89,9 @@ def _target(args: argparse.Namespace) -> tuple[FeedConfig, FetchConfig, Any]:
 
 async def _fetch(feed: FeedConfig, fetch_cfg: FetchConfig) -> Any:
     from ingest.fetch import Fetcher
+    from wirewatch import USER_AGENT
 
-    async with Fetcher(fetch_cfg) as fetcher:
+    async with Fetcher(fetch_cfg, USER_AGENT) as fetcher:
         return await fetcher.fetch(feed.url, headers=feed.headers)
 
 

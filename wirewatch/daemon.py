@@ -35,7 +35,7 @@ from ingest.feedstore import (
 from ingest.fetch import Fetcher
 from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
 from ingest.store import FeedRow, utcnow
-from wirewatch import __version__, delivery, metrics, upkeep
+from wirewatch import USER_AGENT, __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
 from wirewatch.logs import fields, redact
@@ -169,7 +169,7 @@ async def poll_once(app: App, names: list[str] | None = None,
     """
     cfg = app.wiring.loaded.config
     rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
-    async with Fetcher(cfg.fetch) as fetcher:
+    async with Fetcher(cfg.fetch, USER_AGENT) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     counts = await delivery.deliver_once(app)
     await app.close_channels()
@@ -459,7 +459,7 @@ class Daemon:
                           **common)
         scheduler.add_job(job("prune", self.prune), "interval", hours=24, next_run_time=now + timedelta(minutes=1),
                           id="prune", **common)
-        async with Fetcher(cfg.fetch) as fetcher:
+        async with Fetcher(cfg.fetch, USER_AGENT) as fetcher:
             self.fetcher = fetcher
             scheduler.start()
             await self.stopping.wait()
