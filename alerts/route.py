@@ -156,15 +156,17 @@ def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[
     try:
         from apprise import AppriseAsset
 
-        from alerts.chat import ChatTemplate, _load_plugins, _target
     except ImportError as exc:
         return [(at + ("type",), f"Apprise is not installed ({exc}): pip install apprise")]
-    _load_plugins()
+    from alerts.apprise_targets import apprise_target, load_plugins
+    from alerts.chat_render import ChatTemplate
+
+    load_plugins()
     asset = AppriseAsset(storage_mode="memory", secure_logging=True)
     problems: list[tuple[Loc, str]] = []
     for i, url in enumerate(config.urls):
         try:
-            _target(name, i, url, asset)
+            apprise_target(name, i, url, asset)
         except ValueError as exc:
             problems.append((at + ("urls", i), str(exc).partition(": ")[2] or str(exc)))
     if config.template:

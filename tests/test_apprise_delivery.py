@@ -18,7 +18,9 @@ from sqlmodel import Session, SQLModel
 
 import alerts.matchstore  # noqa: F401 - every table in the metadata
 import ingest.store  # noqa: F401
-from alerts.chat import ELLIPSIS, URL_STATES, AppriseSender, prune_url_states, url_hash
+from alerts.chat import AppriseSender
+from alerts.chat_render import ELLIPSIS
+from alerts.chatstore import URL_STATES, prune_url_states, url_hash
 from alerts.errors import DeliveryError
 from alerts.models import DELIVERIES, utcnow
 from alerts.outbox import Outbox, create_alerts, deliver_due
