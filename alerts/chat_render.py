@@ -17,15 +17,14 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from alerts.errors import TemplateError
-from alerts.render import strip_controls
+from alerts.render import ELLIPSIS, cut, strip_controls
+from alerts.templates import SandboxedTemplate
 
 __all__ = ["ELLIPSIS", "FORMATS", "ChatTemplate", "excerpt_lines", "render_chat", "render_chat_digest",
            "title_line"]
 
 EXCERPT_LINES = 3
 EXCERPT_CHARS = 600
-ELLIPSIS = "…"
 FORMATS = ("text", "markdown", "html")
 
 _MD_ALWAYS = frozenset("\\`*_[]<>|~")
@@ -71,14 +70,12 @@ def _fit(lines: Sequence[str], fmt: str, limit: int) -> str:
     return "".join(kept).rstrip() + ELLIPSIS if limit > len(ELLIPSIS) else ""
 
 
-def _cut(rendered: str, limit: int) -> str:
-    """Cut already-rendered text (a template's output) to `limit`, not ending inside an escape or tag."""
-    if len(rendered) <= limit:
-        return rendered
-    kept = _DANGLING.sub("", rendered[: max(0, limit - len(ELLIPSIS))]).rstrip()
+def _whole_escapes(kept: str) -> str:
+    """The start of rendered text (a template's output) cut back so it ends outside any escape or tag."""
+    kept = _DANGLING.sub("", kept).rstrip()
     if (len(kept) - len(kept.rstrip("\\"))) % 2:
         kept = kept[:-1]
-    return kept + ELLIPSIS
+    return kept
 
 
 def title_line(payload: Mapping[str, Any]) -> str:
@@ -135,7 +132,7 @@ def _compose(head: list[str], middle: Callable[[int], str], tail: list[str], fmt
     fixed = [p for p in head + tail if p]
     room = max_body - sum(map(len, fixed)) - len(sep) * len(fixed)
     body = sep.join([p for p in [*head, middle(room) if room > 8 else "", *tail] if p])
-    return _cut(body, max_body)
+    return cut(body, max_body, _whole_escapes)
 
 
 def _titles(raw: str, fmt: str, max_body: int, max_title: int) -> tuple[str, list[str]]:
@@ -189,28 +186,13 @@ class ChatTemplate:
 
     def __init__(self, source: str, channel: str) -> None:
         self.channel = channel
-        from jinja2 import StrictUndefined, TemplateSyntaxError
-        from jinja2.sandbox import SandboxedEnvironment
-
-        self._compiled: dict[str, Any] = {}
-        for fmt in FORMATS:
-            env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
-                                       finalize=partial(_escape_value, fmt=fmt))
-            try:
-                self._compiled[fmt] = env.from_string(source)
-            except TemplateSyntaxError as exc:
-                raise TemplateError(f"channel {channel!r}: template line {exc.lineno}: {exc.message}") from exc
+        self._compiled = {fmt: SandboxedTemplate(source, channel, partial(_escape_value, fmt=fmt))
+                          for fmt in FORMATS}
 
     def render(self, fmt: str, context: Mapping[str, Any], max_body: int) -> str:
         """Render for `fmt` and cut to `max_body` with an ellipsis."""
-        from jinja2.exceptions import SecurityError
-        from jinja2.exceptions import TemplateError as JinjaTemplateError
-
-        try:
-            body = self._compiled[fmt if fmt in FORMATS else "text"].render(**context)
-        except (SecurityError, JinjaTemplateError) as exc:
-            raise TemplateError(f"channel {self.channel!r}: template failed: {exc}") from exc
-        return _cut(body.strip(), max_body) or ELLIPSIS
+        body = self._compiled[fmt if fmt in FORMATS else "text"].render(context)
+        return cut(body.strip(), max_body, _whole_escapes) or ELLIPSIS
 
 
 def _escape_value(value: Any, fmt: str) -> str:

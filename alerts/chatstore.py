@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from alerts.digest import insert_ignoring_conflict
-from alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime, utcnow
+from alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
+from config.clock import utcnow
 
 __all__ = ["URL_STATES", "AppriseUrlState", "delivered_urls", "prune_url_states", "record_urls", "url_hash"]
 

@@ -20,8 +20,6 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -29,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from config.clock import parse_retry_after
 from config.models import FetchConfig
 from ingest.defuse import BoundedDecoder
 from ingest.errors import (
@@ -42,7 +41,7 @@ from ingest.errors import (
     UnsafeURLError,
 )
 
-__all__ = ["FALLBACK_USER_AGENT", "FetchResult", "Fetcher", "parse_retry_after"]
+__all__ = ["FALLBACK_USER_AGENT", "FetchResult", "Fetcher"]
 
 FALLBACK_USER_AGENT = "wirewatch"
 """Sent when neither `fetch.user_agent` nor the caller names one (the daemon passes `wirewatch.USER_AGENT`)."""
@@ -68,23 +67,6 @@ class FetchResult:
     elapsed: float
     redirects: tuple[str, ...] = ()
     permanent_redirect: str | None = None
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date); None when absent or invalid."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _address_refused(address: str) -> bool:

@@ -22,9 +22,10 @@ from alerts.chat import AppriseSender
 from alerts.chat_render import ELLIPSIS
 from alerts.chatstore import URL_STATES, prune_url_states, url_hash
 from alerts.errors import DeliveryError
-from alerts.models import DELIVERIES, utcnow
+from alerts.models import DELIVERIES
 from alerts.outbox import Outbox, create_alerts, deliver_due
 from alerts.render import sample_payload
+from config.clock import utcnow
 from config.models import AppriseChannel, RetryConfig
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine

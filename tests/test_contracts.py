@@ -9,11 +9,11 @@ import argparse
 
 from alerts.render import build_payload
 from alerts.types import EntityMatch, Mention, WatchlistMatch
+from config.clock import utcnow
 from config.models import Config, FeedConfig
 from config.sources import HtmlSelect, JsonSelect, Published
 from config.watchlist import EntityConfig, WatchlistConfig
 from ingest.item import Item, StoryRef
-from ingest.store import utcnow
 from wirewatch.cli import build_parser
 
 

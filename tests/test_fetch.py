@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from config.clock import parse_retry_after
 from config.models import FetchConfig
 from ingest.errors import HTTPStatusError
-from ingest.fetch import Fetcher, FetchResult, parse_retry_after
+from ingest.fetch import Fetcher, FetchResult
 from tests.feedserver import FeedServer
 from wirewatch import USER_AGENT
 

@@ -12,8 +12,9 @@ from sqlmodel import Session, col, func, select
 
 from alerts.matchstore import ItemMatch
 from alerts.models import Alert, Delivery
+from config.clock import utcnow
 from ingest import dedupe
-from ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, utcnow
+from ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand
 from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config

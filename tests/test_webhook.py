@@ -17,10 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from standardwebhooks import Webhook
 
-from alerts.models import utcnow
 from alerts.outbox import Outbox, create_alerts, deliver_due
 from alerts.route import build_channels, close_channels
-from alerts.webhook import parse_retry_after
+from alerts.webhook import MAX_RETRY_AFTER
+from config.clock import parse_retry_after, utcnow
 from config.models import RetryConfig, WebhookChannel
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
@@ -116,7 +116,7 @@ def test_429_retry_after_is_honoured(engine: Engine, receiver: Receiver) -> None
     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no extra wait
 ])
 def test_retry_after_values(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value) == seconds
+    assert parse_retry_after(value, cap=MAX_RETRY_AFTER) == seconds
 
 
 def test_410_disables_the_channel_until_its_config_changes(engine: Engine, receiver: Receiver) -> None:

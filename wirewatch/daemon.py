@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from alerts.normalise import native_folder
+from config.clock import utcnow
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_paths, resolve_watchlist_paths
 from ingest.feedstore import (
@@ -34,7 +35,7 @@ from ingest.feedstore import (
 )
 from ingest.fetch import Fetcher
 from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
-from ingest.store import FeedRow, utcnow
+from ingest.store import FeedRow
 from wirewatch import USER_AGENT, __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges

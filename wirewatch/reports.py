@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 
 from alerts.matchstore import matches_for
 from alerts.models import ALERTS, DELIVERIES, DeliveryInfo
+from config.clock import as_utc, utcnow
 from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, StoryRow, as_utc, item_counts, learned_rules, utcnow
+from ingest.store import ItemRow, StoryRow, item_counts, learned_rules
 
 
 def age(when: datetime | None, now: datetime) -> str:
