@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,24 +27,10 @@ from alerts.render import sample_payload
 from config.clock import utcnow
 from config.models import AppriseChannel, RetryConfig
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 
 QUICK = RetryConfig(schedule=[0.001] * 5)
 ZH_JA = "腾讯控股季度利润大增，トヨタ自動車は過去最高益"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "chat.db")
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 def hostport(r: Receiver) -> str:

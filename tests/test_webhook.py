@@ -6,9 +6,7 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,23 +21,10 @@ from alerts.webhook import MAX_RETRY_AFTER
 from config.clock import parse_retry_after, utcnow
 from config.models import RetryConfig, WebhookChannel
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 QUICK = RetryConfig(schedule=[0.001, 0.001, 0.001, 0.001, 0.001])  # six tries, no waiting
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "outbox.db")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 def hook(receiver: Receiver, **extra: Any) -> dict[str, WebhookChannel]:
