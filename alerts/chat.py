@@ -110,7 +110,7 @@ class AppriseSender:
         try:
             result = await notifier.async_notify(body=body or ELLIPSIS, title=title,
                                                  body_format=target.limits.fmt, timeout=self.timeout)
-        except Exception as exc:  # noqa: BLE001 - an Apprise bug must fail this URL only
+        except Exception as exc:  # an Apprise bug must fail this URL only
             return f"unexpected {type(exc).__name__}"
         try:
             if result:

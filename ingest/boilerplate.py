@@ -124,11 +124,6 @@ class Ruleset:
                            self.learned)
 
 
-def rule_source(rule: CleanRuleConfig) -> str:
-    """The regex a rule compiles to (literal or regex, brought to the NFKC form of the text)."""
-    return _source(rule.pattern, rule.regex, rule.where)
-
-
 def _source(pattern: str, regex: bool, where: str) -> str:
     source = regex_source(pattern) if regex else literal_regex(pattern)
     return f"(?:{source})\\s*\\Z" if where == "end" else source

@@ -66,7 +66,6 @@ class FetchResult:
     bytes_read: int
     elapsed: float
     redirects: tuple[str, ...] = ()
-    permanent_redirect: str | None = None
 
 
 def _address_refused(address: str) -> bool:
@@ -237,7 +236,6 @@ class Fetcher:
         started = time.monotonic()
         budget = self.config.deadline
         seen = [url]
-        all_permanent = True
         current = url
         while True:
             await self._check_url(current, hop=len(seen) - 1)
@@ -248,11 +246,9 @@ class Fetcher:
             if isinstance(result, FetchResult):
                 result.elapsed = time.monotonic() - started
                 result.redirects = tuple(seen[1:])
-                result.permanent_redirect = current if len(seen) > 1 and all_permanent else None
                 return result
-            status, target = result
+            _, target = result
             nxt = self._next_hop(current, target, seen)
-            all_permanent = all_permanent and status in (301, 308)
             if urlsplit(nxt).netloc.lower() != urlsplit(current).netloc.lower():
                 for name in _CROSS_ORIGIN_DROP:
                     request_headers.pop(name, None)

@@ -108,7 +108,7 @@ def _pg_reachable() -> str | None:
 
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:  # any failure means "not reachable"
         return f"{type(exc).__name__}: {exc}"
 
 

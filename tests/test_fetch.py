@@ -121,13 +121,6 @@ def test_redirect_chain_is_followed_and_reported(server: FeedServer) -> None:
     result = fetch(server.url("/old"))
     assert result.body == RSS and result.url == server.url("/feed.xml")
     assert result.redirects == (server.url("/older"), server.url("/feed.xml"))
-    assert result.permanent_redirect == server.url("/feed.xml")
-
-
-def test_temporary_redirect_is_not_permanent(server: FeedServer) -> None:
-    server.add("/feed.xml", RSS)
-    server.redirect("/tmp", "/feed.xml", status=302)
-    assert fetch(server.url("/tmp")).permanent_redirect is None
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ class Recorder:
                     await self.app.pipeline.run_db(record_polls, self.app.engine, self.app.worker,
                                                    [poll for poll, _ in batch], jitter=cfg.defaults.jitter,
                                                    max_backoff=cfg.fetch.max_backoff, then=self.then)
-                except Exception as exc:  # noqa: BLE001 - every poll of the batch reports it
+                except Exception as exc:  # every poll of the batch reports it
                     for _, done in batch:
                         if not done.done():
                             done.set_exception(exc)
@@ -144,7 +144,7 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
                               report.error, report.retry_after, report.new)
         try:
             await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed)))
-        except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
+        except Exception as exc:  # database gone: the feed stays leased to us, due, and is polled again
             if watch is not None and is_database_error(exc):
                 watch.failed(exc, f"recording the poll of {row.name}")
                 log.info("could not record the poll of %s: %s", row.name, redact(one_line(exc)),
@@ -239,7 +239,7 @@ class Daemon:
                 cfg.database, busy_timeout_ms=500, sqlite_cache=2 * 1024 * 1024, connect_timeout=2, pool_size=1))
         try:
             ok = db.is_current(self._probe_engine)
-        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        except Exception as exc:  # readiness reports, never raises
             return False, f"not ready: database unavailable: {redact(one_line(exc))}"
         return ok, "ok" if ok else "not ready: migrations pending"
 
@@ -273,7 +273,7 @@ class Daemon:
             if not self.stopping.is_set():
                 raise
             log.debug("job %s cancelled: the stop's grace ran out", name)
-        except Exception as exc:  # noqa: BLE001 - the next tick retries; the daemon keeps running
+        except Exception as exc:  # the next tick retries; the daemon keeps running
             if is_database_error(exc):
                 self.dbwatch.failed(exc, name)
                 return
@@ -357,7 +357,7 @@ class Daemon:
         async def run() -> None:
             try:
                 await job()
-            except Exception as exc:  # noqa: BLE001 - database gone: the scheduled run retries every second
+            except Exception as exc:  # database gone: the scheduled run retries every second
                 self.kicked = False
                 if is_database_error(exc):
                     self.dbwatch.failed(exc, what)
@@ -411,7 +411,7 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config:\n%s", exc)
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return
         self.app.swap(wiring)
@@ -493,7 +493,7 @@ class Daemon:
         try:
             await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
             released = await asyncio.to_thread(delivery.outbox_of(self.app).release_all)
-        except Exception as exc:  # noqa: BLE001 - the leases expire on their own (`lease`)
+        except Exception as exc:  # the leases expire on their own (`lease`)
             log.warning("could not give back leases at stop (they expire within `lease`): %s", redact(one_line(exc)))
             return
         if released:

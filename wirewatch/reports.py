@@ -54,8 +54,7 @@ def next_poll(when: datetime | None, now: datetime, enabled: bool = True) -> str
     return "overdue " + age(when, now).removesuffix(" ago")
 
 
-def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None, *,
-                wide: bool = False) -> list[list[str]]:
+def status_rows(engine: Engine, *, wide: bool = False) -> list[list[str]]:
     """One row per feed: name, status, last poll, errors, items, next poll, last error (`wide`: URL, health too)."""
     now = utcnow()
     with Session(engine) as session:
