@@ -188,9 +188,15 @@ def _slack_alert(payload: Mapping[str, Any]) -> str:
 
 def slack_message(payloads: Sequence[Mapping[str, Any]], digest: bool = False) -> dict[str, Any]:
     """A Slack incoming-webhook body; `&`, `<`, `>` escaped so feed text cannot form links or mentions."""
-    parts = [_slack_alert(p) for p in payloads]
-    head = f"*wirewatch digest: {len(payloads)} alerts*\n" if digest else ""
-    return {"text": cut(head + "\n\n".join(parts), SLACK_MAX), "unfurl_links": False, "unfurl_media": False}
+    text = _message_text(payloads, digest, _slack_alert, "*", SLACK_MAX)
+    return {"text": text, "unfurl_links": False, "unfurl_media": False}
+
+
+def _message_text(payloads: Sequence[Mapping[str, Any]], digest: bool, one: Callable[[Mapping[str, Any]], str],
+                  bold: str, limit: int) -> str:
+    """The alerts one after another (a digest under a bold heading), cut to the service's `limit`."""
+    head = f"{bold}wirewatch digest: {len(payloads)} alerts{bold}\n" if digest else ""
+    return cut(head + "\n\n".join(one(p) for p in payloads), limit)
 
 
 # --- Discord ---------------------------------------------------------------------------------
@@ -218,9 +224,8 @@ def _discord_alert(payload: Mapping[str, Any]) -> str:
 
 def discord_message(payloads: Sequence[Mapping[str, Any]], digest: bool = False) -> dict[str, Any]:
     """A Discord webhook body; Markdown escaped, `@` neutralised and no mention may ping anyone."""
-    parts = [_discord_alert(p) for p in payloads]
-    head = f"**wirewatch digest: {len(payloads)} alerts**\n" if digest else ""
-    return {"content": cut(head + "\n\n".join(parts), DISCORD_MAX), "allowed_mentions": {"parse": []}}
+    return {"content": _message_text(payloads, digest, _discord_alert, "**", DISCORD_MAX),
+            "allowed_mentions": {"parse": []}}
 
 
 # --- templates -------------------------------------------------------------------------------
