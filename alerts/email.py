@@ -15,7 +15,6 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
@@ -23,6 +22,7 @@ from typing import Any
 
 from alerts.errors import DeliveryError
 from alerts.render import alert_lines, strip_controls
+from config.clock import utcnow
 from config.models import EmailChannel
 
 __all__ = ["EmailSender", "build_message", "header_safe", "render_subject"]
@@ -83,7 +83,7 @@ def build_message(config: EmailChannel, payloads: Sequence[Mapping[str, Any]], d
     msg["Subject"] = render_subject(config.subject, _subject_fields(payloads, digest))
     msg["From"] = header_safe(config.from_)
     msg["To"] = ", ".join(header_safe(a) for a in config.to)
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(utcnow())
     domain = parseaddr(config.from_)[1].rpartition("@")[2] or "wirewatch.invalid"
     msg["Message-ID"] = f"<{delivery_id}@{header_safe(domain)}>"
     msg["Auto-Submitted"] = "auto-generated"

@@ -21,11 +21,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
 
-from alerts.normalise import NO_EDGE, edge_class, fold, fold_without_native
-from alerts.tickers import Ticker, anchor_symbol, core_end
+from alerts.normalise import NO_EDGE, fold, fold_without_native
+from alerts.tickers import anchor_symbol, core_end
 from alerts.types import (
     Candidate,
     CandidateKind,
@@ -35,14 +34,23 @@ from alerts.types import (
     Verdict,
     WatchlistMatch,
 )
-
-if TYPE_CHECKING:
-    from alerts import _scan
+from alerts.vocabulary import (
+    ALIAS,
+    ANY,
+    CAPS,
+    CHAR_CLASSES,
+    EXCLUDE,
+    KEYWORD,
+    NOT_KEYWORD,
+    TICKER,
+    Plan,
+    Rules,
+    Target,
+    char_class,
+)
 
 __all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
 
-ALIAS, EXCLUDE, KEYWORD, NOT_KEYWORD, TICKER, ANCHOR = range(6)  # kinds below TICKER obey edges
-ANY, CAPS, EXACT = range(3)  # case rules: any case; as written unless the line is in capitals; as written
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_MENTIONS = 20
 SNIPPET = 60
@@ -51,61 +59,9 @@ _KINDS: dict[int, CandidateKind] = {ALIAS: "alias", TICKER: "ticker", EXCLUDE: "
 _MENTIONS = frozenset((ALIAS, TICKER))  # kinds that name an entity (the others weigh on the mentions)
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a folded pattern stands for in one watchlist: an entity's alias, ticker or exclude, or a keyword."""
-
-    kind: int
-    watchlist: int
-    entity: int = -1
-    alias: str = ""
-    case: int = ANY
-    written: str = ""  # NFKC of the alias, for the case check
-    ticker: Ticker | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """A compiled watchlist: entity ids and names, and the rules an item must pass."""
-
-    name: str
-    ids: tuple[str, ...]
-    names: tuple[str, ...]
-    min_mentions: int = 1
-    title_only: bool = False
-    all_of: frozenset[int] = frozenset()
-    any_of: frozenset[int] = frozenset()
-    keywords: bool = False
-
-
-@dataclass(slots=True)
-class Plan:
-    """Everything `compile_watchlists` produces: the automaton, what each pattern means, the rules."""
-
-    automaton: Any  # ahocorasick_rs over the folded patterns, or None when `scanner` is set or nothing is watched
-    scanner: _scan.Scanner | None  # the native automaton over the same patterns (pattern ids alike)
-    targets: list[tuple[Target, ...]]
-    edges: list[tuple[int, int]]
-    symbols: dict[str, list[Target]]
-    watchlists: list[Rules]
-
-
 Hit = tuple[int, int, Target]  # start, end (in `title + "\n" + text`), what matched
 Raw = tuple[int, int, int, bool]  # pattern id, start, end, whether the pattern's edges hold
 Rejected = list[tuple[Hit, Verdict]]  # what the explain output lists besides the kept mentions
-
-_CLASSES: dict[str, int] = {}
-
-
-def char_class(ch: str) -> int:
-    """WORD_EDGE for a Latin-like letter or digit, KATAKANA_EDGE for katakana, else NO_EDGE (cached)."""
-    cls = _CLASSES.get(ch)
-    if cls is None:
-        cls = edge_class(ch)
-        if len(_CLASSES) < 100_000:
-            _CLASSES[ch] = cls
-    return cls
-
 
 def _simple(targets: tuple[Target, ...]) -> tuple[Target, ...] | None:
     """The targets if all are aliases, excludes or keywords (edge and case checks only), else None."""
@@ -182,7 +138,7 @@ class Matcher:
         if plan.automaton is None:
             return [], None
         folded = self._fold(joined)
-        size, edges, classes, simple_of = len(folded), plan.edges, _CLASSES, self._simple
+        size, edges, classes, simple_of = len(folded), plan.edges, CHAR_CLASSES, self._simple
         raw: list[Raw] = []
         for pid, start, end in plan.automaton.find_matches_as_indexes(folded, overlapping=True):
             if start <= sep < end:

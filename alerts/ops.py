@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from alerts.digest import insert_ignoring_conflict
 from alerts.models import ALERTS, DELIVERIES, DeliveryState
 from alerts.outbox import new_id
-from alerts.render import iso
+from config.clock import iso
 
 OPS_WATCHLIST = "ops"
 

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from alerts.errors import TemplateError
+from alerts.templates import SandboxedTemplate
 from alerts.types import EntityMatch, WatchlistMatch
+from config.clock import iso, utcnow
 from ingest.item import Item, StoryRef
 
 __all__ = [
     "MAX_ENTITIES", "MAX_MENTIONS", "MAX_SNIPPET", "MAX_TEXT",
     "JsonTemplate", "alert_lines", "build_payload", "digest_entry", "discord_message", "iso",
-    "sample_payload", "slack_message", "strip_controls",
+    "sample_payload", "slack_message", "strip_controls", "cut", "ELLIPSIS",
 ]
 
+ELLIPSIS = "…"
 MAX_ENTITIES = 25
 MAX_MENTIONS = 5
 MAX_SNIPPET = 300
@@ -35,16 +38,13 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|>#\[\]()<:-])")
 
 
-def iso(value: datetime | None) -> str | None:
-    """An ISO-8601 UTC timestamp ending in Z (None stays None)."""
-    if value is None:
-        return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def cut(text: str, limit: int, tidy: Callable[[str], str] | None = None) -> str:
+    """`text` if it fits in `limit` characters, else its start and ELLIPSIS in `limit`; `tidy` may trim the
+    kept start (chat messages: not ending inside an escape or a tag)."""
+    if len(text) <= limit:
+        return text
+    kept = text[: max(0, limit - len(ELLIPSIS))]
+    return (tidy(kept) if tidy is not None else kept) + ELLIPSIS
 
 
 def strip_controls(text: str) -> str:
@@ -57,7 +57,7 @@ def _entity(entity: EntityMatch) -> dict[str, Any]:
         "id": entity.id,
         "name": entity.name,
         "mentions": [
-            {"alias": m.alias, "field": m.field, "snippet": _cut(m.snippet, MAX_SNIPPET)}
+            {"alias": m.alias, "field": m.field, "snippet": cut(m.snippet, MAX_SNIPPET)}
             for m in entity.mentions[:MAX_MENTIONS]
         ],
         "mentions_total": max(entity.count, len(entity.mentions)),
@@ -86,7 +86,7 @@ def build_payload(
             "guid": item.guid,
             "url": item.url,
             "title": item.title,
-            "text": _cut(item.text, MAX_TEXT),
+            "text": cut(item.text, MAX_TEXT),
             "source": item.source,
             "published": iso(item.published_at),
         },
@@ -95,7 +95,7 @@ def build_payload(
 
 def sample_payload(watchlist: str = "test") -> dict[str, Any]:
     """A realistic alert payload for `wirewatch test-alert --channel NAME`."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = utcnow().replace(microsecond=0)
     return {
         "type": "alert.test",
         "id": "alt_test",
@@ -188,9 +188,15 @@ def _slack_alert(payload: Mapping[str, Any]) -> str:
 
 def slack_message(payloads: Sequence[Mapping[str, Any]], digest: bool = False) -> dict[str, Any]:
     """A Slack incoming-webhook body; `&`, `<`, `>` escaped so feed text cannot form links or mentions."""
-    parts = [_slack_alert(p) for p in payloads]
-    head = f"*wirewatch digest: {len(payloads)} alerts*\n" if digest else ""
-    return {"text": _cut(head + "\n\n".join(parts), SLACK_MAX), "unfurl_links": False, "unfurl_media": False}
+    text = _message_text(payloads, digest, _slack_alert, "*", SLACK_MAX)
+    return {"text": text, "unfurl_links": False, "unfurl_media": False}
+
+
+def _message_text(payloads: Sequence[Mapping[str, Any]], digest: bool, one: Callable[[Mapping[str, Any]], str],
+                  bold: str, limit: int) -> str:
+    """The alerts one after another (a digest under a bold heading), cut to the service's `limit`."""
+    head = f"{bold}wirewatch digest: {len(payloads)} alerts{bold}\n" if digest else ""
+    return cut(head + "\n\n".join(one(p) for p in payloads), limit)
 
 
 # --- Discord ---------------------------------------------------------------------------------
@@ -218,9 +224,8 @@ def _discord_alert(payload: Mapping[str, Any]) -> str:
 
 def discord_message(payloads: Sequence[Mapping[str, Any]], digest: bool = False) -> dict[str, Any]:
     """A Discord webhook body; Markdown escaped, `@` neutralised and no mention may ping anyone."""
-    parts = [_discord_alert(p) for p in payloads]
-    head = f"**wirewatch digest: {len(payloads)} alerts**\n" if digest else ""
-    return {"content": _cut(head + "\n\n".join(parts), DISCORD_MAX), "allowed_mentions": {"parse": []}}
+    return {"content": _message_text(payloads, digest, _discord_alert, "**", DISCORD_MAX),
+            "allowed_mentions": {"parse": []}}
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -230,26 +235,12 @@ class JsonTemplate:
     """A user template (Jinja2, sandboxed) that renders a JSON body; compiled once, at config time."""
 
     def __init__(self, source: str, channel: str) -> None:
-        # Jinja2 is imported where a template is compiled: commands and configs without one never load it
-        from jinja2 import StrictUndefined, TemplateSyntaxError
-        from jinja2.sandbox import SandboxedEnvironment
-
         self.channel = channel
-        env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-        try:
-            self._template = env.from_string(source)
-        except TemplateSyntaxError as exc:
-            raise TemplateError(f"channel {channel!r}: template line {exc.lineno}: {exc.message}") from exc
+        self._template = SandboxedTemplate(source, channel)
 
     def render(self, context: Mapping[str, Any]) -> bytes:
         """Render and check the result is JSON; feed text is passed as values, never re-parsed."""
-        from jinja2.exceptions import SecurityError
-        from jinja2.exceptions import TemplateError as JinjaTemplateError
-
-        try:
-            body = self._template.render(**context)
-        except (SecurityError, JinjaTemplateError) as exc:
-            raise TemplateError(f"channel {self.channel!r}: template failed: {exc}") from exc
+        body = self._template.render(context)
         try:
             json.loads(body)
         except ValueError as exc:

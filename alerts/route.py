@@ -15,12 +15,11 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from alerts.console import ConsoleSender
-from alerts.errors import DeliveryError
 from alerts.webhook import WebhookSender
 from config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
 from config.watchlist import WatchlistConfig
 
-__all__ = ["Channel", "ChannelConfig", "Route", "UnavailableChannel", "build_channels", "channel_problems",
+__all__ = ["Channel", "ChannelConfig", "Route", "build_channels", "channel_problems",
            "close_channels", "route_of", "routes_from"]
 
 ChannelConfig = WebhookChannel | EmailChannel | AppriseChannel | ConsoleChannel
@@ -65,27 +64,9 @@ class Channel(Protocol):
         """Deliver one message listing several alerts; the HTTP status, if the channel has one."""
 
 
-class UnavailableChannel:
-    """Stands in for a channel that cannot be built here; every send fails with the reason."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        self.name = name
-        self.reason = reason
-
-    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
-        """Fail with the reason (retried per schedule, so a fix before the last try still delivers)."""
-        raise DeliveryError(f"channel {self.name!r}: {self.reason}")
-
-    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
-        """Fail with the reason."""
-        raise DeliveryError(f"channel {self.name!r}: {self.reason}")
-
-
 def _apprise(name: str, config: AppriseChannel, engine: Engine | None) -> Channel:
-    try:
-        from alerts.chat import AppriseSender
-    except ImportError as exc:  # apprise itself is an optional dependency
-        return UnavailableChannel(name, f"Apprise support is not available ({exc}); pip install apprise")
+    from alerts.chat import AppriseSender
+
     channel: Channel = AppriseSender(name, config, engine)
     return channel
 
@@ -153,18 +134,17 @@ def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[t
 
 
 def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[Loc, str]]:
-    try:
-        from apprise import AppriseAsset
+    from apprise import AppriseAsset
 
-        from alerts.chat import ChatTemplate, _load_plugins, _target
-    except ImportError as exc:
-        return [(at + ("type",), f"Apprise is not installed ({exc}): pip install apprise")]
-    _load_plugins()
+    from alerts.apprise_targets import apprise_target, load_plugins
+    from alerts.chat_render import ChatTemplate
+
+    load_plugins()
     asset = AppriseAsset(storage_mode="memory", secure_logging=True)
     problems: list[tuple[Loc, str]] = []
     for i, url in enumerate(config.urls):
         try:
-            _target(name, i, url, asset)
+            apprise_target(name, i, url, asset)
         except ValueError as exc:
             problems.append((at + ("urls", i), str(exc).partition(": ")[2] or str(exc)))
     if config.template:

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 import ahocorasick_rs
 
 from alerts.errors import WatchlistError
-from alerts.match import (
+from alerts.match import Matcher
+from alerts.normalise import fold, native_folder
+from alerts.tickers import ANCHORS, parse_ticker
+from alerts.vocabulary import (
     ALIAS,
     ANCHOR,
     ANY,
@@ -24,14 +27,11 @@ from alerts.match import (
     KEYWORD,
     NOT_KEYWORD,
     TICKER,
-    Matcher,
     Plan,
     Rules,
     Target,
     char_class,
 )
-from alerts.normalise import fold, native_folder
-from alerts.tickers import ANCHORS, parse_ticker
 from config.watchlist import EntityConfig, WatchlistConfig
 
 __all__ = ["compile_watchlists"]

@@ -15,18 +15,17 @@ import hmac
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from alerts.errors import ChannelGoneError, DeliveryError, TemplateError
-from alerts.render import JsonTemplate, digest_entry, discord_message, iso, slack_message
+from alerts.render import JsonTemplate, digest_entry, discord_message, slack_message
+from config.clock import iso, parse_retry_after, utcnow
 from config.models import WebhookChannel
 
-__all__ = ["MAX_RETRY_AFTER", "WebhookSender", "parse_retry_after", "sign"]
+__all__ = ["MAX_RETRY_AFTER", "WebhookSender", "sign"]
 
 MAX_RETRY_AFTER = 24 * 3600.0
 USER_AGENT = "wirewatch-webhook/1"
@@ -48,24 +47,6 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped at a day."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 class WebhookSender:
@@ -103,7 +84,7 @@ class WebhookSender:
         if self.config.format == "discord":
             return _dumps(discord_message(payloads, digest=True))
         return _dumps({
-            "type": "alert.digest", "id": delivery_id, "created_at": iso(datetime.now(UTC)),
+            "type": "alert.digest", "id": delivery_id, "created_at": iso(utcnow()),
             "count": len(payloads), "alerts": [digest_entry(p) for p in payloads],
         })
 
@@ -158,8 +139,8 @@ class WebhookSender:
             raise ChannelGoneError(message + " — endpoint gone; channel disabled until its config changes",
                                    permanent=True, status=status)
         if status in (429, 503):
-            raise DeliveryError(message, retry_after=parse_retry_after(response.headers.get("retry-after")),
-                                status=status)
+            raise DeliveryError(message, retry_after=parse_retry_after(response.headers.get("retry-after"),
+                                                                        cap=MAX_RETRY_AFTER), status=status)
         if 300 <= status < 400:
             raise DeliveryError(f"{message} — redirects are not followed; point the channel at the final URL",
                                 status=status)

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.feedserver import FeedServer  # noqa: E402 - after the path is set
+
 CONTENT_TYPES = {".xml": "application/rss+xml", ".atom": "application/atom+xml", ".rdf": "application/rdf+xml",
                  ".json": "application/feed+json"}
 WEBHOOK_SECRET = "whsec_d2lyZXdhdGNoLWNvcnB1cy1zZWNyZXQ="
@@ -33,41 +35,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # alerts arrive many at once; the default backlog of 5 resets connections
 
 
-class CorpusServer:
-    """Serves one round folder at a time; `use(folder)` switches what the same URLs return."""
-
-    def __init__(self) -> None:
-        self.folder: Path | None = None
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                assert outer.folder is not None
-                path = outer.folder / self.path.lstrip("/")
-                if not path.is_file():
-                    self.send_error(404)
-                    return
-                body = path.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "application/xml"))
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, name: str) -> str:
-        """The URL of one feed file."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+def serve_round(server: FeedServer, folder: Path) -> None:
+    """Serve the feed files of one round folder at `/<file name>`; a file the round lacks is a 404."""
+    server.routes.clear()
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            server.add(f"/{path.name}", path.read_bytes(),
+                       content_type=CONTENT_TYPES.get(path.suffix, "application/xml"))
 
 
 class Receiver:
@@ -78,14 +52,14 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode("utf-8")
                 outer.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         self.server = _Server(("127.0.0.1", 0), Handler)
@@ -122,11 +96,11 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, databa
     from wirewatch.daemon import poll_once
     from wirewatch.reports import export_lines
 
-    server = CorpusServer()
+    server = FeedServer().start()
     receiver = Receiver() if alerts else None
     try:
         names = feed_names(corpus, rounds)
-        feeds = "\n".join(f"  - {{name: {n}, url: '{server.url(f)}'}}" for n, f in names.items())
+        feeds = "\n".join(f"  - {{name: {n}, url: '{server.url('/' + f)}'}}" for n, f in names.items())
         (work / "watchlists").mkdir(exist_ok=True)
         (work / "watchlists" / "entities.yaml").write_text(
             (corpus / "entities.yaml").read_text(encoding="utf-8"), encoding="utf-8")
@@ -145,7 +119,7 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, databa
         app = App.open(config)
         try:
             for rnd in rounds:
-                server.folder = corpus / "built" / rnd
+                serve_round(server, corpus / "built" / rnd)
                 asyncio.run(poll_once(app))
             export = work / "export.jsonl"
             with export.open("w", encoding="utf-8") as out:
@@ -155,7 +129,7 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, databa
             app.close()
         yield export, (receiver.received if receiver else [])
     finally:
-        server.close()
+        server.stop()
         if receiver:
             receiver.close()
 

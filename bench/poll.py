@@ -50,7 +50,7 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             n = int(self.path.rsplit("/", 1)[1])
             etag = f'"{n}"'
             if self.headers.get("If-None-Match") == etag:
@@ -67,7 +67,7 @@ def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignor
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     class Server(ThreadingHTTPServer):

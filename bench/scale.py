@@ -142,7 +142,7 @@ def serve(port_queue: Any, generation: Synchronized[int], items: int) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             n = int(self.path.rsplit("/", 1)[1])
             gen = generation.value
             etag = f'"{n}-{gen}"'
@@ -162,7 +162,7 @@ def serve(port_queue: Any, generation: Synchronized[int], items: int) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     class Server(ThreadingHTTPServer):

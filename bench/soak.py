@@ -88,7 +88,7 @@ def serve(port_queue: Any, t0: float, stop_publishing: float) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             n = int(self.path.rsplit("/", 1)[1])
             now = time.time()
             kind = failing(n, t0, now)
@@ -117,7 +117,7 @@ def serve(port_queue: Any, t0: float, stop_publishing: float) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     class Server(ThreadingHTTPServer):

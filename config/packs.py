@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from config.errors import ConfigError, Problem
 from config.models import CleanRuleConfig
-from ingest.boilerplate import literal_regex, regex_source
+from config.patterns import literal_regex, regex_source
 
 __all__ = ["PACKS_DIR", "load_packs"]
 

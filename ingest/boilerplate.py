@@ -31,6 +31,7 @@ from typing import Any
 from ahocorasick_rs import AhoCorasick
 
 from config.models import CleanRuleConfig, FeedCleanConfig
+from config.patterns import GLOBAL_FLAGS, ascii_alnum, halfwidth_regex, literal_regex, regex_source
 from ingest.html import normalise, paragraphs
 
 __all__ = [
@@ -47,8 +48,6 @@ SETTLE = 5  # learning asks for `ratio` of at most this many items: a new footer
 UNLEARN_WINDOW = 10  # a learned line none of the newest this many items carries is unlearned
 WHERE = ("line", "start", "end", "anywhere")
 
-_REGEX_META = frozenset("()[]{}.*+?^$|\\")
-_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 _SENTENCE_END = re.compile(r"(?:。|[!?]+|\.(?=\s))[\"')\]”’」』]*")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _QUANTIFIER = re.compile(r"\?|\*|\+|\{(\d*)(?:,\d*)?\}")
@@ -125,55 +124,6 @@ class Ruleset:
                            self.learned)
 
 
-def literal_regex(pattern: str) -> str:
-    """Regex source for a literal pattern: NFKC, case-insensitive, spaces allowed around non-alphanumerics."""
-    text = " ".join(unicodedata.normalize("NFKC", pattern).split())
-    out: list[str] = []
-    prev = ""
-    for i, ch in enumerate(text):
-        if ch == " ":
-            continue
-        if prev:
-            gap = text[i - 1] == " "
-            tight = _ascii_alnum(prev) and _ascii_alnum(ch)
-            out.append(r"\s+" if gap and tight else ("" if tight else r"\s*"))
-        out.append(re.escape(ch))
-        prev = ch
-    return "(?i:" + "".join(out) + ")"
-
-
-def _ascii_alnum(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
-
-
-def regex_source(pattern: str) -> str:
-    """A regex written with full-width characters, rewritten to match the NFKC form of the text."""
-    source = halfwidth_regex(pattern)
-    flags = _GLOBAL_FLAGS.match(source)
-    if flags:
-        source = f"(?{flags.group(1)}:{source[flags.end():]})"
-    return source
-
-
-def halfwidth_regex(pattern: str) -> str:
-    """A regex with each full-width character replaced by its NFKC form, escaped if it is regex syntax."""
-    out: list[str] = []
-    for ch in pattern:
-        half = unicodedata.normalize("NFKC", ch)
-        if half == ch:
-            out.append(ch)
-        elif len(half) == 1 and half in _REGEX_META:
-            out.append("\\" + half)
-        else:
-            out.append(re.escape(half))
-    return "".join(out)
-
-
-def rule_source(rule: CleanRuleConfig) -> str:
-    """The regex a rule compiles to (literal or regex, brought to the NFKC form of the text)."""
-    return _source(rule.pattern, rule.regex, rule.where)
-
-
 def _source(pattern: str, regex: bool, where: str) -> str:
     source = regex_source(pattern) if regex else literal_regex(pattern)
     return f"(?:{source})\\s*\\Z" if where == "end" else source
@@ -205,7 +155,7 @@ def literal_needle(pattern: str) -> str:
     for ch in " ".join(unicodedata.normalize("NFKC", pattern).split()):
         if ch == " ":
             pieces.append("")
-        elif pieces[-1] and _ascii_alnum(ch) and _ascii_alnum(pieces[-1][-1]):
+        elif pieces[-1] and ascii_alnum(ch) and ascii_alnum(pieces[-1][-1]):
             pieces[-1] += ch
         else:
             pieces.append(ch)
@@ -222,7 +172,7 @@ def regex_needle(source: str) -> str:
 
     Conservative: an alternation at the top level, or nothing certain, gives "" (always try the rule).
     """
-    flags = _GLOBAL_FLAGS.match(source)
+    flags = GLOBAL_FLAGS.match(source)
     if flags and "x" in flags.group(1):
         return ""  # verbose: whitespace and comments are not literal; try the rule on every item
     if flags:
@@ -275,7 +225,7 @@ def regex_needles(source: str) -> tuple[str, ...]:
 
     () when nothing is certain (the rule is tried on every line).
     """
-    flags = _GLOBAL_FLAGS.match(source)
+    flags = GLOBAL_FLAGS.match(source)
     if flags and "x" in flags.group(1):
         return ()
     if flags:

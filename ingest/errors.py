@@ -12,8 +12,7 @@
     │   └── ConnectError      the server could not be reached (DNS, refused, TLS)
     ├── ParseError            the bytes are not a feed we can read, or hold no entries
     │   └── SelectorError     a `select:` path or selector matched nothing on a page that loaded
-    ├── WorkerError           the worker process parsing a document died on it
-    └── StoreError            the database refused or failed an operation
+    └── WorkerError           the worker process parsing a document died on it
 
 Errors are values recorded on the feed (`last_error`, `consecutive_errors`), never
 reasons for the daemon to stop.
@@ -69,10 +68,6 @@ class ParseError(IngestError, ValueError):
 
 class SelectorError(ParseError):
     """A JSON path or CSS selector of a feed's `select:` matched nothing: the source changed its layout."""
-
-
-class StoreError(IngestError):
-    """The store failed an operation."""
 
 
 class WorkerError(IngestError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingest.store import FeedRow, as_utc
+from config.clock import as_utc
+from ingest.store import FeedRow
 
 OK, FAILING, SILENT = "ok", "failing", "silent"
 

@@ -20,8 +20,6 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -29,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from config.clock import parse_retry_after
 from config.models import FetchConfig
 from ingest.defuse import BoundedDecoder
 from ingest.errors import (
@@ -42,20 +41,14 @@ from ingest.errors import (
     UnsafeURLError,
 )
 
-__all__ = ["FetchResult", "Fetcher", "default_user_agent", "parse_retry_after"]
+__all__ = ["FALLBACK_USER_AGENT", "FetchResult", "Fetcher"]
 
-PROJECT_URL = "https://github.com/wirewatch/wirewatch"  # placeholder until the project has a home
+FALLBACK_USER_AGENT = "wirewatch"
+"""Sent when neither `fetch.user_agent` nor the caller names one (the daemon passes `wirewatch.USER_AGENT`)."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES = frozenset({429, 503})
 _CROSS_ORIGIN_DROP = ("authorization", "cookie", "proxy-authorization")
 _CHUNK = 64 * 1024
-
-
-def default_user_agent() -> str:
-    """`wirewatch/<version> (+<project url>)`."""
-    from wirewatch import __version__
-
-    return f"wirewatch/{__version__} (+{PROJECT_URL})"
 
 
 @dataclass(slots=True)
@@ -73,24 +66,6 @@ class FetchResult:
     bytes_read: int
     elapsed: float
     redirects: tuple[str, ...] = ()
-    permanent_redirect: str | None = None
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date); None when absent or invalid."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _address_refused(address: str) -> bool:
@@ -204,9 +179,10 @@ async def _overran_content_length(response: httpx.Response) -> bool:
 class Fetcher:
     """Fetches feeds with limits; use as `async with Fetcher(config) as fetcher:`."""
 
-    def __init__(self, config: FetchConfig, user_agent: str | None = None) -> None:
+    def __init__(self, config: FetchConfig, default_agent: str = FALLBACK_USER_AGENT) -> None:
+        """`default_agent` is the User-Agent when the config names none (`fetch.user_agent` wins)."""
         self.config = config
-        self.user_agent = user_agent or config.user_agent or default_user_agent()
+        self.user_agent = config.user_agent or default_agent
         self._global = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         timeout = httpx.Timeout(config.timeout, connect=config.connect_timeout, pool=config.deadline)
@@ -260,7 +236,6 @@ class Fetcher:
         started = time.monotonic()
         budget = self.config.deadline
         seen = [url]
-        all_permanent = True
         current = url
         while True:
             await self._check_url(current, hop=len(seen) - 1)
@@ -271,11 +246,9 @@ class Fetcher:
             if isinstance(result, FetchResult):
                 result.elapsed = time.monotonic() - started
                 result.redirects = tuple(seen[1:])
-                result.permanent_redirect = current if len(seen) > 1 and all_permanent else None
                 return result
-            status, target = result
+            _, target = result
             nxt = self._next_hop(current, target, seen)
-            all_permanent = all_permanent and status in (301, 308)
             if urlsplit(nxt).netloc.lower() != urlsplit(current).netloc.lower():
                 for name in _CROSS_ORIGIN_DROP:
                     request_headers.pop(name, None)

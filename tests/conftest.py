@@ -1,4 +1,5 @@
-"""Shared fixtures: where the shared corpus is, and skipping tests that need it when it is absent."""
+"""Shared fixtures: where the shared corpus is, and skipping tests that need it when it is absent; the outbox
+`engine` (a fresh SQLite file with the alert tables) and the webhook `receiver` (a real HTTP server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from tests.receivers import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("WIREWATCH_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -101,7 +108,7 @@ def _pg_reachable() -> str | None:
 
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:  # any failure means "not reachable"
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -152,3 +159,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'wirewatch.db'}"
     else:
         yield from _fresh_pg_database()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite file configured like the daemon's, with the alert tables (`tests.test_outbox_helpers`)."""
+    from tests.test_outbox_helpers import sqlite_engine
+
+    engine = sqlite_engine(tmp_path / "outbox.db")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 answering 200 unless a test queues other replies."""
+    from tests.receivers import Receiver
+
+    with Receiver() as r:
+        yield r

@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,31 +17,20 @@ from sqlmodel import Session, SQLModel
 
 import alerts.matchstore  # noqa: F401 - every table in the metadata
 import ingest.store  # noqa: F401
-from alerts.chat import ELLIPSIS, URL_STATES, AppriseSender, prune_url_states, url_hash
+from alerts.chat import AppriseSender
+from alerts.chat_render import ELLIPSIS
+from alerts.chatstore import URL_STATES, prune_url_states, url_hash
 from alerts.errors import DeliveryError
-from alerts.models import DELIVERIES, utcnow
+from alerts.models import DELIVERIES
 from alerts.outbox import Outbox, create_alerts, deliver_due
 from alerts.render import sample_payload
+from config.clock import utcnow
 from config.models import AppriseChannel, RetryConfig
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 
 QUICK = RetryConfig(schedule=[0.001] * 5)
 ZH_JA = "腾讯控股季度利润大增，トヨタ自動車は過去最高益"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "chat.db")
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 def hostport(r: Receiver) -> str:

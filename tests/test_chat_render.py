@@ -8,15 +8,9 @@ import pytest
 from apprise import Apprise, NotifyFormat
 from apprise.conversion import convert_between as _convert_between
 
-from alerts.chat import (
-    ELLIPSIS,
-    AppriseSender,
-    ChatLimits,
-    ChatTemplate,
-    chat_limits,
-    render_chat,
-    render_chat_digest,
-)
+from alerts.apprise_targets import ChatLimits, chat_limits
+from alerts.chat import AppriseSender
+from alerts.chat_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest
 from alerts.errors import TemplateError
 from alerts.render import sample_payload
 from config.models import AppriseChannel

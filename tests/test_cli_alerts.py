@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store import utcnow
+from config.clock import utcnow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver, Reply

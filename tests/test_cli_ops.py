@@ -41,7 +41,7 @@ def server() -> Iterator[FeedServer]:
 
 def _healthz(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
             return bool(resp.status == 200)
     except OSError:
         return False
@@ -65,7 +65,7 @@ def test_global_options_work_before_and_after_the_command(tmp_path: Path) -> Non
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         yield path
     for action in subs:

@@ -22,7 +22,7 @@ def compose() -> dict[str, object]:
 
 def subcommands() -> set[str]:
     parser = build_parser()
-    action = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 - argparse has no public way
+    action = next(a for a in parser._actions if a.dest == "command")  # argparse has no public way
     return set(action.choices)  # type: ignore[arg-type]
 
 

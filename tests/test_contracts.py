@@ -9,11 +9,11 @@ import argparse
 
 from alerts.render import build_payload
 from alerts.types import EntityMatch, Mention, WatchlistMatch
+from config.clock import utcnow
 from config.models import Config, FeedConfig
 from config.sources import HtmlSelect, JsonSelect, Published
 from config.watchlist import EntityConfig, WatchlistConfig
 from ingest.item import Item, StoryRef
-from ingest.store import utcnow
 from wirewatch.cli import build_parser
 
 
@@ -23,10 +23,10 @@ def keys(model: type) -> set[str]:
 
 def test_cli_commands_and_global_options() -> None:
     parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert {"run", "poll", "check", "status", "export", "reprocess", "db", "demo", "clean", "boilerplate",
             "stories", "match", "backtest", "alerts", "test-alert", "health", "try", "web"} <= set(sub.choices)
-    options = {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001
+    options = {o for a in parser._actions for o in a.option_strings}
     assert {"--config", "--version", "--log-format"} <= options
 
 

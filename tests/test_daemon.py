@@ -35,7 +35,7 @@ def server() -> Iterator[FeedServer]:
 
 def start(config: Path, *extra: str) -> subprocess.Popen[str]:
     """Start `wirewatch run` on a config, logs to a file next to it."""
-    log = open(config.parent / "daemon.log", "w")  # noqa: SIM115 - closed with the process
+    log = open(config.parent / "daemon.log", "w")  # closed with the process
     return subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "--config", str(config), *extra, "run"],
                             stdout=log, stderr=subprocess.STDOUT, text=True, cwd=config.parent)
 

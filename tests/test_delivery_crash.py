@@ -36,7 +36,7 @@ class HangingReceiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
                 record = {"id": self.headers["webhook-id"], "body": body,
                           "headers": {k.lower(): v for k, v in self.headers.items()}}
@@ -49,7 +49,7 @@ class HangingReceiver:
                 self.end_headers()
                 outer.answered.append(record)  # type: ignore[arg-type]
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         class Server(ThreadingHTTPServer):

@@ -8,7 +8,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from config.models import RetryConfig, WebhookChannel
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch.delivery import build_each
 
 ITEMS = [{"title": "Acme buys a rival", "link": "http://example.invalid/1", "guid": "1",
@@ -71,13 +71,6 @@ class Raising:
 
     async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
         raise RuntimeError("sender bug")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "outbox.db")
-    yield engine
-    engine.dispose()
 
 
 def states(engine: Engine) -> dict[str, list[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,8 @@ MIN = timedelta(minutes=1)
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
+    """The file of the `engine` fixture (conftest), for tests that reopen it."""
     return tmp_path / "outbox.db"
-
-
-@pytest.fixture
-def engine(db: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(db)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 def webhook(receiver: Receiver, **extra: Any) -> dict[str, WebhookChannel]:

@@ -25,7 +25,7 @@ from alerts.render import sample_payload
 from alerts.route import build_channels
 from config.models import EmailChannel, RetryConfig
 from tests.helpers import free_port
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 
 QUICK = RetryConfig(schedule=[0.001, 0.001, 0.001])
 
@@ -57,13 +57,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, port
     controller.stop()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "outbox.db")
-    yield engine
-    engine.dispose()
 
 
 def payload(title: str = "Acme Corp beats estimates", url: str = "https://news.example/1") -> dict[str, Any]:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import Receiver
+from config.clock import utcnow
 from ingest.feedhealth import FAILING, OK, SILENT, assess, transition
-from ingest.store import FeedRow, utcnow
+from ingest.store import FeedRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

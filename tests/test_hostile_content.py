@@ -256,8 +256,8 @@ def test_nul_bytes_and_lone_surrogates_are_stored_without_losing_the_batch(world
 def test_a_huge_retry_after_neither_breaks_the_poll_nor_drops_the_feed(tmp_path: Path, retry_after: str) -> None:
     from datetime import timedelta
 
+    from config.clock import as_utc, utcnow
     from ingest.feedstore import list_feeds
-    from ingest.store import as_utc, utcnow
 
     with FeedServer() as server:
         server.add("/busy", b"come back in a few millennia", status=429, headers={"Retry-After": retry_after})

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.match import char_class
 from alerts.normalise import fold, native_folder
+from alerts.vocabulary import char_class
 from alerts.watchlist import compile_watchlists
 from config.watchlist import WatchlistConfig
 from tests.conftest import native_built

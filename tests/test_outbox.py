@@ -6,7 +6,6 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -26,18 +25,10 @@ from tests.test_outbox_helpers import (
     make_story,
     postgres_database,
     postgres_engine,
-    sqlite_engine,
 )
 
 ROUTES = {"acme": ["hook", "mail"]}
 FAST = RetryConfig(schedule=[0.001, 0.001])  # three tries, no waiting
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "outbox.db")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ import pytest
 from sqlmodel import Session, select
 
 from alerts.matchstore import ItemMatch
+from config.clock import as_utc, utcnow
 from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, StoryRow, as_utc, utcnow
+from ingest.store import ItemRow, StoryRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -83,12 +82,6 @@ def test_digest_template_sees_every_alert() -> None:
                             ' | list | tojson }}}', "hook")
     body = json.loads(template.render_digest([payload("a"), payload("b")], "msg_1"))
     assert body == {"count": 2, "titles": ["a", "b"]}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 @pytest.mark.parametrize(("options", "key"), [

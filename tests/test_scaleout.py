@@ -151,7 +151,7 @@ def write_setup(tmp: Path, db_url: str, server: TimedFeedServer, hook: str, name
 
 
 def start(config: Path, index: int) -> subprocess.Popen[bytes]:
-    log = open(config.parent / f"daemon-{index}.log", "wb")  # noqa: SIM115 - the process owns it
+    log = open(config.parent / f"daemon-{index}.log", "wb")  # the process owns it
     return subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "run"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
 

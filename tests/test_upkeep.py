@@ -12,8 +12,9 @@ from sqlmodel import Session, col, func, select
 
 from alerts.matchstore import ItemMatch
 from alerts.models import Alert, Delivery, DeliveryAttempt
+from config.clock import utcnow
 from ingest import dedupe
-from ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand, utcnow
+from ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
 from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config

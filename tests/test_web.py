@@ -103,7 +103,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                               channels={"desk": {"type": "webhook", "url": receiver.url, "timeout": "3s"}},
                               extra=f"retry: {{schedule: [0]}}\nweb: {{listen: '127.0.0.1:{port}'}}\n")
         db = tmp / "wirewatch.db"
-        log = open(tmp / "daemon.log", "w")  # noqa: SIM115 - closed below
+        log = open(tmp / "daemon.log", "w")  # closed below
         proc = subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "run"],
                                 stdout=log, stderr=subprocess.STDOUT, text=True, cwd=tmp)
         try:

@@ -6,9 +6,7 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,29 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from standardwebhooks import Webhook
 
-from alerts.models import utcnow
 from alerts.outbox import Outbox, create_alerts, deliver_due
 from alerts.route import build_channels, close_channels
-from alerts.webhook import parse_retry_after
+from alerts.webhook import MAX_RETRY_AFTER
+from config.clock import parse_retry_after, utcnow
 from config.models import RetryConfig, WebhookChannel
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import make_item, make_match, make_story
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 QUICK = RetryConfig(schedule=[0.001, 0.001, 0.001, 0.001, 0.001])  # six tries, no waiting
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path / "outbox.db")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 def hook(receiver: Receiver, **extra: Any) -> dict[str, WebhookChannel]:
@@ -116,7 +101,7 @@ def test_429_retry_after_is_honoured(engine: Engine, receiver: Receiver) -> None
     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no extra wait
 ])
 def test_retry_after_values(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value) == seconds
+    assert parse_retry_after(value, cap=MAX_RETRY_AFTER) == seconds
 
 
 def test_410_disables_the_channel_until_its_config_changes(engine: Engine, receiver: Receiver) -> None:

@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the CLI reports, it does not dump a traceback by default
+    except Exception as exc:  # the CLI reports, it does not dump a traceback by default
         log.debug("failed", exc_info=True)
         print(f"error: {logs.redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1

@@ -193,8 +193,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
     from alerts.watchlist import compile_watchlists
+    from config.clock import utcnow
     from config.loader import load_watchlist
-    from ingest.store import ItemRow, utcnow
+    from ingest.store import ItemRow
 
     matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
     since = utcnow() - timedelta(seconds=args.since)

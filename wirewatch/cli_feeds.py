@@ -23,8 +23,8 @@ def cmd_feeds_pause(args: argparse.Namespace) -> int:
     """Pause or resume one feed: the state lives in the database and survives restarts and reloads."""
     from sqlmodel import Session
 
+    from config.clock import utcnow
     from ingest.feedstore import set_paused
-    from ingest.store import utcnow
     from wirewatch.app import App
 
     paused = args.feeds_action == "pause"

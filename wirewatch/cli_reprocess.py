@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from alerts.matchstore import save_matches
 from alerts.outbox import create_alerts
+from config.clock import as_utc
 from ingest.item import Item, StoryRef
-from ingest.store import StoryRow, as_utc
+from ingest.store import StoryRow
 from wirewatch import metrics
 from wirewatch.app import Wiring
 

@@ -89,18 +89,19 @@ def _target(args: argparse.Namespace) -> tuple[FeedConfig, FetchConfig, Any]:
 
 async def _fetch(feed: FeedConfig, fetch_cfg: FetchConfig) -> Any:
     from ingest.fetch import Fetcher
+    from wirewatch import USER_AGENT
 
-    async with Fetcher(fetch_cfg) as fetcher:
+    async with Fetcher(fetch_cfg, USER_AGENT) as fetcher:
         return await fetcher.fetch(feed.url, headers=feed.headers)
 
 
 def cmd_try(args: argparse.Namespace) -> int:
     """Fetch a source once; print the entries it yields and its first item cleaned."""
+    from config.clock import utcnow
     from ingest import clean as cleaning
     from ingest.errors import IngestError
     from ingest.prepare import prepare_document
     from ingest.sources import parse_document
-    from ingest.store import utcnow
 
     if not args.url and not args.feed:
         print("error: give a URL or --feed NAME", file=sys.stderr)

@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from alerts.normalise import native_folder
+from config.clock import utcnow
 from config.errors import ConfigError
 from config.loader import Loaded, resolve_paths, resolve_watchlist_paths
 from ingest.feedstore import (
@@ -35,8 +36,8 @@ from ingest.feedstore import (
 )
 from ingest.fetch import Fetcher
 from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
-from ingest.store import FeedRow, utcnow
-from wirewatch import __version__, delivery, metrics, upkeep
+from ingest.store import FeedRow
+from wirewatch import USER_AGENT, __version__, delivery, metrics, upkeep
 from wirewatch.app import App, build_wiring
 from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
 from wirewatch.logs import fields, redact
@@ -102,7 +103,7 @@ class Recorder:
                     await self.app.pipeline.run_db(record_polls, self.app.engine, self.app.worker,
                                                    [poll for poll, _ in batch], jitter=cfg.defaults.jitter,
                                                    max_backoff=cfg.fetch.max_backoff, then=self.then)
-                except Exception as exc:  # noqa: BLE001 - every poll of the batch reports it
+                except Exception as exc:  # every poll of the batch reports it
                     for _, done in batch:
                         if not done.done():
                             done.set_exception(exc)
@@ -144,7 +145,7 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         try:
             ours = (report.error or "").startswith(DATABASE_UNAVAILABLE)  # not the feed's doing: no history row
             await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed), history=not ours))
-        except Exception as exc:  # noqa: BLE001 - database gone: the feed stays leased to us, due, and is polled again
+        except Exception as exc:  # database gone: the feed stays leased to us, due, and is polled again
             if watch is not None and is_database_error(exc):
                 watch.failed(exc, f"recording the poll of {row.name}")
                 log.info("could not record the poll of %s: %s", row.name, redact(one_line(exc)),
@@ -171,7 +172,7 @@ async def poll_once(app: App, names: list[str] | None = None,
     """
     cfg = app.wiring.loaded.config
     rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
-    async with Fetcher(cfg.fetch) as fetcher:
+    async with Fetcher(cfg.fetch, USER_AGENT) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     total: Counter[str] = Counter()
     for _ in range(MAX_DELIVERY_PASSES):
@@ -245,7 +246,7 @@ class Daemon:
                 cfg.database, busy_timeout_ms=500, sqlite_cache=2 * 1024 * 1024, connect_timeout=2, pool_size=1))
         try:
             ok = db.is_current(self._probe_engine)
-        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        except Exception as exc:  # readiness reports, never raises
             return False, f"not ready: database unavailable: {redact(one_line(exc))}"
         return ok, "ok" if ok else "not ready: migrations pending"
 
@@ -279,7 +280,7 @@ class Daemon:
             if not self.stopping.is_set():
                 raise
             log.debug("job %s cancelled: the stop's grace ran out", name)
-        except Exception as exc:  # noqa: BLE001 - the next tick retries; the daemon keeps running
+        except Exception as exc:  # the next tick retries; the daemon keeps running
             if is_database_error(exc):
                 self.dbwatch.failed(exc, name)
                 return
@@ -363,7 +364,7 @@ class Daemon:
         async def run() -> None:
             try:
                 await job()
-            except Exception as exc:  # noqa: BLE001 - database gone: the scheduled run retries every second
+            except Exception as exc:  # database gone: the scheduled run retries every second
                 self.kicked = False
                 if is_database_error(exc):
                     self.dbwatch.failed(exc, what)
@@ -417,7 +418,7 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config:\n%s", exc)
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return
         self.app.swap(wiring)
@@ -466,7 +467,7 @@ class Daemon:
                           **common)
         scheduler.add_job(job("prune", self.prune), "interval", hours=24, next_run_time=now + timedelta(minutes=1),
                           id="prune", **common)
-        async with Fetcher(cfg.fetch) as fetcher:
+        async with Fetcher(cfg.fetch, USER_AGENT) as fetcher:
             self.fetcher = fetcher
             scheduler.start()
             await self.stopping.wait()
@@ -499,7 +500,7 @@ class Daemon:
         try:
             await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
             released = await asyncio.to_thread(delivery.outbox_of(self.app).release_all)
-        except Exception as exc:  # noqa: BLE001 - the leases expire on their own (`lease`)
+        except Exception as exc:  # the leases expire on their own (`lease`)
             log.warning("could not give back leases at stop (they expire within `lease`): %s", redact(one_line(exc)))
             return
         if released:

@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from alerts.models import Delivery, DeliveryState
 from alerts.ops import create_feed_event
+from config.clock import as_utc, utcnow
 from config.models import Config
 from ingest.feedhealth import assess, transition
-from ingest.store import FeedRow, as_utc, utcnow
+from ingest.store import FeedRow
 from wirewatch import metrics
 from wirewatch.logs import fields
 

@@ -93,7 +93,7 @@ class HealthState:
     def _run_probe(self, probe: Future[tuple[bool, str]]) -> None:
         try:
             probe.set_result(self.ready_probe())
-        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        except Exception as exc:  # readiness reports, never raises
             probe.set_result((False, f"not ready: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
 
 
@@ -102,7 +102,7 @@ def serve(listen: str, health: HealthState) -> ThreadingHTTPServer:
     host, _, port = listen.rpartition(":")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
                 return
@@ -120,7 +120,7 @@ def serve(listen: str, health: HealthState) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)

@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 
 from alerts.matchstore import matches_for
 from alerts.models import ALERTS, DELIVERIES, DeliveryInfo
+from config.clock import as_utc, utcnow
 from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, StoryRow, as_utc, item_counts, learned_rules, utcnow
+from ingest.store import ItemRow, StoryRow, item_counts, learned_rules
 
 
 def age(when: datetime | None, now: datetime) -> str:
@@ -53,8 +54,7 @@ def next_poll(when: datetime | None, now: datetime, enabled: bool = True) -> str
     return "overdue " + age(when, now).removesuffix(" ago")
 
 
-def status_rows(engine: Engine, disabled_channels: dict[str, str] | None = None, *,
-                wide: bool = False) -> list[list[str]]:
+def status_rows(engine: Engine, *, wide: bool = False) -> list[list[str]]:
     """One row per feed: name, status, last poll, errors, items, next poll, last error (`wide`: URL, health too)."""
     now = utcnow()
     with Session(engine) as session:

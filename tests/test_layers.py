@@ -1,0 +1,106 @@
+"""The layer rules of DEVELOPERS.md, read from the imports of every module (top-level and inside functions).
+
+- `config` imports nothing of ours;
+- `ingest` imports `config` and `ingest`;
+- `alerts` imports `config`, `alerts` and `ingest.item` only;
+- `wirewatch` (the composition root) imports everything.
+
+Both spellings count: `ingest.x` today and `wirewatch.ingest.x` once the packages move under `wirewatch`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ("config", "ingest", "alerts", "wirewatch")
+
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "config": ("config",),
+    "ingest": ("config", "ingest"),
+    "alerts": ("config", "alerts", "ingest.item"),
+}
+
+
+def _canonical(name: str) -> str | None:
+    """`wirewatch.ingest.x` → `ingest.x`; a module of ours keeps its name; a foreign one → None."""
+    parts = name.split(".")
+    if parts[0] == "wirewatch" and len(parts) > 1 and parts[1] in ALLOWED:
+        parts = parts[1:]
+    return ".".join(parts) if parts[0] in OURS else None
+
+
+def _package_of(path: Path) -> tuple[str, list[str]]:
+    """`ingest/fetch.py` → ("ingest", ["ingest"]): the top package and the package a relative import starts from."""
+    parts = list(path.relative_to(ROOT).parts[:-1])
+    return parts[0], parts
+
+
+def _imports(source: str, package: list[str]) -> list[tuple[int, str]]:
+    """Every module a file imports, with its line, at any depth: `import a.b`, `from a.b import c` (read as
+    `a.b.c`, so `from ingest import item` counts as `ingest.item`), relative imports resolved against `package`."""
+    tree = ast.parse(source)
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.extend((node.lineno, f"{module}.{alias.name}") for alias in node.names)
+    return found
+
+
+def _allowed(imported: str, allowed: tuple[str, ...]) -> bool:
+    return any(imported == a or imported.startswith(a + ".") for a in allowed)
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts)
+
+
+def violations(package: str) -> list[str]:
+    allowed = ALLOWED[package]
+    out = []
+    for path in _modules(package):
+        for line, name in _imports(path.read_text(encoding="utf-8"), _package_of(path)[1]):
+            ours = _canonical(name)
+            if ours is None or _allowed(ours, allowed):
+                continue
+            out.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    return out
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_layer_rules_hold(package: str) -> None:
+    assert violations(package) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ingest.item", "ingest.item"),
+        ("wirewatch.ingest.item", "ingest.item"),
+        ("wirewatch.app", "wirewatch.app"),
+        ("wirewatch", "wirewatch"),
+        ("httpx", None),
+        ("configparser", None),
+    ],
+)
+def test_both_spellings_are_ours(name: str, expected: str | None) -> None:
+    assert _canonical(name) == expected
+
+
+def test_the_checker_sees_function_level_and_relative_imports() -> None:
+    source = "import httpx\n\ndef f():\n    from wirewatch import __version__\n    from .item import Item\n"
+    assert _imports(source, ["ingest"]) == [(1, "httpx"), (4, "wirewatch.__version__"), (5, "ingest.item.Item")]
+    assert _allowed("ingest.item.Item", ALLOWED["alerts"])
+    assert not _allowed("ingest.itemx", ALLOWED["alerts"])
+    assert not _allowed("ingest.store", ALLOWED["alerts"])
+    assert _modules("config"), "the checker found no modules: wrong root?"
