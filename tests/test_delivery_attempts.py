@@ -4,17 +4,19 @@ on a real SQLite file and the real PostgreSQL, pruned with its delivery."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from alerts.errors import DeliveryError
 from alerts.models import ATTEMPTS, DELIVERIES
 from alerts.outbox import Outbox, attempts_of, create_alerts, deliver_due, prune_delivered
-from alerts.route import Channel, UnavailableChannel, build_channels, close_channels
+from alerts.route import Channel, build_channels, close_channels
 from config.models import RetryConfig, WebhookChannel
 from ingest.store import utcnow
 from tests.receivers import Receiver, Reply
@@ -86,10 +88,23 @@ def test_a_claim_given_back_unsent_and_a_dead_try_are_both_recorded(engine: Engi
     assert "daemon was stopping" in str(rows[0]["error"])
 
 
+class FailingChannel:
+    """A channel whose every send fails with an error that carries credentials (as a proxy's error might)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def send(self, payload: Mapping[str, Any], delivery_id: str) -> None:
+        raise DeliveryError(self.reason)
+
+    async def send_digest(self, payloads: Sequence[Mapping[str, Any]], delivery_id: str) -> None:
+        raise DeliveryError(self.reason)
+
+
 def test_a_stored_error_is_redacted(engine: Engine) -> None:
     delivery = alert(engine)
     channels: dict[str, Channel] = {
-        "hook": UnavailableChannel("hook", "cannot reach https://ops:hunter2@hooks.example/x?token=abc123")}
+        "hook": FailingChannel("cannot reach https://ops:hunter2@hooks.example/x?token=abc123")}
     passes(Outbox(engine, "w", RetryConfig(schedule=[0])), channels, count=1)
     [row] = history(engine, delivery)
     error = str(row["error"])
