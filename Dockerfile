@@ -22,7 +22,7 @@ COPY --from=build /wheels /wheels
 # the import check fails the build if the native matcher did not compile (the image would run 2x slower)
 RUN pip install --no-cache-dir --no-index --find-links /wheels 'wirewatch[postgres]' \
  && rm -rf /wheels \
- && python -c "import alerts._scan" \
+ && python -c "import wirewatch.alerts._scan" \
  && useradd --system --uid 10001 --home-dir /var/lib/wirewatch --create-home wirewatch
 
 USER wirewatch

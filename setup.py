@@ -6,4 +6,4 @@ pure-Python path (OpenCC and ahocorasick_rs), which gives the same results, more
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("alerts._scan", sources=["alerts/_scan.c"], optional=True)])
+setup(ext_modules=[Extension("wirewatch.alerts._scan", sources=["alerts/_scan.c"], optional=True)])

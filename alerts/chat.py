@@ -17,9 +17,8 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
-
-from alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
-from alerts.chat_render import (
+from wirewatch.alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
+from wirewatch.alerts.chat_render import (
     ELLIPSIS,
     ChatTemplate,
     excerpt_lines,
@@ -27,9 +26,9 @@ from alerts.chat_render import (
     render_chat_digest,
     title_line,
 )
-from alerts.chatstore import delivered_urls, prune_url_states, record_urls
-from alerts.errors import DeliveryError, TemplateError
-from config.models import AppriseChannel
+from wirewatch.alerts.chatstore import delivered_urls, prune_url_states, record_urls
+from wirewatch.alerts.errors import DeliveryError, TemplateError
+from wirewatch.config.models import AppriseChannel
 
 __all__ = ["SEND_TIMEOUT", "AppriseSender"]
 

@@ -17,8 +17,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from alerts.render import ELLIPSIS, cut, strip_controls
-from alerts.templates import SandboxedTemplate
+from wirewatch.alerts.render import ELLIPSIS, cut, strip_controls
+from wirewatch.alerts.templates import SandboxedTemplate
 
 __all__ = ["ELLIPSIS", "FORMATS", "ChatTemplate", "excerpt_lines", "render_chat", "render_chat_digest",
            "title_line"]

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
-
-from alerts.digest import insert_ignoring_conflict
-from alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
-from config.clock import utcnow
+from wirewatch.alerts.digest import insert_ignoring_conflict
+from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
+from wirewatch.config.clock import utcnow
 
 __all__ = ["URL_STATES", "AppriseUrlState", "delivered_urls", "prune_url_states", "record_urls", "url_hash"]
 

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from alerts.render import alert_lines
-from config.models import ConsoleChannel
+from wirewatch.alerts.render import alert_lines
+from wirewatch.config.models import ConsoleChannel
 
 __all__ = ["ConsoleSender", "format_alert"]
 

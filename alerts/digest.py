@@ -18,9 +18,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Connection
-
-from alerts.models import DELIVERIES, DIGESTS, DeliveryState
-from config.types import parse_duration
+from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState
+from wirewatch.config.types import parse_duration
 
 __all__ = ["Cron", "Every", "Schedule", "close_window", "insert_ignoring_conflict", "parse_every"]
 

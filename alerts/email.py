@@ -20,10 +20,10 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from alerts.errors import DeliveryError
-from alerts.render import alert_lines, strip_controls
-from config.clock import utcnow
-from config.models import EmailChannel
+from wirewatch.alerts.errors import DeliveryError
+from wirewatch.alerts.render import alert_lines, strip_controls
+from wirewatch.config.clock import utcnow
+from wirewatch.config.models import EmailChannel
 
 __all__ = ["EmailSender", "build_message", "header_safe", "render_subject"]
 

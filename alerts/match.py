@@ -23,9 +23,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from alerts.normalise import NO_EDGE, fold, fold_without_native
-from alerts.tickers import anchor_symbol, core_end
-from alerts.types import (
+from wirewatch.alerts.normalise import NO_EDGE, fold, fold_without_native
+from wirewatch.alerts.tickers import anchor_symbol, core_end
+from wirewatch.alerts.types import (
     Candidate,
     CandidateKind,
     EntityMatch,
@@ -34,7 +34,7 @@ from alerts.types import (
     Verdict,
     WatchlistMatch,
 )
-from alerts.vocabulary import (
+from wirewatch.alerts.vocabulary import (
     ALIAS,
     ANY,
     CAPS,

@@ -29,7 +29,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from alerts import _scan
+    from wirewatch.alerts import _scan
 
 __all__ = [
     "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "fold_without_native",
@@ -112,7 +112,7 @@ def _converter() -> Any:
 def native_folder() -> _scan.Folder | None:
     """The native fold (`alerts._scan.Folder`) loaded with the fold table and edge classes, or None if not built."""
     try:
-        from alerts import _scan
+        from wirewatch.alerts import _scan
     except ImportError:
         log.info("the native matcher (alerts/_scan.c) was not built; folding with OpenCC")
         return None

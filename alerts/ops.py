@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
-
-from alerts.digest import insert_ignoring_conflict
-from alerts.models import ALERTS, DELIVERIES, DeliveryState
-from alerts.outbox import new_id
-from config.clock import iso
+from wirewatch.alerts.digest import insert_ignoring_conflict
+from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
+from wirewatch.alerts.outbox import new_id
+from wirewatch.config.clock import iso
 
 OPS_WATCHLIST = "ops"
 

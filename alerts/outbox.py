@@ -27,10 +27,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
-
-from alerts.digest import OVERFLOW_EVERY, Schedule, close_window, insert_ignoring_conflict, parse_every
-from alerts.errors import ChannelGoneError, DeliveryError
-from alerts.models import (
+from wirewatch.alerts.digest import (
+    OVERFLOW_EVERY,
+    Schedule,
+    close_window,
+    insert_ignoring_conflict,
+    parse_every,
+)
+from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
+from wirewatch.alerts.models import (
     ALERTS,
     ATTEMPTS,
     CHANNEL_STATES,
@@ -44,12 +49,12 @@ from alerts.models import (
     Outcome,
     utcnow,
 )
-from alerts.render import build_payload, sample_payload
-from alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
-from alerts.types import WatchlistMatch
-from config.models import RetryConfig
-from config.redaction import redact
-from ingest.item import Item, StoryRef
+from wirewatch.alerts.render import build_payload, sample_payload
+from wirewatch.alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
+from wirewatch.alerts.types import WatchlistMatch
+from wirewatch.config.models import RetryConfig
+from wirewatch.config.redaction import redact
+from wirewatch.ingest.item import Item, StoryRef
 
 __all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
            "create_alerts", "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]

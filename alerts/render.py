@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from alerts.errors import TemplateError
-from alerts.templates import SandboxedTemplate
-from alerts.types import EntityMatch, WatchlistMatch
-from config.clock import iso, utcnow
-from ingest.item import Item, StoryRef
+from wirewatch.alerts.errors import TemplateError
+from wirewatch.alerts.templates import SandboxedTemplate
+from wirewatch.alerts.types import EntityMatch, WatchlistMatch
+from wirewatch.config.clock import iso, utcnow
+from wirewatch.ingest.item import Item, StoryRef
 
 __all__ = [
     "MAX_ENTITIES", "MAX_MENTIONS", "MAX_SNIPPET", "MAX_TEXT",

@@ -13,11 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from sqlalchemy.engine import Engine
-
-from alerts.console import ConsoleSender
-from alerts.webhook import WebhookSender
-from config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
-from config.watchlist import WatchlistConfig
+from wirewatch.alerts.console import ConsoleSender
+from wirewatch.alerts.webhook import WebhookSender
+from wirewatch.config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
+from wirewatch.config.watchlist import WatchlistConfig
 
 __all__ = ["Channel", "ChannelConfig", "Route", "build_channels", "channel_problems",
            "close_channels", "route_of", "routes_from"]
@@ -65,7 +64,7 @@ class Channel(Protocol):
 
 
 def _apprise(name: str, config: AppriseChannel, engine: Engine | None) -> Channel:
-    from alerts.chat import AppriseSender
+    from wirewatch.alerts.chat import AppriseSender
 
     channel: Channel = AppriseSender(name, config, engine)
     return channel
@@ -79,7 +78,7 @@ def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient
     Apprise channels remember which of their URLs a delivery already reached.
     Raises `TemplateError` for a template that does not compile, naming the channel.
     """
-    from alerts.email import EmailSender  # local: keeps smtplib out of webhook-only imports
+    from wirewatch.alerts.email import EmailSender  # local: keeps smtplib out of webhook-only imports
 
     client = http
     channels: dict[str, Channel] = {}
@@ -115,7 +114,7 @@ def channel_problems(configs: Mapping[str, ChannelConfig]) -> list[tuple[Loc, st
             continue
         at: Loc = ("channels", name)
         if isinstance(config, WebhookChannel) and config.template:
-            from alerts.render import JsonTemplate
+            from wirewatch.alerts.render import JsonTemplate
 
             problems += _template_problem(at + ("template",), partial(JsonTemplate, config.template, name))
         elif isinstance(config, AppriseChannel):
@@ -124,7 +123,7 @@ def channel_problems(configs: Mapping[str, ChannelConfig]) -> list[tuple[Loc, st
 
 
 def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[tuple[Loc, str]]:
-    from alerts.errors import TemplateError
+    from wirewatch.alerts.errors import TemplateError
 
     try:
         compile_template()
@@ -135,9 +134,8 @@ def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[t
 
 def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[Loc, str]]:
     from apprise import AppriseAsset
-
-    from alerts.apprise_targets import apprise_target, load_plugins
-    from alerts.chat_render import ChatTemplate
+    from wirewatch.alerts.apprise_targets import apprise_target, load_plugins
+    from wirewatch.alerts.chat_render import ChatTemplate
 
     load_plugins()
     asset = AppriseAsset(storage_mode="memory", secure_logging=True)

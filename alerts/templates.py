@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from alerts.errors import TemplateError
+from wirewatch.alerts.errors import TemplateError
 
 __all__ = ["SandboxedTemplate"]
 

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from alerts.normalise import is_word
+from wirewatch.alerts.normalise import is_word
 
 __all__ = ["ANCHORS", "Ticker", "anchor_symbol", "core_end", "parse_ticker"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alerts.normalise import edge_class
-from alerts.tickers import Ticker
+from wirewatch.alerts.normalise import edge_class
+from wirewatch.alerts.tickers import Ticker
 
 if TYPE_CHECKING:
-    from alerts import _scan
+    from wirewatch.alerts import _scan
 
 __all__ = [
     "ALIAS", "ANCHOR", "ANY", "CAPS", "EXACT", "EXCLUDE", "KEYWORD", "NOT_KEYWORD", "TICKER",

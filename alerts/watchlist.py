@@ -12,12 +12,11 @@ import unicodedata
 from collections.abc import Sequence
 
 import ahocorasick_rs
-
-from alerts.errors import WatchlistError
-from alerts.match import Matcher
-from alerts.normalise import fold, native_folder
-from alerts.tickers import ANCHORS, parse_ticker
-from alerts.vocabulary import (
+from wirewatch.alerts.errors import WatchlistError
+from wirewatch.alerts.match import Matcher
+from wirewatch.alerts.normalise import fold, native_folder
+from wirewatch.alerts.tickers import ANCHORS, parse_ticker
+from wirewatch.alerts.vocabulary import (
     ALIAS,
     ANCHOR,
     ANY,
@@ -32,7 +31,7 @@ from alerts.vocabulary import (
     Target,
     char_class,
 )
-from config.watchlist import EntityConfig, WatchlistConfig
+from wirewatch.config.watchlist import EntityConfig, WatchlistConfig
 
 __all__ = ["compile_watchlists"]
 
@@ -71,7 +70,7 @@ class _Builder:
         if folder is not None and patterns:
             flags = bytes(left | right << 2 | (16 if all(t.kind < TICKER for t in ts) else 0)
                           for (left, right), ts in zip(edges, targets, strict=True))
-            from alerts._scan import Scanner
+            from wirewatch.alerts._scan import Scanner
 
             scanner = Scanner(folder, patterns, flags)
         elif patterns:

@@ -19,11 +19,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-
-from alerts.errors import ChannelGoneError, DeliveryError, TemplateError
-from alerts.render import JsonTemplate, digest_entry, discord_message, slack_message
-from config.clock import iso, parse_retry_after, utcnow
-from config.models import WebhookChannel
+from wirewatch.alerts.errors import ChannelGoneError, DeliveryError, TemplateError
+from wirewatch.alerts.render import JsonTemplate, digest_entry, discord_message, slack_message
+from wirewatch.config.clock import iso, parse_retry_after, utcnow
+from wirewatch.config.models import WebhookChannel
 
 __all__ = ["MAX_RETRY_AFTER", "WebhookSender", "sign"]
 

@@ -23,12 +23,11 @@ from typing import Any
 
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 from selectolax.lexbor import LexborHTMLParser
-
-from config.packs import load_packs
-from ingest import clean as cleaning
-from ingest import outlet as sources
-from ingest.boilerplate import END_WINDOW, compile_rule, sentence_spans
-from ingest.html import html_to_text
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest import clean as cleaning
+from wirewatch.ingest import outlet as sources
+from wirewatch.ingest.boilerplate import END_WINDOW, compile_rule, sentence_spans
+from wirewatch.ingest.html import html_to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("WIREWATCH_CORPUS", ROOT.parent / "shared" / "corpus"))

@@ -47,9 +47,9 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest import dedupe
-from ingest.dedupe import Candidate, Signature
-from ingest.event import event_signature
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.dedupe import Candidate, Signature
+from wirewatch.ingest.event import event_signature
 
 SEED = 1128
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
@@ -191,8 +191,8 @@ class StoreIndex:
     def __init__(self, path: str | None = None, cache_mb: int = 0) -> None:
         from sqlalchemy import event
         from sqlmodel import Session
+        from wirewatch.ingest.stories import StoryIndex
 
-        from ingest.stories import StoryIndex
         from wirewatch.db import make_engine, upgrade
 
         self.folder = None if path is not None else tempfile.mkdtemp(prefix="dedupe-bench-")
@@ -409,10 +409,10 @@ def run_features(args: argparse.Namespace) -> None:
     """Time the cross-language look-up (`load_event_candidates`, SQLite) as the feature index grows."""
     from sqlalchemy import insert
     from sqlmodel import Session
+    from wirewatch.ingest.event import EventSignature
+    from wirewatch.ingest.store import ItemSignature, StoryFeature
+    from wirewatch.ingest.stories import load_event_candidates
 
-    from ingest.event import EventSignature
-    from ingest.store import ItemSignature, StoryFeature
-    from ingest.stories import load_event_candidates
     from wirewatch.db import make_engine, upgrade
 
     rng = random.Random(SEED)

@@ -14,8 +14,9 @@ import contextlib
 import resource
 import time
 
-from config.models import FetchConfig
-from ingest.fetch import Fetcher
+from wirewatch.config.models import FetchConfig
+from wirewatch.ingest.fetch import Fetcher
+
 from tests.feedserver import FeedServer
 
 

@@ -26,10 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.models import FetchConfig
-from ingest.errors import IngestError
-from ingest.fetch import Fetcher, check_url
-from ingest.parse import parse_feed
+from wirewatch.config.models import FetchConfig
+from wirewatch.ingest.errors import IngestError
+from wirewatch.ingest.fetch import Fetcher, check_url
+from wirewatch.ingest.parse import parse_feed
+
 from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 from tests.helpers import write_config
 from tests.receivers import Receiver

@@ -42,9 +42,9 @@ import ahocorasick_rs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.normalise import fold, fold_without_native, native_folder  # noqa: E402
-from alerts.watchlist import compile_watchlists  # noqa: E402
-from config.watchlist import WatchlistConfig  # noqa: E402
+from wirewatch.alerts.normalise import fold, fold_without_native, native_folder  # noqa: E402
+from wirewatch.alerts.watchlist import compile_watchlists  # noqa: E402
+from wirewatch.config.watchlist import WatchlistConfig  # noqa: E402
 
 SEED = 1128
 CORPUS = ROOT.parent / "shared" / "corpus" / "built" / "gold.jsonl"

@@ -133,9 +133,9 @@ def worker_peaks(app: object) -> list[int]:
 
 def instrument(app: object) -> dict[str, float]:
     """Wrap the pipeline's steps to add up the time each takes (on the database thread)."""
-    import ingest.pipeline as pipeline
-    import ingest.prepare as prepare
-    import ingest.stories as stories
+    import wirewatch.ingest.pipeline as pipeline
+    import wirewatch.ingest.prepare as prepare
+    import wirewatch.ingest.stories as stories
 
     spent: dict[str, float] = {}
 

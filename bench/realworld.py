@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.packs import load_packs  # noqa: E402
-from ingest.clean import clean_item, compile_ruleset  # noqa: E402
+from wirewatch.config.packs import load_packs  # noqa: E402
+from wirewatch.ingest.clean import clean_item, compile_ruleset  # noqa: E402
 
 REALWORLD = ROOT.parent / "shared" / "realworld"
 BARS = [f"{k}_{lang}={v}" for lang in ("zh", "ja", "en", "all")

@@ -25,11 +25,11 @@ from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 
-from config.models import FeedConfig
-from config.packs import load_packs
-from ingest import clean as cleaning
-from ingest.prepare import prepare_document
-from ingest.sources import parse_document
+from wirewatch.config.models import FeedConfig
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest import clean as cleaning
+from wirewatch.ingest.prepare import prepare_document
+from wirewatch.ingest.sources import parse_document
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"

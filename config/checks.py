@@ -10,8 +10,8 @@ import ipaddress
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from config.models import Config
-from config.watchlist import WatchlistConfig
+from wirewatch.config.models import Config
+from wirewatch.config.watchlist import WatchlistConfig
 
 Path = tuple[str | int, ...]
 
@@ -27,7 +27,7 @@ def config_problems(config: Config) -> Iterator[tuple[Path, str]]:
     for i, feed in enumerate(config.feeds):
         if feed.clean.packs:
             if packs is None:
-                from config.packs import load_packs
+                from wirewatch.config.packs import load_packs
 
                 packs = set(load_packs())
             for j, pack in enumerate(feed.clean.packs):

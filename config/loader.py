@@ -12,11 +12,10 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-
-from config.checks import config_problems, watchlist_problems
-from config.errors import ConfigError, Problem
-from config.models import Config, FeedsFile
-from config.watchlist import WatchlistConfig
+from wirewatch.config.checks import config_problems, watchlist_problems
+from wirewatch.config.errors import ConfigError, Problem
+from wirewatch.config.models import Config, FeedsFile
+from wirewatch.config.watchlist import WatchlistConfig
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_PATH = "wirewatch.yaml"
@@ -250,7 +249,7 @@ def _model_of(annotation: Any) -> Any:
 
 
 def _union_member(current: Any, tag: str) -> Any:
-    from config import models
+    from wirewatch.config import models
 
     for cls in (models.WebhookChannel, models.EmailChannel, models.AppriseChannel, models.ConsoleChannel):
         if tag in getattr(cls.model_fields["type"].annotation, "__args__", ()):

@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from config.sources import SelectConfig
-from config.types import ByteSize, Delay, Duration, parse_duration
+from wirewatch.config.sources import SelectConfig
+from wirewatch.config.types import ByteSize, Delay, Duration, parse_duration
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_TRACKING_PARAMS = [

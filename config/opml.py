@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from config.errors import OpmlError
-from config.models import FEED_NAME
+from wirewatch.config.errors import OpmlError
+from wirewatch.config.models import FEED_NAME
 
 __all__ = ["MAX_OPML_BYTES", "ImportPlan", "Outline", "feed_name", "parse_opml", "plan_import", "to_opml"]
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-
-from config.errors import ConfigError, Problem
-from config.models import CleanRuleConfig
-from config.patterns import literal_regex, regex_source
+from wirewatch.config.errors import ConfigError, Problem
+from wirewatch.config.models import CleanRuleConfig
+from wirewatch.config.patterns import literal_regex, regex_source
 
 __all__ = ["PACKS_DIR", "load_packs"]
 

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ahocorasick_rs import AhoCorasick
-
-from config.models import CleanRuleConfig, FeedCleanConfig
-from config.patterns import GLOBAL_FLAGS, ascii_alnum, halfwidth_regex, literal_regex, regex_source
-from ingest.html import normalise, paragraphs
+from wirewatch.config.models import CleanRuleConfig, FeedCleanConfig
+from wirewatch.config.patterns import GLOBAL_FLAGS, ascii_alnum, halfwidth_regex, literal_regex, regex_source
+from wirewatch.ingest.html import normalise, paragraphs
 
 __all__ = [
     "LEARNED", "ActiveRules", "Rule", "Ruleset", "compile_rule", "compile_ruleset", "item_lines", "regex_needles",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.boilerplate import (
+from wirewatch.ingest.boilerplate import (
     LEARNED,
     ActiveRules,
     Rule,
@@ -35,7 +35,7 @@ from ingest.boilerplate import (
     learn_boilerplate,
     sentence_spans,
 )
-from ingest.html import (
+from wirewatch.ingest.html import (
     fold,
     fold_in_place,
     html_to_text,
@@ -45,8 +45,8 @@ from ingest.html import (
     paragraphs,
     tidy,
 )
-from ingest.item import Cleaned, Removal
-from ingest.outlet import (
+from wirewatch.ingest.item import Cleaned, Removal
+from wirewatch.ingest.outlet import (
     DATELINE,
     SOURCE_END,
     SOURCE_LINE,

@@ -25,7 +25,7 @@ import re
 import zlib
 from typing import Any
 
-from ingest.errors import BodyTooLargeError, IncompleteBodyError
+from wirewatch.ingest.errors import BodyTooLargeError, IncompleteBodyError
 
 __all__ = ["BoundedDecoder", "defuse", "too_deep", "truncate_entries"]
 

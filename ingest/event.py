@@ -48,8 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick_rs
-
-from ingest.figures import MONTHS, letter_codes, parse_code, scan_numbers
+from wirewatch.ingest.figures import MONTHS, letter_codes, parse_code, scan_numbers
 
 __all__ = [
     "EVENT_SCHEME",

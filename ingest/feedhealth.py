@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.clock import as_utc
-from ingest.store import FeedRow
+from wirewatch.config.clock import as_utc
+from wirewatch.ingest.store import FeedRow
 
 OK, FAILING, SILENT = "ok", "failing", "silent"
 

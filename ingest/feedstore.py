@@ -17,9 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
-
-from ingest.schedule import first_poll, next_poll
-from ingest.store import FeedRow, PollLogRow, as_utc, utcnow
+from wirewatch.ingest.schedule import first_poll, next_poll
+from wirewatch.ingest.store import FeedRow, PollLogRow, as_utc, utcnow
 
 POLL_LOG_KEEP = 50
 """Polls kept per feed in `poll_log` (older ones are deleted as new ones are recorded)."""

@@ -26,11 +26,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
-
-from config.clock import parse_retry_after
-from config.models import FetchConfig
-from ingest.defuse import BoundedDecoder
-from ingest.errors import (
+from wirewatch.config.clock import parse_retry_after
+from wirewatch.config.models import FetchConfig
+from wirewatch.ingest.defuse import BoundedDecoder
+from wirewatch.ingest.errors import (
     BodyTooLargeError,
     ConnectError,
     FetchError,

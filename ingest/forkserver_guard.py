@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ingest.lifetime import die_with_parent
+from wirewatch.ingest.lifetime import die_with_parent
 
 if sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules:
     die_with_parent()

@@ -7,7 +7,7 @@ tidied form as `ingest.clean.tidy` (characters as written), so it can be passed 
 
 from __future__ import annotations
 
-from ingest.html import tidy
+from wirewatch.ingest.html import tidy
 
 __all__ = ["MIN_CHARS", "extract_article"]
 

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-
-from ingest.defuse import defuse, too_deep, truncate_entries
-from ingest.encoding import decode_document
-from ingest.errors import ParseError
-from ingest.item import Entry, ParsedFeed
+from wirewatch.ingest.defuse import defuse, too_deep, truncate_entries
+from wirewatch.ingest.encoding import decode_document
+from wirewatch.ingest.errors import ParseError
+from wirewatch.ingest.item import Entry, ParsedFeed
 
 __all__ = ["MAX_DEPTH", "MAX_ENTRIES", "parse_feed"]
 

@@ -25,20 +25,19 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
-
-from config.models import CleanRuleConfig, Config, FeedConfig
-from ingest import clean as cleaning
-from ingest import dedupe
-from ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
-from ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
-from ingest.event import AliasTable, EventSignature, event_signature
-from ingest.fetch import Fetcher, FetchResult
-from ingest.item import Cleaned, Item, StoryRef
-from ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
-from ingest.sources import parse_document
-from ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
-from ingest.stories import BandTail, store_new_items, update_item
-from ingest.urls import entry_identity
+from wirewatch.config.models import CleanRuleConfig, Config, FeedConfig
+from wirewatch.ingest import clean as cleaning
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
+from wirewatch.ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
+from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
+from wirewatch.ingest.fetch import Fetcher, FetchResult
+from wirewatch.ingest.item import Cleaned, Item, StoryRef
+from wirewatch.ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
+from wirewatch.ingest.sources import parse_document
+from wirewatch.ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
+from wirewatch.ingest.stories import BandTail, store_new_items, update_item
+from wirewatch.ingest.urls import entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
 DATABASE_UNAVAILABLE = "database unavailable"  # how a poll report's error starts when the store could not run
@@ -245,7 +244,7 @@ class Pipeline:
 
     async def _full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
         """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
-        from ingest.fulltext import extract_article
+        from wirewatch.ingest.fulltext import extract_article
 
         parsed = parse_document(feed, result.body, result.headers, result.url)
         with Session(self.engine) as session:

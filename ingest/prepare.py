@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from config.models import CleanRuleConfig, FeedConfig
-from ingest import clean as cleaning
-from ingest import dedupe
-from ingest.errors import WorkerError
-from ingest.event import AliasTable, EventSignature, event_signature
-from ingest.item import Cleaned, Entry, Item
-from ingest.lifetime import die_with_parent, watch_owner
-from ingest.sources import parse_document
-from ingest.urls import canonical_url, entry_identity
+from wirewatch.config.models import CleanRuleConfig, FeedConfig
+from wirewatch.ingest import clean as cleaning
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.errors import WorkerError
+from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
+from wirewatch.ingest.item import Cleaned, Entry, Item
+from wirewatch.ingest.lifetime import die_with_parent, watch_owner
+from wirewatch.ingest.sources import parse_document
+from wirewatch.ingest.urls import canonical_url, entry_identity
 
 log = logging.getLogger("wirewatch.ingest")
 
@@ -170,7 +170,7 @@ class ParsePool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
-            context.set_forkserver_preload(["ingest.forkserver_guard", "ingest.prepare"])
+            context.set_forkserver_preload(["wirewatch.ingest.forkserver_guard", "wirewatch.ingest.prepare"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
                                              initargs=(self.packs, os.getpid()))
         return self._pool

@@ -33,12 +33,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from config.models import FeedConfig
-from config.sources import HtmlSelect, JsonSelect, Published, split_attr
-from ingest.encoding import decode_document
-from ingest.errors import ParseError, SelectorError
-from ingest.item import Entry, ParsedFeed
-from ingest.parse import MAX_ENTRIES, parse_feed
+from wirewatch.config.models import FeedConfig
+from wirewatch.config.sources import HtmlSelect, JsonSelect, Published, split_attr
+from wirewatch.ingest.encoding import decode_document
+from wirewatch.ingest.errors import ParseError, SelectorError
+from wirewatch.ingest.item import Entry, ParsedFeed
+from wirewatch.ingest.parse import MAX_ENTRIES, parse_feed
 
 __all__ = ["parse_document", "parse_html_source", "parse_json_source", "read_date"]
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
-from config.models import DEFAULT_TRACKING_PARAMS
-from ingest.item import Entry
+from wirewatch.config.models import DEFAULT_TRACKING_PARAMS
+from wirewatch.ingest.item import Entry
 
 __all__ = ["canonical_url", "entry_identity"]
 

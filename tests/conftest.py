@@ -82,7 +82,7 @@ def realfeeds_dir() -> Path:
 
 def native_built() -> bool:
     """Whether the optional native matcher (alerts/_scan.c) was built; CI must have it, users may not."""
-    from alerts.normalise import native_folder
+    from wirewatch.alerts.normalise import native_folder
 
     if native_folder() is not None:
         return True

@@ -12,20 +12,20 @@ from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
+import wirewatch.alerts.matchstore  # noqa: F401 - every table in the metadata
+import wirewatch.ingest.store  # noqa: F401
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
+from wirewatch.alerts.chat import AppriseSender
+from wirewatch.alerts.chat_render import ELLIPSIS
+from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
+from wirewatch.alerts.errors import DeliveryError
+from wirewatch.alerts.models import DELIVERIES
+from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.render import sample_payload
+from wirewatch.config.clock import utcnow
+from wirewatch.config.models import AppriseChannel, RetryConfig
 
-import alerts.matchstore  # noqa: F401 - every table in the metadata
-import ingest.store  # noqa: F401
-from alerts.chat import AppriseSender
-from alerts.chat_render import ELLIPSIS
-from alerts.chatstore import URL_STATES, prune_url_states, url_hash
-from alerts.errors import DeliveryError
-from alerts.models import DELIVERIES
-from alerts.outbox import Outbox, create_alerts, deliver_due
-from alerts.render import sample_payload
-from config.clock import utcnow
-from config.models import AppriseChannel, RetryConfig
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
 

@@ -6,11 +6,10 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
-from config.errors import ConfigError
-from config.models import CleanRuleConfig
-from config.packs import load_packs
-from ingest.boilerplate import (
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.models import CleanRuleConfig
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.boilerplate import (
     compile_rule,
     literal_needle,
     regex_needle,
@@ -18,7 +17,7 @@ from ingest.boilerplate import (
     regex_source,
     unlearn_boilerplate,
 )
-from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
+from wirewatch.ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)
@@ -326,7 +325,7 @@ def test_a_recurring_sentence_inside_a_longer_line_is_learned_and_removed_whole(
 
 
 def test_learned_lines_from_config_are_normalised_before_use() -> None:
-    from config.models import FeedCleanConfig, LearnedConfig
+    from wirewatch.config.models import FeedCleanConfig, LearnedConfig
 
     cfg = FeedCleanConfig(learned=LearnedConfig(pin=["欢迎关注：财经早班车！"], disable=["Sign up here."]))
     rules = compile_ruleset({}, cfg, learned=["Sign up here."])

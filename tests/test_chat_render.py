@@ -7,13 +7,12 @@ from typing import Any
 import pytest
 from apprise import Apprise, NotifyFormat
 from apprise.conversion import convert_between as _convert_between
-
-from alerts.apprise_targets import ChatLimits, chat_limits
-from alerts.chat import AppriseSender
-from alerts.chat_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest
-from alerts.errors import TemplateError
-from alerts.render import sample_payload
-from config.models import AppriseChannel
+from wirewatch.alerts.apprise_targets import ChatLimits, chat_limits
+from wirewatch.alerts.chat import AppriseSender
+from wirewatch.alerts.chat_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest
+from wirewatch.alerts.errors import TemplateError
+from wirewatch.alerts.render import sample_payload
+from wirewatch.config.models import AppriseChannel
 
 convert_between: Any = _convert_between  # untyped in apprise
 HOSTILE = "**Bold** [click](http://evil.example) <script>alert(1)</script> {{ 7*7 }} @everyone"

@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from wirewatch.config import ConfigError
 
-from config import ConfigError
 from tests.test_config import GOOD_CONFIG, GOOD_WATCHLIST, write
 from wirewatch.app import build_wiring
 from wirewatch.cli import main

@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from config.models import CleanRuleConfig, FeedCleanConfig
-from config.packs import load_packs
-from ingest.clean import Ruleset, clean_item, clean_text, compile_ruleset, html_to_text, normalise, tidy
+from wirewatch.config.models import CleanRuleConfig, FeedCleanConfig
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.clean import (
+    Ruleset,
+    clean_item,
+    clean_text,
+    compile_ruleset,
+    html_to_text,
+    normalise,
+    tidy,
+)
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)

@@ -16,9 +16,8 @@ from typing import Any
 
 import feedparser
 import pytest
-
-from config.packs import load_packs
-from ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate
 
 pytestmark = pytest.mark.corpus
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.clean import clean_item, compile_ruleset
-from ingest.fulltext import extract_article
+from wirewatch.ingest.clean import clean_item, compile_ruleset
+from wirewatch.ingest.fulltext import extract_article
 
 PARAS = [
     "Meta Platforms has agreed to rent tensor processing units from Google Cloud in a deal worth more than "

@@ -14,10 +14,10 @@ import unicodedata
 from typing import Any
 
 import pytest
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.clean import clean_item, compile_ruleset
 
 from bench.realworld import BARS, as_delivered, clean_items
-from config.packs import load_packs
-from ingest.clean import clean_item, compile_ruleset
 from tests.conftest import REALWORLD
 
 pytestmark = pytest.mark.corpus

@@ -4,11 +4,10 @@ teasers, and text kept as written. No ../shared needed; `test_clean_realworld.py
 from __future__ import annotations
 
 import pytest
-
-from config.packs import load_packs
-from ingest.clean import clean_item, compile_ruleset, is_teaser, title_provider
-from ingest.html import fold, html_to_text, html_to_text_explained
-from ingest.item import Cleaned, Removal
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.clean import clean_item, compile_ruleset, is_teaser, title_provider
+from wirewatch.ingest.html import fold, html_to_text, html_to_text_explained
+from wirewatch.ingest.item import Cleaned, Removal
 
 RULES = compile_ruleset(load_packs())
 ZH = "公司今天发布公告，宣布完成新一轮融资！资金将用于扩大产能：新建两条产线。"

@@ -6,8 +6,8 @@ import json
 import logging
 
 import pytest
+from wirewatch.ingest.pipeline import PollReport
 
-from ingest.pipeline import PollReport
 from wirewatch import daemon
 from wirewatch.logs import JsonFormatter, TextFormatter, fields
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.watchlist import WatchlistConfig
 
-from alerts.watchlist import compile_watchlists
-from config.watchlist import WatchlistConfig
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver

@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from wirewatch.config import ConfigError, load_config
+from wirewatch.config.types import format_duration, parse_duration, parse_size
 
-from config import ConfigError, load_config
-from config.types import format_duration, parse_duration, parse_size
 from wirewatch.cli import main
 
 GOOD_WATCHLIST = """\

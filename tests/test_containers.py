@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from wirewatch.config import load_config
 
-from config import load_config
 from wirewatch.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_dockerfile_builds_the_native_matcher_and_refuses_an_image_without_it() 
     assert "pip wheel" in build and "/wheels '.[postgres]'" in build
     assert final.startswith("python:3.1") and "COPY --from=build /wheels /wheels" in final
     assert "--no-index --find-links /wheels 'wirewatch[postgres]'" in final
-    assert 'python -c "import alerts._scan"' in final
+    assert 'python -c "import wirewatch.alerts._scan"' in final
     assert "gcc" not in final
     assert "**/*.so" in (ROOT / ".dockerignore").read_text().splitlines()  # no host-built module in the image
 

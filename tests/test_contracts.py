@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 
-from alerts.render import build_payload
-from alerts.types import EntityMatch, Mention, WatchlistMatch
-from config.clock import utcnow
-from config.models import Config, FeedConfig
-from config.sources import HtmlSelect, JsonSelect, Published
-from config.watchlist import EntityConfig, WatchlistConfig
-from ingest.item import Item, StoryRef
+from wirewatch.alerts.render import build_payload
+from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch
+from wirewatch.config.clock import utcnow
+from wirewatch.config.models import Config, FeedConfig
+from wirewatch.config.sources import HtmlSelect, JsonSelect, Published
+from wirewatch.config.watchlist import EntityConfig, WatchlistConfig
+from wirewatch.ingest.item import Item, StoryRef
+
 from wirewatch.cli import build_parser
 
 
@@ -32,7 +33,7 @@ def test_cli_commands_and_global_options() -> None:
 
 def test_config_keys() -> None:
     assert {"database", "defaults", "feeds", "watchlists", "channels", "web"} <= keys(Config)
-    from config.models import WebConfig
+    from wirewatch.config.models import WebConfig
 
     assert {"listen", "token"} <= keys(WebConfig)
     assert {"name", "url", "interval", "clean", "full_text", "kind", "select"} <= keys(FeedConfig)
@@ -63,8 +64,8 @@ def test_webhook_payload_shape() -> None:
 def test_web_console_paths() -> None:
     import sqlalchemy as sa
     from starlette.routing import Route
+    from wirewatch.alerts.watchlist import compile_watchlists
 
-    from alerts.watchlist import compile_watchlists
     from wirewatch.web.app import Console, build_app
 
     matcher = compile_watchlists([])

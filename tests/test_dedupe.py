@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ingest import dedupe
-from ingest.dedupe import Candidate, MemoryIndex, Signature
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.dedupe import Candidate, MemoryIndex, Signature
 
 ZH_RESULTS = [
     "宁德时代11月26日晚间公告，公司前三季度实现营业收入2876.5亿元，同比增长9.3%；归属于上市公司股东的净利润"

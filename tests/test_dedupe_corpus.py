@@ -7,8 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-
-from ingest import dedupe
+from wirewatch.ingest import dedupe
 
 
 def _group(texts: list[str]) -> list[int]:

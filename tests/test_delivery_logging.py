@@ -16,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from wirewatch.alerts.models import DELIVERIES
+from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.route import Channel, close_channels
+from wirewatch.config.models import RetryConfig, WebhookChannel
 
-from alerts.models import DELIVERIES
-from alerts.outbox import Outbox, create_alerts, deliver_due
-from alerts.route import Channel, close_channels
-from config.models import RetryConfig, WebhookChannel
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver, Reply

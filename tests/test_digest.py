@@ -11,15 +11,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from wirewatch.alerts.digest import Cron, Every, parse_every
+from wirewatch.alerts.email import build_message
+from wirewatch.alerts.errors import DeliveryError
+from wirewatch.alerts.models import DELIVERIES, DIGESTS
+from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.render import sample_payload
+from wirewatch.alerts.route import Route, build_channels, close_channels
+from wirewatch.config.models import EmailChannel, RetryConfig, WebhookChannel
 
-from alerts.digest import Cron, Every, parse_every
-from alerts.email import build_message
-from alerts.errors import DeliveryError
-from alerts.models import DELIVERIES, DIGESTS
-from alerts.outbox import Outbox, create_alerts, deliver_due
-from alerts.render import sample_payload
-from alerts.route import Route, build_channels, close_channels
-from config.models import EmailChannel, RetryConfig, WebhookChannel
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import T0, make_item, make_match, make_story, sqlite_engine
 

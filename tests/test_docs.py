@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
-
-from config.loader import load_config
-from config.models import Config
-from config.watchlist import WatchlistConfig
+from wirewatch.config.loader import load_config
+from wirewatch.config.models import Config
+from wirewatch.config.watchlist import WatchlistConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -47,7 +46,7 @@ def test_every_key_is_documented_in_the_readme(path: str) -> None:
 
 
 def test_duration_units_are_documented() -> None:
-    from config.types import _UNITS
+    from wirewatch.config.types import _UNITS
 
     for unit in _UNITS:
         assert f"`{unit}`" in README

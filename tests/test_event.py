@@ -6,8 +6,7 @@ import pickle
 import unicodedata
 
 import pytest
-
-from ingest.event import (
+from wirewatch.ingest.event import (
     AliasTable,
     EventSignature,
     agreement,
@@ -15,7 +14,7 @@ from ingest.event import (
     event_signature,
     index_features,
 )
-from ingest.figures import letter_codes, parse_code, scan_numbers
+from wirewatch.ingest.figures import letter_codes, parse_code, scan_numbers
 
 
 def codes(text: str) -> set[str]:
@@ -206,7 +205,7 @@ UPDATE_CASES = [
 
 @pytest.mark.parametrize(("title", "text", "joins"), UPDATE_CASES)
 def test_a_marked_update_joins_the_event_it_revises_and_nothing_else(title: str, text: str, joins: bool) -> None:
-    from ingest.dedupe import EventCandidate, decide_update
+    from wirewatch.ingest.dedupe import EventCandidate, decide_update
 
     first = EventCandidate(story_id=7, item_id=70, event=event_signature(*FIRST))
     decision = decide_update(event_signature(title, text), [first])

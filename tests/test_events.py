@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
+from wirewatch.ingest.store import ItemRow, ItemSignature, StoryRow
 
-from ingest.store import ItemRow, ItemSignature, StoryRow
 from tests import events_corpus
 from tests.events_corpus import Piece
 from tests.feedserver import FeedServer
@@ -176,11 +176,11 @@ def test_stories_explain_shows_why_each_item_joined(tmp_path: Path, capsys: pyte
 def test_a_parse_worker_works_out_event_signatures_with_the_watchlist_entities() -> None:
     from datetime import UTC, datetime
 
-    from config.models import FeedConfig
-    from config.packs import load_packs
-    from ingest.event import AliasTable
-    from ingest.pipeline import Cleaner
-    from ingest.prepare import ParsePool, prepare_document
+    from wirewatch.config.models import FeedConfig
+    from wirewatch.config.packs import load_packs
+    from wirewatch.ingest.event import AliasTable
+    from wirewatch.ingest.pipeline import Cleaner
+    from wirewatch.ingest.prepare import ParsePool, prepare_document
 
     feed = FeedConfig(name="wire-a", url="http://wire-a.invalid/feed.xml")
     seed = next(e for e in events_corpus.build() if e.id == "x-seed")

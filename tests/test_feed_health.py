@@ -8,11 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.config.clock import utcnow
+from wirewatch.ingest.feedhealth import FAILING, OK, SILENT, assess, transition
+from wirewatch.ingest.store import FeedRow
 
 from bench.corpus import Receiver
-from config.clock import utcnow
-from ingest.feedhealth import FAILING, OK, SILENT, assess, transition
-from ingest.store import FeedRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

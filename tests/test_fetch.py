@@ -9,11 +9,11 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from wirewatch.config.clock import parse_retry_after
+from wirewatch.config.models import FetchConfig
+from wirewatch.ingest.errors import HTTPStatusError
+from wirewatch.ingest.fetch import Fetcher, FetchResult
 
-from config.clock import parse_retry_after
-from config.models import FetchConfig
-from ingest.errors import HTTPStatusError
-from ingest.fetch import Fetcher, FetchResult
 from tests.feedserver import FeedServer
 from wirewatch import USER_AGENT
 

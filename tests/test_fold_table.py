@@ -6,9 +6,8 @@ import array
 import unicodedata
 
 import pytest
-
-from alerts import normalise
-from alerts.normalise import _HAN_RANGES, _LAST, _one, edge_class, edge_classes, fold_table
+from wirewatch.alerts import normalise
+from wirewatch.alerts.normalise import _HAN_RANGES, _LAST, _one, edge_class, edge_classes, fold_table
 
 
 def reference_fold_table() -> dict[int, str]:
@@ -57,5 +56,5 @@ def test_edge_classes_equal_edge_class_per_code_point(folded: bool) -> None:
 
 
 def test_native_folder_uses_the_same_classes() -> None:
-    pytest.importorskip("alerts._scan")
+    pytest.importorskip("wirewatch.alerts._scan")
     assert normalise.native_folder() is not None

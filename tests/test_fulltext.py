@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from sqlmodel import Session, select
+from wirewatch.ingest.store import ItemRow
 
-from ingest.store import ItemRow
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from wirewatch.app import App

@@ -18,15 +18,14 @@ import html
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from alerts.match import MAX_MENTIONS, SNIPPET
-from alerts.normalise import fold
-from alerts.watchlist import compile_watchlists
-from config.packs import load_packs
-from config.watchlist import WatchlistConfig
-from ingest import dedupe
-from ingest.clean import clean_item, clean_text, compile_ruleset
-from ingest.prepare import storable
+from wirewatch.alerts.match import MAX_MENTIONS, SNIPPET
+from wirewatch.alerts.normalise import fold
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.packs import load_packs
+from wirewatch.config.watchlist import WatchlistConfig
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.clean import clean_item, clean_text, compile_ruleset
+from wirewatch.ingest.prepare import storable
 
 RULES = compile_ruleset(load_packs())
 MATCHER = compile_watchlists([WatchlistConfig.model_validate({

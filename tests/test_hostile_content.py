@@ -19,11 +19,11 @@ from xml.sax.saxutils import escape
 
 import pytest
 from sqlmodel import Session, col, select
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.render import MAX_ENTITIES, MAX_MENTIONS, MAX_TEXT, SLACK_MAX
+from wirewatch.ingest.pipeline import PollReport
+from wirewatch.ingest.store import ItemRow
 
-from alerts.matchstore import ItemMatch
-from alerts.render import MAX_ENTITIES, MAX_MENTIONS, MAX_TEXT, SLACK_MAX
-from ingest.pipeline import PollReport
-from ingest.store import ItemRow
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from tests.receivers import Receiver
@@ -256,8 +256,8 @@ def test_nul_bytes_and_lone_surrogates_are_stored_without_losing_the_batch(world
 def test_a_huge_retry_after_neither_breaks_the_poll_nor_drops_the_feed(tmp_path: Path, retry_after: str) -> None:
     from datetime import timedelta
 
-    from config.clock import as_utc, utcnow
-    from ingest.feedstore import list_feeds
+    from wirewatch.config.clock import as_utc, utcnow
+    from wirewatch.ingest.feedstore import list_feeds
 
     with FeedServer() as server:
         server.add("/busy", b"come back in a few millennia", status=429, headers={"Retry-After": retry_after})

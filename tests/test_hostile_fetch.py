@@ -8,9 +8,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
-
-from config.models import FetchConfig
-from ingest.errors import (
+from wirewatch.config.models import FetchConfig
+from wirewatch.ingest.errors import (
     BodyTooLargeError,
     ConnectError,
     FetchTimeoutError,
@@ -19,8 +18,9 @@ from ingest.errors import (
     RedirectError,
     UnsafeURLError,
 )
-from ingest.fetch import Fetcher, FetchResult, check_url
-from ingest.parse import parse_feed
+from wirewatch.ingest.fetch import Fetcher, FetchResult, check_url
+from wirewatch.ingest.parse import parse_feed
+
 from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 
 MB = 1 << 20

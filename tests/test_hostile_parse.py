@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from wirewatch.ingest.errors import ParseError
+from wirewatch.ingest.item import ParsedFeed
+from wirewatch.ingest.parse import MAX_ENTRIES, parse_feed
 
-from ingest.errors import ParseError
-from ingest.item import ParsedFeed
-from ingest.parse import MAX_ENTRIES, parse_feed
 from tests.feedserver import FeedServer
 
 MB = 1 << 20

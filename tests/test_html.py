@@ -7,8 +7,7 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from ingest.html import html_to_text, nfkc, normalise
+from wirewatch.ingest.html import html_to_text, nfkc, normalise
 
 
 @pytest.mark.parametrize(

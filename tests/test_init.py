@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from wirewatch.config.loader import load_config
 
-from config.loader import load_config
 from wirewatch.cli import main
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from sqlmodel import Session, select
+from wirewatch.ingest.store import ItemRow, learned_rules
 
-from ingest.store import ItemRow, learned_rules
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wirewatch.alerts.match import Matcher, candidates_to_json, matches_to_json, salience
+from wirewatch.alerts.normalise import fold, fold_table, fold_without_native
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.watchlist import WatchlistConfig
 
-from alerts.match import Matcher, candidates_to_json, matches_to_json, salience
-from alerts.normalise import fold, fold_table, fold_without_native
-from alerts.watchlist import compile_watchlists
-from config.watchlist import WatchlistConfig
 from tests.conftest import native_built
 
 # A self-contained subset of the corpus catalogue, so these tables run without ../shared.

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from alerts.match import Matcher
-from alerts.watchlist import compile_watchlists
-from config.loader import load_watchlist
+from wirewatch.alerts.match import Matcher
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.loader import load_watchlist
 
 pytestmark = pytest.mark.corpus
 

@@ -8,9 +8,9 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from wirewatch.ingest.event import EventSignature
+from wirewatch.ingest.stories import refresh_event_signatures
 
-from ingest.event import EventSignature
-from ingest.stories import refresh_event_signatures
 from wirewatch import db
 
 ITEMS = [

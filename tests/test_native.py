@@ -12,11 +12,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wirewatch.alerts.normalise import fold, native_folder
+from wirewatch.alerts.vocabulary import char_class
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.watchlist import WatchlistConfig
 
-from alerts.normalise import fold, native_folder
-from alerts.vocabulary import char_class
-from alerts.watchlist import compile_watchlists
-from config.watchlist import WatchlistConfig
 from tests.conftest import native_built
 
 pytestmark = pytest.mark.skipif(not native_built(), reason="alerts._scan was not built (no C compiler at install)")
@@ -28,7 +28,7 @@ TEXT = st.text(alphabet=st.sampled_from(ALPHABET), max_size=60)
 
 
 def scanner(patterns: list[str], edges: bytes | None = None) -> Any:
-    native = importlib.import_module("alerts._scan")
+    native = importlib.import_module("wirewatch.alerts._scan")
     return native.Scanner(native_folder(), patterns, edges if edges is not None else bytes(len(patterns)))
 
 
@@ -94,7 +94,7 @@ def test_ten_thousand_patterns_and_every_text_width() -> None:
 
 
 def test_bad_input_is_refused_with_a_clear_error() -> None:
-    native = importlib.import_module("alerts._scan")
+    native = importlib.import_module("wirewatch.alerts._scan")
     folder = native_folder()
     with pytest.raises(ValueError, match="repeats"):
         native.Scanner(folder, ["ab", "ab"], bytes(2))

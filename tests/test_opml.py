@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from wirewatch.config import ConfigError, load_config
+from wirewatch.config.errors import OpmlError
+from wirewatch.config.opml import MAX_OPML_BYTES, Outline, feed_name, parse_opml, plan_import, to_opml
 
-from config import ConfigError, load_config
-from config.errors import OpmlError
-from config.opml import MAX_OPML_BYTES, Outline, feed_name, parse_opml, plan_import, to_opml
 from wirewatch.cli import main
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -11,13 +11,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
+from wirewatch.alerts.models import ALERTS, DELIVERIES, Outcome
+from wirewatch.alerts.outbox import (
+    Outbox,
+    channel_states,
+    create_alerts,
+    new_id,
+    plan_failure,
+    prune_delivered,
+)
+from wirewatch.alerts.route import Route, routes_from
+from wirewatch.config.models import RetryConfig
+from wirewatch.config.watchlist import WatchlistConfig
 
-from alerts.errors import ChannelGoneError, DeliveryError
-from alerts.models import ALERTS, DELIVERIES, Outcome
-from alerts.outbox import Outbox, channel_states, create_alerts, new_id, plan_failure, prune_delivered
-from alerts.route import Route, routes_from
-from config.models import RetryConfig
-from config.watchlist import WatchlistConfig
 from tests.test_outbox_helpers import (
     T0,
     make_item,

@@ -19,11 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
-
-from alerts.chatstore import URL_STATES
-from alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
-from alerts.types import EntityMatch, Mention, WatchlistMatch
-from ingest.item import Item, StoryRef
+from wirewatch.alerts.chatstore import URL_STATES
+from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
+from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch
+from wirewatch.ingest.item import Item, StoryRef
 
 PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from ingest.errors import ParseError
-from ingest.parse import parse_feed
+from wirewatch.ingest.errors import ParseError
+from wirewatch.ingest.parse import parse_feed
 
 pytestmark = pytest.mark.corpus
 

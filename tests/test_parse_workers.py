@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import Session, select
+from wirewatch.config.models import FeedConfig
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.errors import WorkerError
+from wirewatch.ingest.pipeline import Cleaner
+from wirewatch.ingest.prepare import ParsePool, prepare_document
+from wirewatch.ingest.store import ItemRow
 
-from config.models import FeedConfig
-from config.packs import load_packs
-from ingest.errors import WorkerError
-from ingest.pipeline import Cleaner
-from ingest.prepare import ParsePool, prepare_document
-from ingest.store import ItemRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

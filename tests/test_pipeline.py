@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.config.clock import as_utc, utcnow
+from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.store import ItemRow, StoryRow
 
-from alerts.matchstore import ItemMatch
-from config.clock import as_utc, utcnow
-from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, StoryRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
@@ -216,7 +216,8 @@ def test_export_lines_carry_the_public_fields(tmp_path: Path, server: FeedServer
 
 
 def test_a_reload_that_drops_a_feed_stops_polling_it(tmp_path: Path, server: FeedServer) -> None:
-    from ingest.feedstore import claim_due
+    from wirewatch.ingest.feedstore import claim_due
+
     from wirewatch.app import build_wiring
 
     server.add("/a.xml", rss(ITEMS[:1]))

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import event
-
-from ingest.feedstore import (
+from wirewatch.ingest.feedstore import (
     POLL_LOG,
     POLL_LOG_KEEP,
     FeedSpec,
@@ -18,6 +17,7 @@ from ingest.feedstore import (
     record_polls,
     sync_feeds,
 )
+
 from wirewatch import db
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
+from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.store import ItemRow
 
-from ingest.feedstore import list_feeds
-from ingest.store import ItemRow
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from tests.test_parse import MINIFLUX, NOT_FEEDS, REALFEEDS

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+from wirewatch.alerts.models import ALERTS
+from wirewatch.ingest.store import ItemRow, learned_rules
 
-from alerts.models import ALERTS
-from ingest.store import ItemRow, learned_rules
 from tests.conftest import REALWORLD
 from tests.feedserver import FeedServer
 from tests.helpers import write_config

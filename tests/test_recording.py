@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlmodel import Session, select
+from wirewatch.ingest.feedstore import PollOutcome, PollRecord, record_polls
+from wirewatch.ingest.store import FeedRow
 
-from ingest.feedstore import PollOutcome, PollRecord, record_polls
-from ingest.store import FeedRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

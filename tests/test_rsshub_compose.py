@@ -7,8 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-
-from config.models import FeedConfig
+from wirewatch.config.models import FeedConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

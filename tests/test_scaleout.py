@@ -33,10 +33,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
+from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
+from wirewatch.ingest.store import FeedRow, IndexMeta
+from wirewatch.ingest.stories import ensure_index_scheme
 
-from ingest.feedstore import FeedSpec, sync_feeds
-from ingest.store import FeedRow, IndexMeta
-from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer, SeenRequest
 from tests.helpers import rss
 from tests.receivers import Receiver, Reply
@@ -388,8 +388,8 @@ def test_feed_sync_tolerates_another_daemon_inserting_the_same_feeds(pg_url: str
 
 @pytest.mark.postgres
 def test_index_scheme_setup_waits_for_another_daemon_doing_it(pg_url: str) -> None:
-    from ingest import dedupe
-    from ingest.stories import lock_story_assignment
+    from wirewatch.ingest import dedupe
+    from wirewatch.ingest.stories import lock_story_assignment
 
     def other(session: Session) -> None:  # another daemon inside `ensure_index_scheme`, not committed yet
         lock_story_assignment(session)
@@ -434,7 +434,8 @@ def test_finished_polls_start_the_next_claim_without_waiting_for_the_tick(
     """One dispatch with 2 × concurrency slots goes on claiming until every due feed is polled, once."""
     import asyncio
 
-    from ingest.fetch import Fetcher
+    from wirewatch.ingest.fetch import Fetcher
+
     from wirewatch.app import App
     from wirewatch.daemon import Daemon
 
@@ -476,7 +477,8 @@ def test_a_poll_that_stores_new_items_sends_their_alerts_without_waiting_for_the
         tmp_path: Path, feed_server: TimedFeedServer) -> None:
     import asyncio
 
-    from ingest.fetch import Fetcher
+    from wirewatch.ingest.fetch import Fetcher
+
     from wirewatch.app import App
     from wirewatch.daemon import Daemon
 

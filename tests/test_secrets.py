@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wirewatch.config.loader import load_config
+from wirewatch.config.models import MetricsConfig
 
-from config.loader import load_config
-from config.models import MetricsConfig
 from tests.feedserver import FeedServer
 from tests.helpers import rss, wait_for
 from tests.receivers import Receiver, Reply

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.loader import load_config
+from wirewatch.config.models import FeedConfig
+from wirewatch.config.sources import Published
+from wirewatch.ingest.errors import ParseError, SelectorError
+from wirewatch.ingest.sources import parse_document, read_date
 
-from config.errors import ConfigError
-from config.loader import load_config
-from config.models import FeedConfig
-from config.sources import Published
-from ingest.errors import ParseError, SelectorError
-from ingest.sources import parse_document, read_date
 from tests.helpers import write_config
 from wirewatch.cli import main
 
@@ -279,9 +279,9 @@ def test_hostile_documents_fail_cleanly_or_are_bounded() -> None:
 
 
 def test_a_source_field_is_made_storable_like_the_other_fields() -> None:
-    from config.packs import load_packs
-    from ingest.clean import compile_ruleset
-    from ingest.prepare import prepare_document
+    from wirewatch.config.packs import load_packs
+    from wirewatch.ingest.clean import compile_ruleset
+    from wirewatch.ingest.prepare import prepare_document
 
     doc = [{"title": "T\u0000", "source": "新华\u0000社\ud800", "text": "正文内容足够长。"}]
     select = {"title": "title", "source": "source", "body": "text"}

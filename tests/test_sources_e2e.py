@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session, select
+from wirewatch.config.errors import ConfigError
+from wirewatch.ingest.pipeline import PollReport, reprocess
+from wirewatch.ingest.store import ItemRow
 
 from bench.corpus import Receiver
-from config.errors import ConfigError
-from ingest.pipeline import PollReport, reprocess
-from ingest.store import ItemRow
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.helpers import write_config

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from sqlmodel import Session, select
+from wirewatch.ingest.store import ItemRow, StoryRow
 
-from ingest.store import ItemRow, StoryRow
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.models import Alert, Delivery, DeliveryAttempt
+from wirewatch.config.clock import utcnow
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
+from wirewatch.ingest.stories import ensure_index_scheme
 
-from alerts.matchstore import ItemMatch
-from alerts.models import Alert, Delivery, DeliveryAttempt
-from config.clock import utcnow
-from ingest import dedupe
-from ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
-from ingest.stories import ensure_index_scheme
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import upkeep

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from config.models import DEFAULT_TRACKING_PARAMS
-from ingest.item import Entry
-from ingest.urls import canonical_url, entry_identity
+from wirewatch.config.models import DEFAULT_TRACKING_PARAMS
+from wirewatch.ingest.item import Entry
+from wirewatch.ingest.urls import canonical_url, entry_identity
 
 
 @pytest.mark.parametrize(

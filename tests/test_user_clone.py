@@ -12,9 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from alerts.watchlist import compile_watchlists
-from config.loader import load_config, load_watchlist
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.loader import load_config, load_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_EXAMPLE = ROOT / "config" / "examples" / "watchlists" / "ev-batteries.yaml"

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from alerts.errors import WatchlistError
-from alerts.match import Matcher
-from alerts.watchlist import compile_watchlists
-from config.loader import load_watchlist
-from config.watchlist import WatchlistConfig
+from wirewatch.alerts.errors import WatchlistError
+from wirewatch.alerts.match import Matcher
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.loader import load_watchlist
+from wirewatch.config.watchlist import WatchlistConfig
 
 TESLA = {"id": "TSLA", "name": "Tesla", "aliases": ["Tesla", "特斯拉", "テスラ"], "tickers": ["TSLA"]}
 BYD = {"id": "BYD", "name": "BYD", "aliases": ["BYD", "比亚迪"]}

@@ -18,23 +18,23 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from alerts.errors import WatchlistError
-from alerts.match import Matcher
-from alerts.matchstore import save_matches
-from alerts.outbox import create_alerts
-from alerts.route import Channel, Route, channel_problems, close_channels, routes_from
-from alerts.watchlist import compile_watchlists
-from config.errors import ConfigError, Problem
-from config.loader import Loaded, load_config, problem_in
-from config.packs import load_packs
-from ingest.event import AliasTable
-from ingest.feedstore import FeedSpec, sync_feeds
-from ingest.item import Item, StoryRef
-from ingest.pipeline import Cleaner, Pipeline, Sink
-from ingest.prepare import ParsePool, default_workers
-from ingest.stories import ensure_index_scheme
 from wirewatch import db, metrics
+from wirewatch.alerts.errors import WatchlistError
+from wirewatch.alerts.match import Matcher
+from wirewatch.alerts.matchstore import save_matches
+from wirewatch.alerts.outbox import create_alerts
+from wirewatch.alerts.route import Channel, Route, channel_problems, close_channels, routes_from
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.errors import ConfigError, Problem
+from wirewatch.config.loader import Loaded, load_config, problem_in
+from wirewatch.config.packs import load_packs
 from wirewatch.delivery import build_each
+from wirewatch.ingest.event import AliasTable
+from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
+from wirewatch.ingest.item import Item, StoryRef
+from wirewatch.ingest.pipeline import Cleaner, Pipeline, Sink
+from wirewatch.ingest.prepare import ParsePool, default_workers
+from wirewatch.ingest.stories import ensure_index_scheme
 
 log = logging.getLogger("wirewatch")
 

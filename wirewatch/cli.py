@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.loader import default_config_path, load_config
 from wirewatch import __version__, logs
 from wirewatch.cli_common import LOG_LEVELS, duration, feed_names, log_level, open_readonly, require_feed
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.loader import default_config_path, load_config
 from wirewatch.errors import WirewatchError
 
 log = logging.getLogger("wirewatch.cli")
@@ -91,7 +91,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a table of feeds (and disabled channels)."""
-    from alerts.outbox import channel_states
+    from wirewatch.alerts.outbox import channel_states
     from wirewatch.reports import format_table, status_rows
     from wirewatch.runstate import daemon_line
 
@@ -118,8 +118,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """Re-run cleaning and matching over stored items after a rule change; `--alert` also creates new alerts."""
-    from ingest.pipeline import reprocess
     from wirewatch.cli_reprocess import Rematch
+    from wirewatch.ingest.pipeline import reprocess
 
     app = _open(args)
     try:
@@ -157,8 +157,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     """Clean an item read from standard input (HTML or text) and print the result."""
-    from config.packs import load_packs
-    from ingest.clean import clean_item, compile_ruleset
+    from wirewatch.config.packs import load_packs
+    from wirewatch.ingest.clean import clean_item, compile_ruleset
 
     feed_cfg = None
     if args.feed:
@@ -211,9 +211,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     """Match text from standard input against one watchlist file; print JSON."""
-    from alerts.match import candidates_to_json, matches_to_json
-    from alerts.watchlist import compile_watchlists
-    from config.loader import load_watchlist
+    from wirewatch.alerts.match import candidates_to_json, matches_to_json
+    from wirewatch.alerts.watchlist import compile_watchlists
+    from wirewatch.config.loader import load_watchlist
 
     watchlist = load_watchlist(Path(args.watchlist))
     matcher = compile_watchlists([watchlist])

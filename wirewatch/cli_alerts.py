@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from config.loader import Loaded
 from wirewatch.cli_common import open_readonly
+from wirewatch.config.loader import Loaded
 from wirewatch.errors import UsageError
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -48,7 +48,7 @@ def _require_known(engine: Engine, loaded: Loaded, watchlist: str | None, channe
     """Filters must name a watchlist or channel the config or the database knows."""
     import sqlalchemy as sa
 
-    from alerts.models import ALERTS, DELIVERIES
+    from wirewatch.alerts.models import ALERTS, DELIVERIES
 
     with engine.connect() as conn:
         if watchlist is not None:
@@ -65,9 +65,9 @@ def _require_known(engine: Engine, loaded: Loaded, watchlist: str | None, channe
 
 def _writable(args: argparse.Namespace) -> tuple[Loaded, Engine]:
     """The config and a read-write engine, without migrating or syncing feeds (the schema must be current)."""
-    from config.loader import load_config
     from wirewatch import db
     from wirewatch.cli_common import check_schema
+    from wirewatch.config.loader import load_config
     from wirewatch.logs import redact
 
     loaded = load_config(args.config)
@@ -84,7 +84,7 @@ def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> 
     """The deliveries `ref` names, as (id, channel, state): a delivery id, its `msg_…` id, or an alert's `alt_…` id."""
     import sqlalchemy as sa
 
-    from alerts.models import ALERTS, DELIVERIES
+    from wirewatch.alerts.models import ALERTS, DELIVERIES
 
     d, a = DELIVERIES.c, ALERTS.c
     query = sa.select(d.id, d.channel, d.state).join(ALERTS, a.id == d.alert_id).order_by(d.id)
@@ -109,8 +109,8 @@ def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> 
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from alerts.models import DeliveryState
-    from alerts.outbox import Outbox
+    from wirewatch.alerts.models import DeliveryState
+    from wirewatch.alerts.outbox import Outbox
 
     if not args.id and not args.all_dead:
         print("error: give a delivery ID (as `wirewatch alerts` shows: 12, msg_…, alt_…) or --all-dead",
@@ -139,7 +139,7 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _enable(args: argparse.Namespace) -> int:
-    from alerts.outbox import Outbox
+    from wirewatch.alerts.outbox import Outbox
 
     if not args.id:
         raise UsageError("give the channel to re-enable: `wirewatch alerts enable CHANNEL`")
@@ -163,9 +163,9 @@ def _enable(args: argparse.Namespace) -> int:
 
 def cmd_test_alert(args: argparse.Namespace) -> int:
     """Send a sample alert through one channel, directly (not through the outbox)."""
-    from alerts.errors import DeliveryError
-    from alerts.outbox import build_channels, sample_payload
-    from config.loader import load_config
+    from wirewatch.alerts.errors import DeliveryError
+    from wirewatch.alerts.outbox import build_channels, sample_payload
+    from wirewatch.config.loader import load_config
 
     loaded = load_config(args.config)
     if args.channel not in loaded.config.channels:
@@ -192,10 +192,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     """Show what a watchlist would have matched in stored history, story by story."""
     from sqlmodel import Session, col, select
 
-    from alerts.watchlist import compile_watchlists
-    from config.clock import utcnow
-    from config.loader import load_watchlist
-    from ingest.store import ItemRow
+    from wirewatch.alerts.watchlist import compile_watchlists
+    from wirewatch.config.clock import utcnow
+    from wirewatch.config.loader import load_watchlist
+    from wirewatch.ingest.store import ItemRow
 
     matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
     since = utcnow() - timedelta(seconds=args.since)

@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from config.loader import Loaded, load_config
-from config.types import parse_duration
+from wirewatch.config.loader import Loaded, load_config
+from wirewatch.config.types import parse_duration
 from wirewatch.errors import SchemaError, UsageError
 from wirewatch.logs import redact
 
@@ -79,7 +79,7 @@ def open_readonly(config_path: str | Path | None) -> Iterator[ReadOnly]:
 
 def feed_names(engine: Engine, loaded: Loaded) -> set[str]:
     """Feeds known to the config or to the database (a removed feed's items are still stored)."""
-    from ingest.store import FeedRow, ItemRow
+    from wirewatch.ingest.store import FeedRow, ItemRow
 
     names = {f.name for f in loaded.config.feeds}
     with engine.connect() as conn:

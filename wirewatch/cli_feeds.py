@@ -23,9 +23,9 @@ def cmd_feeds_pause(args: argparse.Namespace) -> int:
     """Pause or resume one feed: the state lives in the database and survives restarts and reloads."""
     from sqlmodel import Session
 
-    from config.clock import utcnow
-    from ingest.feedstore import set_paused
     from wirewatch.app import App
+    from wirewatch.config.clock import utcnow
+    from wirewatch.ingest.feedstore import set_paused
 
     paused = args.feeds_action == "pause"
     app = App.open(args.config)
@@ -44,8 +44,8 @@ def cmd_feeds_pause(args: argparse.Namespace) -> int:
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:
     """Print the configured feeds (main file and feeds files) as OPML 2.0."""
-    from config.loader import load_config
-    from config.opml import to_opml
+    from wirewatch.config.loader import load_config
+    from wirewatch.config.opml import to_opml
 
     loaded = load_config(args.config)
     sys.stdout.write(to_opml([(f.name, f.url) for f in loaded.config.feeds]))
@@ -54,7 +54,7 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 
 def _feed_entry(feed: Any) -> dict[str, Any]:
     """A feed as YAML data: name and url first, then only what differs from the defaults."""
-    from config.types import format_duration
+    from wirewatch.config.types import format_duration
 
     data: dict[str, Any] = {"name": feed.name, "url": feed.url}
     rest = feed.model_dump(by_alias=True, exclude_defaults=True, exclude={"name", "url"})
@@ -66,10 +66,10 @@ def _feed_entry(feed: Any) -> dict[str, Any]:
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
     """Add the feeds of an OPML file to a feeds file the config includes; report what was skipped and why."""
-    from config.checks import private_host
-    from config.errors import OpmlError
-    from config.loader import load_config, load_feeds_file
-    from config.opml import parse_opml, plan_import
+    from wirewatch.config.checks import private_host
+    from wirewatch.config.errors import OpmlError
+    from wirewatch.config.loader import load_config, load_feeds_file
+    from wirewatch.config.opml import parse_opml, plan_import
     from wirewatch.logs import redact
 
     loaded = load_config(args.config)

@@ -11,9 +11,9 @@ import os
 import sys
 import urllib.request
 
-from config.errors import ConfigError
-from config.loader import load_config
 from wirewatch import runstate
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.loader import load_config
 from wirewatch.logs import redact
 
 

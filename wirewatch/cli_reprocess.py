@@ -11,13 +11,13 @@ from collections import Counter
 
 from sqlmodel import Session
 
-from alerts.matchstore import save_matches
-from alerts.outbox import create_alerts
-from config.clock import as_utc
-from ingest.item import Item, StoryRef
-from ingest.store import StoryRow
 from wirewatch import metrics
+from wirewatch.alerts.matchstore import save_matches
+from wirewatch.alerts.outbox import create_alerts
 from wirewatch.app import Wiring
+from wirewatch.config.clock import as_utc
+from wirewatch.ingest.item import Item, StoryRef
+from wirewatch.ingest.store import StoryRow
 
 
 class Rematch:

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ingest.event import EventSignature
-from ingest.store import ItemRow, ItemSignature, StoryRow
+from wirewatch.ingest.event import EventSignature
+from wirewatch.ingest.store import ItemRow, ItemSignature, StoryRow
 
 
 def explain_lines(engine: Engine, story_id: int) -> list[str]:

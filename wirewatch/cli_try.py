@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import ValidationError
 
-from config.models import FeedConfig, FetchConfig
+from wirewatch.config.models import FeedConfig, FetchConfig
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
@@ -58,8 +58,8 @@ def _describe(exc: ValidationError) -> str:
 
 def _target(args: argparse.Namespace) -> tuple[FeedConfig, FetchConfig, Any]:
     """The feed to try, the fetch limits and the shipped packs (with the config's feed when `--feed`)."""
-    from config.loader import default_config_path, load_config
-    from config.packs import load_packs
+    from wirewatch.config.loader import default_config_path, load_config
+    from wirewatch.config.packs import load_packs
 
     fetch_cfg = FetchConfig()
     configured: FeedConfig | None = None
@@ -88,8 +88,8 @@ def _target(args: argparse.Namespace) -> tuple[FeedConfig, FetchConfig, Any]:
 
 
 async def _fetch(feed: FeedConfig, fetch_cfg: FetchConfig) -> Any:
-    from ingest.fetch import Fetcher
     from wirewatch import USER_AGENT
+    from wirewatch.ingest.fetch import Fetcher
 
     async with Fetcher(fetch_cfg, USER_AGENT) as fetcher:
         return await fetcher.fetch(feed.url, headers=feed.headers)
@@ -97,11 +97,11 @@ async def _fetch(feed: FeedConfig, fetch_cfg: FetchConfig) -> Any:
 
 def cmd_try(args: argparse.Namespace) -> int:
     """Fetch a source once; print the entries it yields and its first item cleaned."""
-    from config.clock import utcnow
-    from ingest import clean as cleaning
-    from ingest.errors import IngestError
-    from ingest.prepare import prepare_document
-    from ingest.sources import parse_document
+    from wirewatch.config.clock import utcnow
+    from wirewatch.ingest import clean as cleaning
+    from wirewatch.ingest.errors import IngestError
+    from wirewatch.ingest.prepare import prepare_document
+    from wirewatch.ingest.sources import parse_document
 
     if not args.url and not args.feed:
         print("error: give a URL or --feed NAME", file=sys.stderr)

@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, or_, select
 
-from alerts.models import ALERTS, DELIVERIES
-from alerts.outbox import attempts_of
-from alerts.watchlist import compile_watchlists
-from config.loader import Loaded
-from ingest.store import ItemRow, StoryRow, as_utc, utcnow
+from wirewatch.alerts.models import ALERTS, DELIVERIES
+from wirewatch.alerts.outbox import attempts_of
+from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.cli_common import open_readonly
+from wirewatch.config.loader import Loaded
 from wirewatch.errors import UsageError
 from wirewatch.explain import render, verdicts
+from wirewatch.ingest.store import ItemRow, StoryRow, as_utc, utcnow
 from wirewatch.reports import age, clip
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -81,7 +81,7 @@ def _deliveries(conn: Connection, alert_id: int) -> list[Any]:
 
 def explain_item(session: Session, loaded: Loaded, row: ItemRow) -> list[str]:
     """The lines `why` prints for one item."""
-    from alerts.matchstore import ItemMatch
+    from wirewatch.alerts.matchstore import ItemMatch
 
     now = utcnow()
     watchlists = [wl for _, wl in loaded.watchlists]

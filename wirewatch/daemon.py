@@ -21,11 +21,14 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
-from alerts.normalise import native_folder
-from config.clock import utcnow
-from config.errors import ConfigError
-from config.loader import Loaded, resolve_paths, resolve_watchlist_paths
-from ingest.feedstore import (
+from wirewatch import USER_AGENT, __version__, delivery, metrics, upkeep
+from wirewatch.alerts.normalise import native_folder
+from wirewatch.app import App, build_wiring
+from wirewatch.config.clock import utcnow
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.loader import Loaded, resolve_paths, resolve_watchlist_paths
+from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
+from wirewatch.ingest.feedstore import (
     PollOutcome,
     PollRecord,
     claim_due,
@@ -34,12 +37,9 @@ from ingest.feedstore import (
     release_all,
     renew_leases,
 )
-from ingest.fetch import Fetcher
-from ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
-from ingest.store import FeedRow
-from wirewatch import USER_AGENT, __version__, delivery, metrics, upkeep
-from wirewatch.app import App, build_wiring
-from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
+from wirewatch.ingest.fetch import Fetcher
+from wirewatch.ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
+from wirewatch.ingest.store import FeedRow
 from wirewatch.logs import fields, redact
 
 log = logging.getLogger("wirewatch.daemon")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from alerts.outbox import Outbox, deliver_due
-from alerts.route import Channel, ChannelConfig, build_channels
 from wirewatch import metrics
+from wirewatch.alerts.outbox import Outbox, deliver_due
+from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
 
 if TYPE_CHECKING:
     from wirewatch.app import App

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from alerts.types import Candidate
-from config.watchlist import WatchlistConfig
+from wirewatch.alerts.types import Candidate
+from wirewatch.config.watchlist import WatchlistConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,13 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerts.models import Delivery, DeliveryState
-from alerts.ops import create_feed_event
-from config.clock import as_utc, utcnow
-from config.models import Config
-from ingest.feedhealth import assess, transition
-from ingest.store import FeedRow
 from wirewatch import metrics
+from wirewatch.alerts.models import Delivery, DeliveryState
+from wirewatch.alerts.ops import create_feed_event
+from wirewatch.config.clock import as_utc, utcnow
+from wirewatch.config.models import Config
+from wirewatch.ingest.feedhealth import assess, transition
+from wirewatch.ingest.store import FeedRow
 from wirewatch.logs import fields
 
 log = logging.getLogger("wirewatch.health")

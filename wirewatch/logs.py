@@ -12,7 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from config.redaction import redact
+from wirewatch.config.redaction import redact
 
 __all__ = ["JsonFormatter", "TextFormatter", "fields", "line", "redact", "setup"]
 

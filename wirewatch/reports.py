@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerts.matchstore import matches_for
-from alerts.models import ALERTS, DELIVERIES, DeliveryInfo
-from config.clock import as_utc, utcnow
-from ingest.feedstore import list_feeds
-from ingest.store import ItemRow, StoryRow, item_counts, learned_rules
+from wirewatch.alerts.matchstore import matches_for
+from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryInfo
+from wirewatch.config.clock import as_utc, utcnow
+from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.store import ItemRow, StoryRow, item_counts, learned_rules
 
 
 def age(when: datetime | None, now: datetime) -> str:

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.loader import default_config_path
+from wirewatch.config.loader import default_config_path
 from wirewatch.errors import AddressInUseError
 
 

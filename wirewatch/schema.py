@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("ingest.store", "alerts.matchstore", "alerts.models", "alerts.chatstore")
+TABLE_MODULES = ("wirewatch.ingest.store", "wirewatch.alerts.matchstore", "wirewatch.alerts.models", "wirewatch.alerts.chatstore")
 
 
 def load_models() -> None:

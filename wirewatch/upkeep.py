@@ -8,10 +8,18 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from alerts.matchstore import ItemMatch
-from alerts.outbox import prune_delivered
-from config.models import Config
-from ingest.store import FeedHistory, ItemRow, ItemSignature, PollLogRow, StoryBand, StoryFeature, utcnow
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.outbox import prune_delivered
+from wirewatch.config.models import Config
+from wirewatch.ingest.store import (
+    FeedHistory,
+    ItemRow,
+    ItemSignature,
+    PollLogRow,
+    StoryBand,
+    StoryFeature,
+    utcnow,
+)
 
 log = logging.getLogger("wirewatch.upkeep")
 

@@ -25,8 +25,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from alerts.match import Matcher
-from config.models import Config
+from wirewatch.alerts.match import Matcher
+from wirewatch.config.models import Config
 from wirewatch.web import pages
 from wirewatch.web.security import Guard
 

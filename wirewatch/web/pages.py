@@ -19,13 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from alerts.match import Matcher
-from alerts.outbox import Outbox
-from alerts.watchlist import compile_watchlists
-from config.errors import ConfigError
-from config.loader import load_watchlist
-from config.types import parse_duration
-from ingest.store import utcnow
+from wirewatch.alerts.match import Matcher
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.errors import ConfigError
+from wirewatch.config.loader import load_watchlist
+from wirewatch.config.types import parse_duration
+from wirewatch.ingest.store import utcnow
 from wirewatch.logs import redact
 from wirewatch.web import store, views
 from wirewatch.web.security import CSRF_COOKIE, csrf_ok, new_csrf, origin_ok

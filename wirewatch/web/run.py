@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from config.errors import ConfigError, Problem
-from config.models import LOOPBACK_HOSTS
+from wirewatch.config.errors import ConfigError, Problem
+from wirewatch.config.models import LOOPBACK_HOSTS
 
 if TYPE_CHECKING:
     from wirewatch.app import App
@@ -34,9 +34,9 @@ async def start_in_daemon(app: App) -> Running | None:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """`wirewatch web`: the console alone, read-only against the configured database."""
-    from alerts.watchlist import compile_watchlists
-    from config.loader import load_config
     from wirewatch import db
+    from wirewatch.alerts.watchlist import compile_watchlists
+    from wirewatch.config.loader import load_config
     from wirewatch.web.app import Console, run_alone
     from wirewatch.web.store import read_engine
 

@@ -15,12 +15,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from alerts.matchstore import ItemMatch
-from alerts.models import ALERTS, DELIVERIES, DeliveryState
-from alerts.outbox import attempts_of
-from ingest import feedstore
-from ingest.dedupe import Signature, similarity
-from ingest.store import FeedRow, ItemRow, ItemSignature, LearnedRule, PollLogRow, StoryRow, as_utc, utcnow
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
+from wirewatch.alerts.outbox import attempts_of
+from wirewatch.ingest import feedstore
+from wirewatch.ingest.dedupe import Signature, similarity
+from wirewatch.ingest.store import (
+    FeedRow,
+    ItemRow,
+    ItemSignature,
+    LearnedRule,
+    PollLogRow,
+    StoryRow,
+    as_utc,
+    utcnow,
+)
 
 FEEDS: sa.Table = FeedRow.__table__  # type: ignore[attr-defined]
 ITEMS: sa.Table = ItemRow.__table__  # type: ignore[attr-defined]
@@ -461,7 +470,7 @@ def set_feed_paused(engine: Engine, name: str, paused: bool) -> bool:
     """Pause or resume one feed (`wirewatch feeds pause|resume`); False if there is no such feed."""
     from sqlmodel import Session as ModelSession
 
-    from ingest.feedstore import set_paused
+    from wirewatch.ingest.feedstore import set_paused
 
     with ModelSession(engine) as session:
         found = set_paused(session, name, paused, utcnow())

@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from ingest.event import EVENT_SCHEME, event_signature, index_features
+from wirewatch.ingest.event import EVENT_SCHEME, event_signature, index_features
 
 
 revision = '0005c'
