@@ -11,7 +11,7 @@ COPY config ./config
 COPY ingest ./ingest
 COPY alerts ./alerts
 COPY wirewatch ./wirewatch
-RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[postgres]'
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[postgres,fulltext]'
 
 FROM python:3.11-slim
 
@@ -20,7 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 
 COPY --from=build /wheels /wheels
 # the import check fails the build if the native matcher did not compile (the image would run 2x slower)
-RUN pip install --no-cache-dir --no-index --find-links /wheels 'wirewatch[postgres]' \
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'wirewatch[postgres,fulltext]' \
  && rm -rf /wheels \
  && python -c "import wirewatch.alerts._scan" \
  && useradd --system --uid 10001 --home-dir /var/lib/wirewatch --create-home wirewatch

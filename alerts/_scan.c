@@ -174,7 +174,7 @@ static PyMethodDef folder_methods[] = {
 
 static PyTypeObject FolderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "alerts._scan.Folder",
+    .tp_name = "wirewatch.alerts._scan.Folder",
     .tp_doc = "The per-code-point fold table and edge classes.",
     .tp_basicsize = sizeof(Folder),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -510,7 +510,7 @@ static PyMethodDef scanner_methods[] = {
 
 static PyTypeObject ScannerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "alerts._scan.Scanner",
+    .tp_name = "wirewatch.alerts._scan.Scanner",
     .tp_doc = "An Aho–Corasick automaton over folded code points, with edge checks.",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -522,7 +522,7 @@ static PyTypeObject ScannerType = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "alerts._scan",
+    .m_name = "wirewatch.alerts._scan",
     .m_doc = "Native fold and Aho–Corasick scan for watchlist matching (optional; see alerts/match.py).",
     .m_size = -1,
 };

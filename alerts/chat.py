@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
+
 from wirewatch.alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
 from wirewatch.alerts.chat_render import (
     ELLIPSIS,

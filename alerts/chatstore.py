@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
+
 from wirewatch.alerts.digest import insert_ignoring_conflict
 from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
 from wirewatch.config.clock import utcnow

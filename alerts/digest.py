@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Connection
+
 from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState
 from wirewatch.config.types import parse_duration
 

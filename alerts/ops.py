@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
+
 from wirewatch.alerts.digest import insert_ignoring_conflict
 from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
 from wirewatch.alerts.outbox import new_id

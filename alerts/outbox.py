@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+
 from wirewatch.alerts.digest import (
     OVERFLOW_EVERY,
     Schedule,

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from sqlalchemy.engine import Engine
+
 from wirewatch.alerts.console import ConsoleSender
 from wirewatch.alerts.webhook import WebhookSender
 from wirewatch.config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
@@ -134,6 +135,7 @@ def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[t
 
 def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[Loc, str]]:
     from apprise import AppriseAsset
+
     from wirewatch.alerts.apprise_targets import apprise_target, load_plugins
     from wirewatch.alerts.chat_render import ChatTemplate
 

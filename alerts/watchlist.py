@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 
 import ahocorasick_rs
+
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.normalise import fold, native_folder

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError, TemplateError
 from wirewatch.alerts.render import JsonTemplate, digest_entry, discord_message, slack_message
 from wirewatch.config.clock import iso, parse_retry_after, utcnow

@@ -23,6 +23,7 @@ from typing import Any
 
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 from selectolax.lexbor import LexborHTMLParser
+
 from wirewatch.config.packs import load_packs
 from wirewatch.ingest import clean as cleaning
 from wirewatch.ingest import outlet as sources

@@ -191,9 +191,9 @@ class StoreIndex:
     def __init__(self, path: str | None = None, cache_mb: int = 0) -> None:
         from sqlalchemy import event
         from sqlmodel import Session
-        from wirewatch.ingest.stories import StoryIndex
 
         from wirewatch.db import make_engine, upgrade
+        from wirewatch.ingest.stories import StoryIndex
 
         self.folder = None if path is not None else tempfile.mkdtemp(prefix="dedupe-bench-")
         engine = make_engine(f"sqlite:///{path or Path(str(self.folder)) / 'bench.db'}")
@@ -409,11 +409,11 @@ def run_features(args: argparse.Namespace) -> None:
     """Time the cross-language look-up (`load_event_candidates`, SQLite) as the feature index grows."""
     from sqlalchemy import insert
     from sqlmodel import Session
+
+    from wirewatch.db import make_engine, upgrade
     from wirewatch.ingest.event import EventSignature
     from wirewatch.ingest.store import ItemSignature, StoryFeature
     from wirewatch.ingest.stories import load_event_candidates
-
-    from wirewatch.db import make_engine, upgrade
 
     rng = random.Random(SEED)
     vocab, cum = _feature_vocabulary(rng)

@@ -30,13 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, SQLModel  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
+
+from tests.receivers import Receiver, Reply  # noqa: E402
+from tests.test_outbox_helpers import make_item, make_match, make_story  # noqa: E402
 from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS  # noqa: E402
 from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due  # noqa: E402
 from wirewatch.alerts.route import build_channels, close_channels  # noqa: E402
 from wirewatch.config.models import RetryConfig, WebhookChannel  # noqa: E402
-
-from tests.receivers import Receiver, Reply  # noqa: E402
-from tests.test_outbox_helpers import make_item, make_match, make_story  # noqa: E402
 from wirewatch.db import make_engine  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"wirewatch-bench-secret-0123456789").decode()

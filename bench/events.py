@@ -29,10 +29,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--text-only", action="store_true", help="no event-signature refusals (before #20)")
     args = ap.parse_args()
-    from wirewatch.ingest import dedupe, stories
-
     from tests import events_corpus
     from tests.test_events import run_corpus
+    from wirewatch.ingest import dedupe, stories
 
     if args.text_only:
         dedupe.event_refusal = lambda sig: (lambda cand: None)  # type: ignore[assignment]

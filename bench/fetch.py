@@ -14,10 +14,9 @@ import contextlib
 import resource
 import time
 
+from tests.feedserver import FeedServer
 from wirewatch.config.models import FetchConfig
 from wirewatch.ingest.fetch import Fetcher
-
-from tests.feedserver import FeedServer
 
 
 async def run_once(urls: list[str], concurrency: int) -> tuple[float, int]:

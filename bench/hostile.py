@@ -26,11 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wirewatch.config.models import FetchConfig
-from wirewatch.ingest.errors import IngestError
-from wirewatch.ingest.fetch import Fetcher, check_url
-from wirewatch.ingest.parse import parse_feed
-
 from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 from tests.helpers import write_config
 from tests.receivers import Receiver
@@ -38,7 +33,11 @@ from tests.test_hostile_content import CROWD, json_feed, rss_doc
 from tests.test_hostile_parse import item as parse_item
 from tests.test_hostile_parse import rss as parse_rss
 from wirewatch.app import App
+from wirewatch.config.models import FetchConfig
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.errors import IngestError
+from wirewatch.ingest.fetch import Fetcher, check_url
+from wirewatch.ingest.parse import parse_feed
 
 MB = 1 << 20
 FETCH = FetchConfig(allow_private_networks=True, timeout=2, deadline=2)

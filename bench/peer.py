@@ -336,9 +336,9 @@ def run_case(case: str, port: int, args: argparse.Namespace, first: str, root: P
 def daemon_cycles(port: int, args: argparse.Namespace, root: Path) -> list[Run]:
     """`wirewatch run` on the watchlist case: time an all-new and a 304 cycle, every feed made due at once."""
     import sqlalchemy as sa
-    from wirewatch.ingest.store import FeedRow, utcnow
 
     from bench.scale import start_daemon, stop_daemon, wait_started, wait_until
+    from wirewatch.ingest.store import FeedRow, utcnow
 
     work = root / "daemon"
     work.mkdir(parents=True)

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from wirewatch import db  # noqa: E402
 from wirewatch.alerts.matchstore import ItemMatch  # noqa: E402
 from wirewatch.alerts.models import ALERTS, DELIVERIES  # noqa: E402
 from wirewatch.alerts.watchlist import compile_watchlists  # noqa: E402
@@ -37,8 +38,6 @@ from wirewatch.config.clock import utcnow  # noqa: E402
 from wirewatch.config.models import Config, FeedConfig  # noqa: E402
 from wirewatch.config.watchlist import WatchlistConfig  # noqa: E402
 from wirewatch.ingest.store import FeedRow, ItemRow, StoryRow  # noqa: E402
-
-from wirewatch import db  # noqa: E402
 from wirewatch.web.app import Console, start  # noqa: E402
 from wirewatch.web.store import read_engine  # noqa: E402
 

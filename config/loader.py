@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
 from wirewatch.config.checks import config_problems, watchlist_problems
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.models import Config, FeedsFile

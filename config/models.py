@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from wirewatch.config.sources import SelectConfig
 from wirewatch.config.types import ByteSize, Delay, Duration, parse_duration
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.models import CleanRuleConfig
 from wirewatch.config.patterns import literal_regex, regex_source

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ahocorasick_rs import AhoCorasick
+
 from wirewatch.config.models import CleanRuleConfig, FeedCleanConfig
 from wirewatch.config.patterns import GLOBAL_FLAGS, ascii_alnum, halfwidth_regex, literal_regex, regex_source
 from wirewatch.ingest.html import normalise, paragraphs

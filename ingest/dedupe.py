@@ -61,6 +61,7 @@ from functools import lru_cache
 from importlib.metadata import version
 
 import rensa
+
 from wirewatch.ingest.event import EventSignature, agreement, conflicts
 
 __all__ = [

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick_rs
+
 from wirewatch.ingest.figures import MONTHS, letter_codes, parse_code, scan_numbers
 
 __all__ = [

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
+
 from wirewatch.ingest.schedule import first_poll, next_poll
 from wirewatch.ingest.store import FeedRow, PollLogRow, as_utc, utcnow
 

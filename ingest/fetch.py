@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
+
 from wirewatch.config.clock import parse_retry_after
 from wirewatch.config.models import FetchConfig
 from wirewatch.ingest.defuse import BoundedDecoder

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
 from wirewatch.ingest.blocks import BLOCK, DROP, DROP_TEXT, drop_blocks, has_structure, is_ad
 
 __all__ = ["fold", "fold_in_place", "html_to_text", "html_to_text_explained", "nfkc", "normalise", "paragraphs", "tidy"]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+
 from wirewatch.ingest.defuse import defuse, too_deep, truncate_entries
 from wirewatch.ingest.encoding import decode_document
 from wirewatch.ingest.errors import ParseError

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
+
 from wirewatch.config.models import CleanRuleConfig, Config, FeedConfig
 from wirewatch.ingest import clean as cleaning
 from wirewatch.ingest import dedupe

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
+
 from wirewatch.config.clock import as_utc as as_utc  # re-exported: modules being reworked read them from here
 from wirewatch.config.clock import utcnow as utcnow
 

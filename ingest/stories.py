@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
+
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature, index_features
 from wirewatch.ingest.item import Item, StoryRef

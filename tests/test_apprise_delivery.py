@@ -12,10 +12,13 @@ from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
-import wirewatch.alerts.matchstore  # noqa: F401 - every table in the metadata
-import wirewatch.ingest.store  # noqa: F401
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
+
+import wirewatch.alerts.matchstore  # noqa: F401 - every table in the metadata
+import wirewatch.ingest.store  # noqa: F401
+from tests.receivers import Receiver, Reply
+from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch.alerts.chat import AppriseSender
 from wirewatch.alerts.chat_render import ELLIPSIS
 from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
@@ -25,9 +28,6 @@ from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
 from wirewatch.alerts.render import sample_payload
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import AppriseChannel, RetryConfig
-
-from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story
 
 QUICK = RetryConfig(schedule=[0.001] * 5)
 ZH_JA = "腾讯控股季度利润大增，トヨタ自動車は過去最高益"

@@ -6,6 +6,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from wirewatch.config.errors import ConfigError
 from wirewatch.config.models import CleanRuleConfig
 from wirewatch.config.packs import load_packs

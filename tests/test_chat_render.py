@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from apprise import Apprise, NotifyFormat
 from apprise.conversion import convert_between as _convert_between
+
 from wirewatch.alerts.apprise_targets import ChatLimits, chat_limits
 from wirewatch.alerts.chat import AppriseSender
 from wirewatch.alerts.chat_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest

@@ -9,11 +9,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from wirewatch.config import ConfigError
 
 from tests.test_config import GOOD_CONFIG, GOOD_WATCHLIST, write
 from wirewatch.app import build_wiring
 from wirewatch.cli import main
+from wirewatch.config import ConfigError
 
 APPRISE = GOOD_CONFIG + "  chat: {type: apprise, urls: ['json://127.0.0.1:9/x', '%s']}\n"
 FEED_LINE = "    url: https://a.example/feed.xml\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from wirewatch.config.models import CleanRuleConfig, FeedCleanConfig
 from wirewatch.config.packs import load_packs
 from wirewatch.ingest.clean import (

@@ -16,6 +16,7 @@ from typing import Any
 
 import feedparser
 import pytest
+
 from wirewatch.config.packs import load_packs
 from wirewatch.ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate
 

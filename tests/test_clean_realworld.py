@@ -14,11 +14,11 @@ import unicodedata
 from typing import Any
 
 import pytest
-from wirewatch.config.packs import load_packs
-from wirewatch.ingest.clean import clean_item, compile_ruleset
 
 from bench.realworld import BARS, as_delivered, clean_items
 from tests.conftest import REALWORLD
+from wirewatch.config.packs import load_packs
+from wirewatch.ingest.clean import clean_item, compile_ruleset
 
 pytestmark = pytest.mark.corpus
 

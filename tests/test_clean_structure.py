@@ -4,6 +4,7 @@ teasers, and text kept as written. No ../shared needed; `test_clean_realworld.py
 from __future__ import annotations
 
 import pytest
+
 from wirewatch.config.packs import load_packs
 from wirewatch.ingest.clean import clean_item, compile_ruleset, is_teaser, title_provider
 from wirewatch.ingest.html import fold, html_to_text, html_to_text_explained

@@ -11,11 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from wirewatch.config.clock import utcnow
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver, Reply
+from wirewatch.config.clock import utcnow
 from wirewatch.reports import clip, display_width, format_table, next_poll
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,6 @@ def test_format_table_aligns_by_display_width() -> None:
 
 def test_alert_rows_say_when_a_waiting_delivery_is_due() -> None:
     from wirewatch.alerts.models import DeliveryInfo
-
     from wirewatch.reports import alert_rows
 
     now = utcnow()

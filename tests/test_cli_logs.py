@@ -6,9 +6,9 @@ import json
 import logging
 
 import pytest
-from wirewatch.ingest.pipeline import PollReport
 
 from wirewatch import daemon
+from wirewatch.ingest.pipeline import PollReport
 from wirewatch.logs import JsonFormatter, TextFormatter, fields
 
 

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wirewatch.alerts.watchlist import compile_watchlists
-from wirewatch.config.watchlist import WatchlistConfig
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver
+from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.watchlist import WatchlistConfig
 from wirewatch.explain import verdicts
 
 ROOT = Path(__file__).resolve().parent.parent

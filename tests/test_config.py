@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from wirewatch.config import ConfigError, load_config
-from wirewatch.config.types import format_duration, parse_duration, parse_size
 
 from wirewatch.cli import main
+from wirewatch.config import ConfigError, load_config
+from wirewatch.config.types import format_duration, parse_duration, parse_size
 
 GOOD_WATCHLIST = """\
 watchlist: ai

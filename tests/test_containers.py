@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from wirewatch.config import load_config
 
 from wirewatch.cli import build_parser
+from wirewatch.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,9 +89,9 @@ def test_dockerfile_builds_the_native_matcher_and_refuses_an_image_without_it() 
     _, build, final = re.split(r"^FROM ", text, flags=re.M)
     assert re.match(r"python:3\.1[1-9]-slim AS build$", build, re.M)
     assert re.search(r"apt-get install .*\bgcc\b", build) and "COPY pyproject.toml setup.py" in build
-    assert "pip wheel" in build and "/wheels '.[postgres]'" in build
+    assert "pip wheel" in build and "/wheels '.[postgres,fulltext]'" in build
     assert final.startswith("python:3.1") and "COPY --from=build /wheels /wheels" in final
-    assert "--no-index --find-links /wheels 'wirewatch[postgres]'" in final
+    assert "--no-index --find-links /wheels 'wirewatch[postgres,fulltext]'" in final
     assert 'python -c "import wirewatch.alerts._scan"' in final
     assert "gcc" not in final
     assert "**/*.so" in (ROOT / ".dockerignore").read_text().splitlines()  # no host-built module in the image

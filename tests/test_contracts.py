@@ -9,13 +9,12 @@ import argparse
 
 from wirewatch.alerts.render import build_payload
 from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch
+from wirewatch.cli import build_parser
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import Config, FeedConfig
 from wirewatch.config.sources import HtmlSelect, JsonSelect, Published
 from wirewatch.config.watchlist import EntityConfig, WatchlistConfig
 from wirewatch.ingest.item import Item, StoryRef
-
-from wirewatch.cli import build_parser
 
 
 def keys(model: type) -> set[str]:
@@ -64,8 +63,8 @@ def test_webhook_payload_shape() -> None:
 def test_web_console_paths() -> None:
     import sqlalchemy as sa
     from starlette.routing import Route
-    from wirewatch.alerts.watchlist import compile_watchlists
 
+    from wirewatch.alerts.watchlist import compile_watchlists
     from wirewatch.web.app import Console, build_app
 
     matcher = compile_watchlists([])

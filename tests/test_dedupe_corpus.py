@@ -7,6 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
+
 from wirewatch.ingest import dedupe
 
 

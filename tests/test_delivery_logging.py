@@ -16,15 +16,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from wirewatch.alerts.models import DELIVERIES
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
-from wirewatch.alerts.route import Channel, close_channels
-from wirewatch.config.models import RetryConfig, WebhookChannel
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
+from wirewatch.alerts.models import DELIVERIES
+from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.route import Channel, close_channels
+from wirewatch.config.models import RetryConfig, WebhookChannel
 from wirewatch.delivery import build_each
 
 ITEMS = [{"title": "Acme buys a rival", "link": "http://example.invalid/1", "guid": "1",

@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from tests.receivers import Receiver, Reply
+from tests.test_outbox_helpers import T0, make_item, make_match, make_story, sqlite_engine
 from wirewatch.alerts.digest import Cron, Every, parse_every
 from wirewatch.alerts.email import build_message
 from wirewatch.alerts.errors import DeliveryError
@@ -19,9 +22,6 @@ from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
 from wirewatch.alerts.render import sample_payload
 from wirewatch.alerts.route import Route, build_channels, close_channels
 from wirewatch.config.models import EmailChannel, RetryConfig, WebhookChannel
-
-from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import T0, make_item, make_match, make_story, sqlite_engine
 
 QUICK = RetryConfig(schedule=[0.001, 0.001])
 MIN = timedelta(minutes=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+
 from wirewatch.config.loader import load_config
 from wirewatch.config.models import Config
 from wirewatch.config.watchlist import WatchlistConfig

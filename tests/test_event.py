@@ -6,6 +6,7 @@ import pickle
 import unicodedata
 
 import pytest
+
 from wirewatch.ingest.event import (
     AliasTable,
     EventSignature,

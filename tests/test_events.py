@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
-from wirewatch.ingest.store import ItemRow, ItemSignature, StoryRow
 
 from tests import events_corpus
 from tests.events_corpus import Piece
@@ -22,6 +21,7 @@ from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.store import ItemRow, ItemSignature, StoryRow
 
 FEEDS = ("wire-a", "wire-b", "wire-c")
 

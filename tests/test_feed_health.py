@@ -8,15 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from wirewatch.config.clock import utcnow
-from wirewatch.ingest.feedhealth import FAILING, OK, SILENT, assess, transition
-from wirewatch.ingest.store import FeedRow
 
 from bench.corpus import Receiver
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
+from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.feedhealth import FAILING, OK, SILENT, assess, transition
+from wirewatch.ingest.store import FeedRow
 
 ITEM = [{"title": "t", "link": "http://example.invalid/1", "guid": "1", "body": "<p>Some text about markets.</p>"}]
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
-from wirewatch.ingest.feedstore import FeedSpec, claim_due, list_feeds, set_paused, sync_feeds
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import db
+from wirewatch.ingest.feedstore import FeedSpec, claim_due, list_feeds, set_paused, sync_feeds
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -9,13 +9,13 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+
+from tests.feedserver import FeedServer
+from wirewatch import USER_AGENT
 from wirewatch.config.clock import parse_retry_after
 from wirewatch.config.models import FetchConfig
 from wirewatch.ingest.errors import HTTPStatusError
 from wirewatch.ingest.fetch import Fetcher, FetchResult
-
-from tests.feedserver import FeedServer
-from wirewatch import USER_AGENT
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
 LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"

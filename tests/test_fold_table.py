@@ -6,6 +6,7 @@ import array
 import unicodedata
 
 import pytest
+
 from wirewatch.alerts import normalise
 from wirewatch.alerts.normalise import _HAN_RANGES, _LAST, _one, edge_class, edge_classes, fold_table
 

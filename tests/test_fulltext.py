@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 from sqlmodel import Session, select
-from wirewatch.ingest.store import ItemRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.store import ItemRow
 
 PAGE = """<html><head><title>Chipmaker outlook</title></head><body>
 <nav><a href="/">Home</a> | <a href="/markets">Markets</a> | <a href="/login">Sign in</a></nav>

@@ -18,6 +18,7 @@ import html
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from wirewatch.alerts.match import MAX_MENTIONS, SNIPPET
 from wirewatch.alerts.normalise import fold
 from wirewatch.alerts.watchlist import compile_watchlists

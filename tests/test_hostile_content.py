@@ -19,16 +19,16 @@ from xml.sax.saxutils import escape
 
 import pytest
 from sqlmodel import Session, col, select
-from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.alerts.render import MAX_ENTITIES, MAX_MENTIONS, MAX_TEXT, SLACK_MAX
-from wirewatch.ingest.pipeline import PollReport
-from wirewatch.ingest.store import ItemRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from tests.receivers import Receiver
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.render import MAX_ENTITIES, MAX_MENTIONS, MAX_TEXT, SLACK_MAX
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.pipeline import PollReport
+from wirewatch.ingest.store import ItemRow
 
 KB = 1024
 SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItaG9zdGlsZS10ZXN0cw=="

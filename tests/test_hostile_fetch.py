@@ -8,6 +8,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
+
+from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 from wirewatch.config.models import FetchConfig
 from wirewatch.ingest.errors import (
     BodyTooLargeError,
@@ -20,8 +22,6 @@ from wirewatch.ingest.errors import (
 )
 from wirewatch.ingest.fetch import Fetcher, FetchResult, check_url
 from wirewatch.ingest.parse import parse_feed
-
-from tests.feedserver import FeedServer, deflate_bomb, gzip_bomb
 
 MB = 1 << 20
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'

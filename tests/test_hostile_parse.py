@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+
+from tests.feedserver import FeedServer
 from wirewatch.ingest.errors import ParseError
 from wirewatch.ingest.item import ParsedFeed
 from wirewatch.ingest.parse import MAX_ENTRIES, parse_feed
-
-from tests.feedserver import FeedServer
 
 MB = 1 << 20
 T = TypeVar("T")

@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from wirewatch.ingest.html import html_to_text, nfkc, normalise
 
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from wirewatch.config.loader import load_config
 
 from wirewatch.cli import main
+from wirewatch.config.loader import load_config
 
 
 def wirewatch(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from sqlmodel import Session, select
-from wirewatch.ingest.store import ItemRow, learned_rules
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.store import ItemRow, learned_rules
 
 FOOTER = "欢迎订阅本站晨间快讯，每个交易日早八点准时送达。"
 STORED_FOOTER = FOOTER  # stored as written: full-width punctuation stays

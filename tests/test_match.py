@@ -11,12 +11,12 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import native_built
 from wirewatch.alerts.match import Matcher, candidates_to_json, matches_to_json, salience
 from wirewatch.alerts.normalise import fold, fold_table, fold_without_native
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.watchlist import WatchlistConfig
-
-from tests.conftest import native_built
 
 # A self-contained subset of the corpus catalogue, so these tables run without ../shared.
 ENTITIES: list[dict[str, Any]] = [

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.loader import load_watchlist

@@ -8,10 +8,10 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from wirewatch.ingest.event import EventSignature
-from wirewatch.ingest.stories import refresh_event_signatures
 
 from wirewatch import db
+from wirewatch.ingest.event import EventSignature
+from wirewatch.ingest.stories import refresh_event_signatures
 
 ITEMS = [
     (1, "贵州茅台（600519.SH）盘中涨停", "贵州茅台（600519.SH）盘中涨停，截至发稿报1812元。"),

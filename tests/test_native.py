@@ -12,12 +12,12 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import native_built
 from wirewatch.alerts.normalise import fold, native_folder
 from wirewatch.alerts.vocabulary import char_class
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.watchlist import WatchlistConfig
-
-from tests.conftest import native_built
 
 pytestmark = pytest.mark.skipif(not native_built(), reason="alerts._scan was not built (no C compiler at install)")
 

@@ -6,11 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from wirewatch.cli import main
 from wirewatch.config import ConfigError, load_config
 from wirewatch.config.errors import OpmlError
 from wirewatch.config.opml import MAX_OPML_BYTES, Outline, feed_name, parse_opml, plan_import, to_opml
-
-from wirewatch.cli import main
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">

@@ -11,6 +11,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from tests.test_outbox_helpers import (
+    T0,
+    make_item,
+    make_match,
+    make_story,
+    postgres_database,
+    postgres_engine,
+)
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
 from wirewatch.alerts.models import ALERTS, DELIVERIES, Outcome
 from wirewatch.alerts.outbox import (
@@ -24,15 +33,6 @@ from wirewatch.alerts.outbox import (
 from wirewatch.alerts.route import Route, routes_from
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.watchlist import WatchlistConfig
-
-from tests.test_outbox_helpers import (
-    T0,
-    make_item,
-    make_match,
-    make_story,
-    postgres_database,
-    postgres_engine,
-)
 
 ROUTES = {"acme": ["hook", "mail"]}
 FAST = RetryConfig(schedule=[0.001, 0.001])  # three tries, no waiting

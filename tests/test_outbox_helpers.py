@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
+
 from wirewatch.alerts.chatstore import URL_STATES
 from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
 from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch

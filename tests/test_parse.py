@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from wirewatch.ingest.errors import ParseError
 from wirewatch.ingest.parse import parse_feed
 

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import Session, select
-from wirewatch.config.models import FeedConfig
-from wirewatch.config.packs import load_packs
-from wirewatch.ingest.errors import WorkerError
-from wirewatch.ingest.pipeline import Cleaner
-from wirewatch.ingest.prepare import ParsePool, prepare_document
-from wirewatch.ingest.store import ItemRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
+from wirewatch.config.models import FeedConfig
+from wirewatch.config.packs import load_packs
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.errors import WorkerError
+from wirewatch.ingest.pipeline import Cleaner
+from wirewatch.ingest.prepare import ParsePool, prepare_document
+from wirewatch.ingest.store import ItemRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 ITEMS = [

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
-from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.config.clock import as_utc, utcnow
-from wirewatch.ingest.feedstore import list_feeds
-from wirewatch.ingest.store import ItemRow, StoryRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
+from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.app import App
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.store import ItemRow, StoryRow
 from wirewatch.reports import export_lines
 
 ITEMS = [
@@ -216,9 +216,8 @@ def test_export_lines_carry_the_public_fields(tmp_path: Path, server: FeedServer
 
 
 def test_a_reload_that_drops_a_feed_stops_polling_it(tmp_path: Path, server: FeedServer) -> None:
-    from wirewatch.ingest.feedstore import claim_due
-
     from wirewatch.app import build_wiring
+    from wirewatch.ingest.feedstore import claim_due
 
     server.add("/a.xml", rss(ITEMS[:1]))
     server.add("/b.xml", rss(ITEMS[1:]))

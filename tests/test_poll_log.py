@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from wirewatch import db
 from wirewatch.ingest.feedstore import (
     POLL_LOG,
     POLL_LOG_KEEP,
@@ -17,8 +19,6 @@ from wirewatch.ingest.feedstore import (
     record_polls,
     sync_feeds,
 )
-
-from wirewatch import db
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 OK = PollOutcome("ok", 200, None, None, None, None, 2, updated=1, duplicate=3, duration=0.25)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
-from wirewatch.ingest.feedstore import list_feeds
-from wirewatch.ingest.store import ItemRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from tests.test_parse import MINIFLUX, NOT_FEEDS, REALFEEDS
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.store import ItemRow
 
 pytestmark = pytest.mark.corpus
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
-from wirewatch.alerts.models import ALERTS
-from wirewatch.ingest.store import ItemRow, learned_rules
 
 from tests.conftest import REALWORLD
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
+from wirewatch.alerts.models import ALERTS
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.store import ItemRow, learned_rules
 from wirewatch.reports import export_lines
 
 pytestmark = pytest.mark.corpus

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlmodel import Session, select
-from wirewatch.ingest.feedstore import PollOutcome, PollRecord, record_polls
-from wirewatch.ingest.store import FeedRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import Recorder, poll_once
+from wirewatch.ingest.feedstore import PollOutcome, PollRecord, record_polls
+from wirewatch.ingest.store import FeedRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 

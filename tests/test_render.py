@@ -8,13 +8,13 @@ import json
 from typing import Any
 
 import pytest
+
+from tests.receivers import Receiver
 from wirewatch.alerts.console import ConsoleSender, format_alert
 from wirewatch.alerts.errors import DeliveryError, TemplateError
 from wirewatch.alerts.render import JsonTemplate, alert_lines, discord_message, sample_payload, slack_message
 from wirewatch.alerts.route import build_channels, close_channels
 from wirewatch.config.models import WebhookChannel
-
-from tests.receivers import Receiver
 
 HOSTILE = '<script>alert("x")</script> & <@U123> <!channel> @everyone **bold** {{ 7*7 }}'
 

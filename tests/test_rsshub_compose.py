@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+
 from wirewatch.config.models import FeedConfig
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,14 +33,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
-from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
-from wirewatch.ingest.store import FeedRow, IndexMeta
-from wirewatch.ingest.stories import ensure_index_scheme
 
 from tests.feedserver import FeedServer, SeenRequest
 from tests.helpers import rss
 from tests.receivers import Receiver, Reply
 from wirewatch import db
+from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
+from wirewatch.ingest.store import FeedRow, IndexMeta
+from wirewatch.ingest.stories import ensure_index_scheme
 
 FEEDS = 200
 DAEMONS = 3
@@ -434,10 +434,9 @@ def test_finished_polls_start_the_next_claim_without_waiting_for_the_tick(
     """One dispatch with 2 × concurrency slots goes on claiming until every due feed is polled, once."""
     import asyncio
 
-    from wirewatch.ingest.fetch import Fetcher
-
     from wirewatch.app import App
     from wirewatch.daemon import Daemon
+    from wirewatch.ingest.fetch import Fetcher
 
     news = Newsroom(feed_server)
     names = [Newsroom.feed(n) for n in range(1, 41)]  # not a multiple of SLOW_EVERY: all answer at once
@@ -477,10 +476,9 @@ def test_a_poll_that_stores_new_items_sends_their_alerts_without_waiting_for_the
         tmp_path: Path, feed_server: TimedFeedServer) -> None:
     import asyncio
 
-    from wirewatch.ingest.fetch import Fetcher
-
     from wirewatch.app import App
     from wirewatch.daemon import Daemon
+    from wirewatch.ingest.fetch import Fetcher
 
     news = Newsroom(feed_server)
     news.add_event("ev-now", ["feed-001"])

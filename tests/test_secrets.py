@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from wirewatch.config.loader import load_config
-from wirewatch.config.models import MetricsConfig
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, wait_for
 from tests.receivers import Receiver, Reply
 from wirewatch import demo
+from wirewatch.config.loader import load_config
+from wirewatch.config.models import MetricsConfig
 from wirewatch.logs import redact
 
 ROOT = Path(__file__).resolve().parent.parent

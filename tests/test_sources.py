@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import write_config
+from wirewatch.cli import main
 from wirewatch.config.errors import ConfigError
 from wirewatch.config.loader import load_config
 from wirewatch.config.models import FeedConfig
 from wirewatch.config.sources import Published
 from wirewatch.ingest.errors import ParseError, SelectorError
 from wirewatch.ingest.sources import parse_document, read_date
-
-from tests.helpers import write_config
-from wirewatch.cli import main
 
 FIXTURES = Path(__file__).parent / "sources_fixtures"
 PAGE = "http://ir.example.com/ir/news/index.html"

@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session, select
-from wirewatch.config.errors import ConfigError
-from wirewatch.ingest.pipeline import PollReport, reprocess
-from wirewatch.ingest.store import ItemRow
 
 from bench.corpus import Receiver
 from tests.conftest import ROOT
@@ -20,7 +17,10 @@ from tests.feedserver import FeedServer
 from tests.helpers import write_config
 from tests.test_sources import DISCLOSURES, NEWS, html_fixture
 from wirewatch.app import App
+from wirewatch.config.errors import ConfigError
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.pipeline import PollReport, reprocess
+from wirewatch.ingest.store import ItemRow
 from wirewatch.reports import status_rows
 
 REALWORLD = Path(os.environ.get("WIREWATCH_REALWORLD", ROOT.parent / "shared" / "realworld"))

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+
+from wirewatch import db
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, StoryRow
 from wirewatch.ingest.stories import MARK, BandTail, ensure_index_scheme, store_new_items, update_item
-
-from wirewatch import db
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 EVENT = ("Contemporary Amperex said on Wednesday that the first phase of its battery plant in Debrecen, Hungary, "

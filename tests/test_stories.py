@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 from sqlmodel import Session, select
-from wirewatch.ingest.store import ItemRow, StoryRow
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.store import ItemRow, StoryRow
 
 EVENT_A = ["宁德时代周三宣布，其位于匈牙利德布勒森的电池工厂一期已正式投产，规划年产能为40吉瓦时。",
            "公司表示，该工厂的首批电芯将供应给欧洲的多家整车厂，全部达产后可满足约60万辆电动汽车的需求。",

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
-from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.alerts.models import Alert, Delivery, DeliveryAttempt
-from wirewatch.config.clock import utcnow
-from wirewatch.ingest import dedupe
-from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
-from wirewatch.ingest.stories import ensure_index_scheme
 
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import upkeep
+from wirewatch.alerts.matchstore import ItemMatch
+from wirewatch.alerts.models import Alert, Delivery, DeliveryAttempt
 from wirewatch.app import App
+from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
+from wirewatch.ingest import dedupe
+from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
+from wirewatch.ingest.stories import ensure_index_scheme
 
 ITEMS = [{"title": f"Alpha news {i}", "link": f"http://example.invalid/{i}", "guid": f"g{i}",
           "body": f"<p>Alpha Corp item {i}: {' '.join(['word' + str(i * 1000 + k * 13) for k in range(40)])}.</p>"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wirewatch.config.models import DEFAULT_TRACKING_PARAMS
 from wirewatch.ingest.item import Entry
 from wirewatch.ingest.urls import canonical_url, entry_identity

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.loader import load_config, load_watchlist
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.watchlist import compile_watchlists

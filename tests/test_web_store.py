@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session
+
+from wirewatch import db
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import WebConfig
 from wirewatch.ingest.store import ItemRow, LearnedRule
-
-from wirewatch import db
 from wirewatch.web import store
 from wirewatch.web.security import csrf_ok, origin_ok, token_ok
 from wirewatch.web.views import bars, duration, segments

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from standardwebhooks import Webhook
+
+from tests.receivers import Receiver, Reply
+from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
 from wirewatch.alerts.route import build_channels, close_channels
 from wirewatch.alerts.webhook import MAX_RETRY_AFTER
 from wirewatch.config.clock import parse_retry_after, utcnow
 from wirewatch.config.models import RetryConfig, WebhookChannel
-
-from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 QUICK = RetryConfig(schedule=[0.001, 0.001, 0.001, 0.001, 0.001])  # six tries, no waiting
