@@ -21,7 +21,7 @@ OURS = ("config", "ingest", "alerts", "wirewatch")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "config": ("config",),
     "ingest": ("config", "ingest"),
-    "alerts": ("config", "alerts", "wirewatch.ingest.item"),
+    "alerts": ("config", "alerts", "ingest.item"),
 }
 
 
@@ -85,8 +85,8 @@ def test_layer_rules_hold(package: str) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("wirewatch.ingest.item", "wirewatch.ingest.item"),
-        ("wirewatch.ingest.item", "wirewatch.ingest.item"),
+        ("ingest.item", "ingest.item"),
+        ("wirewatch.ingest.item", "ingest.item"),
         ("wirewatch.app", "wirewatch.app"),
         ("wirewatch", "wirewatch"),
         ("httpx", None),
@@ -99,8 +99,8 @@ def test_both_spellings_are_ours(name: str, expected: str | None) -> None:
 
 def test_the_checker_sees_function_level_and_relative_imports() -> None:
     source = "import httpx\n\ndef f():\n    from wirewatch import __version__\n    from .item import Item\n"
-    assert _imports(source, ["ingest"]) == [(1, "httpx"), (4, "wirewatch.__version__"), (5, "wirewatch.ingest.item.Item")]
-    assert _allowed("wirewatch.ingest.item.Item", ALLOWED["alerts"])
+    assert _imports(source, ["ingest"]) == [(1, "httpx"), (4, "wirewatch.__version__"), (5, "ingest.item.Item")]
+    assert _allowed("ingest.item.Item", ALLOWED["alerts"])
     assert not _allowed("ingest.itemx", ALLOWED["alerts"])
-    assert not _allowed("wirewatch.ingest.store", ALLOWED["alerts"])
+    assert not _allowed("ingest.store", ALLOWED["alerts"])
     assert _modules("config"), "the checker found no modules: wrong root?"
