@@ -154,7 +154,12 @@ def _compound(text: str, end: int, value: float) -> tuple[float, int, bool]:
         more = _NUMBER.match(text, end)
         if more is None:
             break
-        current, end = _num(more.group()), more.end()
+        try:
+            current, end = _num(more.group()), more.end()
+        except ValueError:  # `0.1,234.5`: keep the well-formed number it starts with
+            grouped = _GROUPED.match(text, end)
+            assert grouped is not None  # `_NUMBER` matched a digit here
+            current, end = _num(grouped.group()), grouped.end()
     return total + current, end, scaled
 
 

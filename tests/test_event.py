@@ -213,3 +213,10 @@ def test_a_marked_update_joins_the_event_it_revises_and_nothing_else(title: str,
     assert (decision.story_id == 7) is joins, decision.reason
     if joins:
         assert decision.is_update and decision.via == "update" and "m:CNY:255.86" in decision.shared
+
+
+@pytest.mark.parametrize("text", ["0亿0.1,234.5", "3万1.2.3.4", "5兆1,2,3.4.5億", "營收7亿0.5,00.1美元"])
+def test_a_malformed_number_after_a_scale_character_is_read_not_raised(text: str) -> None:
+    """A number with stray separators after 亿/万/兆 is one odd figure, never an error that fails the feed's poll."""
+    event_signature("", text)
+    event_signature(text, text)
