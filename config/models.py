@@ -170,6 +170,15 @@ class RetentionConfig(Strict):
     delivered_alerts: Duration = 90 * 86400.0
 
 
+def listen_address(value: object, example: str) -> object:
+    """Check a `host:port` listen address (None: off); the error shows `example`."""
+    if value is not None:
+        host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected host:port like {example}, got {value!r}")
+    return value
+
+
 class MetricsConfig(Strict):
     """Prometheus metrics and health endpoints."""
 
@@ -178,13 +187,7 @@ class MetricsConfig(Strict):
     @field_validator("listen", mode="before")
     @classmethod
     def _listen(cls, value: object) -> object:
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
-        return value
+        return listen_address(value, "127.0.0.1:9464")
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -199,13 +202,7 @@ class WebConfig(Strict):
     @field_validator("listen", mode="before")
     @classmethod
     def _listen(cls, value: object) -> object:
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"expected host:port like 127.0.0.1:8080, got {value!r}")
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"expected host:port like 127.0.0.1:8080, got {value!r}")
-        return value
+        return listen_address(value, "127.0.0.1:8080")
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> WebConfig:

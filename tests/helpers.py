@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+ACME_WATCHLIST = "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n"
+"""One entity (Acme) alerted to the channel `hook`: the watchlist the fault and delivery tests share."""
+
 RSS_ITEM = """<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>
 <pubDate>Fri, 27 Nov 2026 09:30:00 +0000</pubDate><description><![CDATA[{body}]]></description></item>"""
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.feedserver import FeedServer
-from tests.helpers import rss, write_config
+from tests.helpers import ACME_WATCHLIST, rss, write_config
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch.alerts.models import DELIVERIES
@@ -37,8 +37,7 @@ def poll(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_poll_logs_alert_each_attempt_and_the_dead_delivery_and_ends_with_a_summary(tmp_path: Path) -> None:
-    (tmp_path / "w.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "w.yaml").write_text(ACME_WATCHLIST)
     with FeedServer() as server, Receiver(Reply(503)) as receiver:
         server.add("/f.xml", rss(ITEMS))
         config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
@@ -113,8 +112,7 @@ def test_a_broken_channel_never_blocks_the_others(engine: Engine, caplog: pytest
 
 def test_poll_delivers_everything_due_not_one_batch(tmp_path: Path) -> None:
     """More alerts than one delivery pass claims: `poll` keeps passing until nothing is due."""
-    (tmp_path / "w.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "w.yaml").write_text(ACME_WATCHLIST)
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
     items = [{"title": f"Acme item {n}", "link": f"http://example.invalid/{n}", "guid": str(n),
               "body": "<p>Acme " + " ".join(words[(n * k) % len(words)] + str(n * k) for k in range(1, 40))

@@ -19,12 +19,13 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import free_port, rss, wait_for, write_config
+from tests.helpers import ACME_WATCHLIST, free_port, rss, wait_for, write_config
 from tests.receivers import Receiver, Reply
 
 
@@ -38,6 +39,18 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "--config", str(config), "run"],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=config.parent)
+
+
+@contextmanager
+def running(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`wirewatch run` for the block; killed at the end if the block did not stop it."""
+    proc = start(config, log)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def readyz(port: int, timeout: float) -> tuple[int, dict[str, object]]:
@@ -94,8 +107,7 @@ def test_readyz_answers_within_a_second_while_another_connection_holds_the_datab
     config = write_config(tmp_path, {"f": server.url("/f.xml")},
                           extra=f"metrics: {{listen: '127.0.0.1:{port}'}}\nsqlite_busy_timeout: 2s\n")
     log = tmp_path / "daemon.log"
-    proc = start(config, log)
-    try:
+    with running(config, log) as proc:
         assert wait_for(lambda: "poll f ok" in log.read_text()), log.read_text()
         assert wait_for(lambda: readyz(port, 5)[0] == 200), log.read_text()
         with ExclusiveLock(tmp_path / "wirewatch.db"):
@@ -114,10 +126,6 @@ def test_readyz_answers_within_a_second_while_another_connection_holds_the_datab
         assert wait_for(lambda: readyz(port, 1.0)[0] == 200, timeout=10)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = log.read_text()
     assert "Traceback" not in text and " ERROR " not in text, text
     assert "maximum number of running instances" not in text
@@ -127,22 +135,16 @@ def test_sigterm_mid_delivery_records_what_was_answered_and_the_restart_sends_th
         tmp_path: Path, server: FeedServer) -> None:
     count = 40
     server.add("/f.xml", rss(items(count)))
-    (tmp_path / "w.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "w.yaml").write_text(ACME_WATCHLIST)
     db = tmp_path / "wirewatch.db"
     with Receiver(Reply(delay=0.5)) as receiver:
         config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
                               channels={"hook": {"type": "webhook", "url": receiver.url}})
         first_log = tmp_path / "first.log"
-        first = start(config, first_log)
-        try:
+        with running(config, first_log) as first:
             assert wait_for(lambda: len(receiver.requests) >= 4, timeout=60), first_log.read_text()
             first.send_signal(signal.SIGTERM)
             assert first.wait(timeout=30) == 0
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
         text = first_log.read_text()
         assert " ERROR " not in text and "Traceback" not in text and "CancelledError" not in text, text
         answered = len(receiver.requests)
@@ -155,17 +157,12 @@ def test_sigterm_mid_delivery_records_what_was_answered_and_the_restart_sends_th
 
         receiver.default = Reply()  # the receiver is fast again
         second_log = tmp_path / "second.log"
-        second = start(config, second_log)
-        try:
+        with running(config, second_log) as second:
             assert wait_for(lambda: "starting" in second_log.read_text(), timeout=60), second_log.read_text()
             assert wait_for(lambda: len(receiver.requests) >= count, timeout=2.0), (
                 len(receiver.requests), second_log.read_text())
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=30) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait()
     ids = Counter({k.lower(): v for k, v in r["headers"].items()}["webhook-id"] for r in receiver.requests)
     assert len(ids) == count and max(ids.values()) == 1, ids.most_common(3)  # each alert once, no resend
     assert query(db, "select state, count(*) from alert_deliveries group by state") == [("delivered", count)]
@@ -174,23 +171,17 @@ def test_sigterm_mid_delivery_records_what_was_answered_and_the_restart_sends_th
 def test_sigterm_while_a_send_hangs_past_the_grace_gives_it_back_unsent_and_logs_no_error(
         tmp_path: Path, server: FeedServer) -> None:
     server.add("/f.xml", rss(items(3)))
-    (tmp_path / "w.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "w.yaml").write_text(ACME_WATCHLIST)
     db = tmp_path / "wirewatch.db"
     with Receiver(Reply(delay=60)) as receiver:  # never answers in time
         config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
                               channels={"hook": {"type": "webhook", "url": receiver.url, "timeout": "60s"}},
                               extra="shutdown_grace: 2s\n")
         first_log = tmp_path / "first.log"
-        first = start(config, first_log)
-        try:
+        with running(config, first_log) as first:
             assert wait_for(lambda: len(receiver.requests) == 3, timeout=60), first_log.read_text()
             first.send_signal(signal.SIGTERM)
             assert first.wait(timeout=30) == 0
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
         text = first_log.read_text()
         assert " ERROR " not in text and "Traceback" not in text and "CancelledError" not in text, text
         assert "gave back 3 unsent deliveries" in text, text
@@ -199,15 +190,10 @@ def test_sigterm_while_a_send_hangs_past_the_grace_gives_it_back_unsent_and_logs
 
         receiver.default = Reply()
         second_log = tmp_path / "second.log"
-        second = start(config, second_log)
-        try:
+        with running(config, second_log) as second:
             assert wait_for(lambda: len(receiver.requests) == 6, timeout=30), second_log.read_text()  # 3 sent again
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=30) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait()
     ids = {r["headers"].get("webhook-id") or r["headers"].get("Webhook-Id") for r in receiver.requests}
     assert len(ids) == 3  # the unanswered sends are repeated under the same webhook-id
     assert query(db, "select state, count(*) from alert_deliveries group by state") == [("delivered", 3)]

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import rss, wait_for, write_config
+from tests.helpers import ACME_WATCHLIST, rss, wait_for, write_config
 from tests.pgcluster import PrivateCluster
 from tests.receivers import Receiver
 
@@ -239,8 +239,7 @@ def test_postgres_restart_under_the_daemon_is_survived_without_loss_or_doubles(
         tmp_path: Path, server: FeedServer, cluster: PrivateCluster) -> None:
     pg_url = cluster.url
     feeds = serve(server, feeds=6, per_feed=4, delay=1.5)  # polls stay in flight for 1.5 s
-    (tmp_path / "watchlist.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "watchlist.yaml").write_text(ACME_WATCHLIST)
     with Receiver() as receiver:
         config = write_config(tmp_path, feeds, database=pg_url, watchlists=["watchlist.yaml"],
                               channels={"hook": {"type": "webhook", "url": receiver.url}},

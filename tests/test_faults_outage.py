@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import free_port, rss, wait_for, write_config
+from tests.helpers import ACME_WATCHLIST, free_port, rss, wait_for, write_config
 from tests.pgcluster import PrivateCluster
 from tests.receivers import Receiver
 
@@ -57,8 +57,7 @@ def webhook_ids(receiver: Receiver) -> list[str]:
 @pytest.mark.postgres
 def test_postgres_outage_is_one_line_down_one_line_up_and_loses_nothing(tmp_path: Path,
                                                                        cluster: PrivateCluster) -> None:
-    (tmp_path / "w.yaml").write_text(
-        "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n")
+    (tmp_path / "w.yaml").write_text(ACME_WATCHLIST)
     port = free_port()
     with FeedServer() as server, Receiver() as receiver:
         feeds = {}
