@@ -47,9 +47,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not needs_shared:
         return
     if os.environ.get("CI"):
-        raise pytest.UsageError(f"CI must have the shared corpus: {missing} (set WIREWATCH_CORPUS and "
-                                "WIREWATCH_REALFEEDS, or unset CI to skip these tests)")
-    skip = pytest.mark.skip(reason=f"{missing} (set WIREWATCH_CORPUS / WIREWATCH_REALFEEDS to run it)")
+        raise pytest.UsageError(f"CI must have the shared corpus: {missing} (set WIREWATCH_CORPUS, "
+                                "WIREWATCH_REALFEEDS and WIREWATCH_REALWORLD, or unset CI to skip these tests)")
+    skip = pytest.mark.skip(reason=f"{missing} (set WIREWATCH_CORPUS / WIREWATCH_REALFEEDS / WIREWATCH_REALWORLD to run it)")
     for item in needs_shared:
         item.add_marker(skip)
 
