@@ -24,7 +24,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,9 +244,9 @@ def regex_needles(source: str) -> tuple[str, ...]:
     return (one,) if one else ()
 
 
-def _split_top(source: str) -> list[str]:
-    """A regex split at its top-level `|` (not inside groups or classes)."""
-    parts, depth, start, i = [], 0, 0, 0
+def _structural(source: str) -> Iterator[tuple[int, str, int]]:
+    """The characters of a regex source outside escapes and classes: (index, character, group depth before it)."""
+    depth, i = 0, 0
     while i < len(source):
         ch = source[i]
         if ch == "\\":
@@ -255,12 +255,21 @@ def _split_top(source: str) -> list[str]:
         if ch == "[":
             i = _skip_class(source, i)
             continue
-        depth += ch == "("
-        depth -= ch == ")"
+        yield i, ch, depth
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        i += 1
+
+
+def _split_top(source: str) -> list[str]:
+    """A regex split at its top-level `|` (not inside groups or classes)."""
+    parts, start = [], 0
+    for i, ch, depth in _structural(source):
         if ch == "|" and depth == 0:
             parts.append(source[start:i])
             start = i + 1
-        i += 1
     parts.append(source[start:])
     return parts
 
@@ -271,30 +280,18 @@ _GROUP_OPEN = re.compile(r"\((?:\?(?:[aiLmsux-]*:|P<\w+>))?")
 def _mandatory_groups(source: str) -> list[str]:
     """The inner sources of top-level groups that every match goes through (no `?`, `*`, `{0,…}` after)."""
     out: list[str] = []
-    depth, i, start = 0, 0, 0
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            i = _skip_class(source, i)
-            continue
-        if ch == "(":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                head = _GROUP_OPEN.match(source, start)
-                quant = _QUANTIFIER.match(source, i + 1)
-                optional = quant is not None and (quant.group(0) in ("?", "*") or (
-                    quant.group(0).startswith("{") and quant.group(1) in ("", "0")))
-                lookaround = source.startswith(("(?=", "(?!", "(?<=", "(?<!"), start)
-                if head is not None and not optional and not lookaround:
-                    out.append(source[head.end():i])
-        i += 1
+    start = 0
+    for i, ch, depth in _structural(source):
+        if ch == "(" and depth == 0:
+            start = i
+        elif ch == ")" and depth == 1:
+            head = _GROUP_OPEN.match(source, start)
+            quant = _QUANTIFIER.match(source, i + 1)
+            optional = quant is not None and (quant.group(0) in ("?", "*") or (
+                quant.group(0).startswith("{") and quant.group(1) in ("", "0")))
+            lookaround = source.startswith(("(?=", "(?!", "(?<=", "(?<!"), start)
+            if head is not None and not optional and not lookaround:
+                out.append(source[head.end():i])
     return out
 
 
