@@ -1,5 +1,6 @@
 """Shared fixtures: where the shared corpus is, and skipping tests that need it when it is absent; the outbox
-`engine` (a fresh SQLite file with the alert tables) and the webhook `receiver` (a real HTTP server on 127.0.0.1)."""
+`engine` (a fresh SQLite file with the alert tables) the webhook `receiver` (a real HTTP server on 127.0.0.1); and `cluster`, a private PostgreSQL cluster a test may
+stop and start (tests/pgcluster.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from tests.pgcluster import PrivateCluster
     from tests.receivers import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,3 +180,18 @@ def receiver() -> Iterator[Receiver]:
 
     with Receiver() as r:
         yield r
+
+
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL cluster (tests/pgcluster.py) a test may stop and start; skipped where it cannot run."""
+    from tests.pgcluster import PrivateCluster
+
+    reason = PrivateCluster.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    made = PrivateCluster()
+    try:
+        yield made.init()
+    finally:
+        made.destroy()

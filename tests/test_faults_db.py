@@ -207,18 +207,6 @@ def test_sqlite_full_disk_records_errors_keeps_the_database_and_loses_nothing(tm
 # On a private cluster (tests/pgcluster.py): stopping the shared server on 5432 would break other tests.
 
 
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    reason = PrivateCluster.skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    made = PrivateCluster()
-    try:
-        yield made.init()
-    finally:
-        made.destroy()
-
-
 def pg_started_at(url: str) -> object:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=5) as conn:
         return conn.execute("select pg_postmaster_start_time()").fetchone()

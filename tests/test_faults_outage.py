@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,6 @@ def items_of(feed: int, count: int) -> list[dict[str, str]]:
     return [{"title": f"Acme feed {feed} story {n}", "link": f"http://example.invalid/{feed}/{n}",
              "guid": f"f{feed}-{n}", "body": "<p>Acme " + " ".join(f"w{feed}x{n}x{k}" for k in range(30)) + ".</p>"}
             for n in range(count)]
-
-
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    reason = PrivateCluster.skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    made = PrivateCluster()
-    try:
-        yield made.init()
-    finally:
-        made.destroy()
 
 
 def readyz(port: int) -> tuple[int, str]:
