@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from wirewatch.config.clock import as_utc
-from wirewatch.ingest.store import FeedRow
 
 OK, FAILING, SILENT = "ok", "failing", "silent"
 
@@ -20,7 +20,20 @@ class Transition:
     reason: str
 
 
-def assess(row: FeedRow, now: datetime, failures: int, silence_factor: float, min_silence: float) -> tuple[str, str]:
+class PollFacts(Protocol):
+    """What health is judged on: a feed's error run and its new-item cadence (a feed row has these fields)."""
+
+    @property
+    def consecutive_errors(self) -> int: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def last_new_item_at(self) -> datetime | None: ...
+    @property
+    def new_item_gap(self) -> float | None: ...
+
+
+def assess(row: PollFacts, now: datetime, failures: int, silence_factor: float, min_silence: float) -> tuple[str, str]:
     """The feed's health and a one-line reason."""
     if row.consecutive_errors >= failures:
         return FAILING, f"{row.consecutive_errors} polls failed in a row; last error: {row.last_error or '-'}"

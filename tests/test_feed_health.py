@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,18 @@ from wirewatch.app import App
 from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
 from wirewatch.ingest.feedhealth import FAILING, OK, SILENT, assess, transition
-from wirewatch.ingest.store import FeedRow
 
 ITEM = [{"title": "t", "link": "http://example.invalid/1", "guid": "1", "body": "<p>Some text about markets.</p>"}]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Plain values: assess needs no database row."""
+
+    consecutive_errors: int
+    last_error: str | None
+    last_new_item_at: datetime | None
+    new_item_gap: float | None
 
 
 @pytest.mark.parametrize(("errors", "last_new_hours", "gap_hours", "state"), [
@@ -31,9 +41,8 @@ ITEM = [{"title": "t", "link": "http://example.invalid/1", "guid": "1", "body": 
 ])
 def test_assess(errors: int, last_new_hours: float | None, gap_hours: float | None, state: str) -> None:
     now = utcnow()
-    row = FeedRow(name="f", url="http://x.invalid/", consecutive_errors=errors, last_error="HTTP 500",
-                  last_new_item_at=now - timedelta(hours=last_new_hours) if last_new_hours else None,
-                  new_item_gap=gap_hours * 3600 if gap_hours else None)
+    row = Facts(errors, "HTTP 500", now - timedelta(hours=last_new_hours) if last_new_hours else None,
+                gap_hours * 3600 if gap_hours else None)
     assert assess(row, now, failures=3, silence_factor=10, min_silence=6 * 3600)[0] == state
 
 
