@@ -23,6 +23,7 @@ such a word as a substring of the title or text, as before this index.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 SCHEME = 1
@@ -58,28 +59,24 @@ def is_cjk(ch: str) -> bool:
     return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
 
 
+_IN_RANGES = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]")
+_WORD_RUN = re.compile(r"[^\W_]+")  # letters and digits: `\w` is `str.isalnum` and the underscore
+
+
 def _tokens_of(text: str, out: set[str]) -> None:
-    run = -1  # where the current run of non-CJK word characters began
-    prev, prev_word, prev_cjk = "", False, False
-    for i, ch in enumerate(text):
-        word = ch.isalnum()
-        cjk = word and is_cjk(ch)
-        if cjk:
-            out.add(ch)
-            if prev_word:
-                out.add(prev + ch)
-        elif word and prev_cjk:
-            out.add(prev + ch)
-        if word and not cjk:
-            if run < 0:
-                run = i
-        else:
-            if 0 <= run and i - run <= 2:
-                out.add(text[run:i])
-            run = -1
-        prev, prev_word, prev_cjk = ch, word, cjk
-    if 0 <= run and len(text) - run <= 2:
-        out.add(text[run:])
+    for run in _WORD_RUN.findall(text):  # inside a run every character is a word character
+        if not _IN_RANGES.search(run):
+            if len(run) <= 2:
+                out.add(run)
+            continue
+        out.update(_IN_RANGES.findall(run))
+        pairs = set(map(str.__add__, run, run[1:]))
+        for piece in _IN_RANGES.split(run):  # the non-CJK stretches: short ones are words, their pairs are not
+            if 0 < len(piece) <= 2:
+                out.add(piece)
+            if len(piece) >= 2:
+                pairs.difference_update(map(str.__add__, piece, piece[1:]))
+        out |= pairs
 
 
 def short_tokens(*texts: str) -> list[str]:

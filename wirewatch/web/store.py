@@ -392,7 +392,7 @@ def _literal(q: str) -> str:
 RECENT_SCAN = 5_000
 """PostgreSQL: how many of the newest items a search scans before it turns to the indexes."""
 
-_SHORT_ARRAY = sa.literal_column("string_to_array(item.search_short, ' ')")
+_SHORT_ARRAY: sa.ColumnElement[Any] = sa.literal_column("string_to_array(item.search_short, ' ')")
 """PostgreSQL: the expression `ix_item_search_short` (migration 0005h) indexes, written as it is there."""
 
 
@@ -470,19 +470,19 @@ def search_items(engine: Engine, q: str, feed: str | None = None, entity: str | 
 
 
 def _search_sqlite(conn: Connection, query: sa.Select[Any], words: Words) -> sa.Select[Any]:
-    scan = list(words.scan)
+    scan, lists, params = list(words.scan), [], {}
     if words.long and _fts_available(conn):
-        match = " AND ".join(_literal(w) for w in words.long)
-        query = query.where(ITEMS.c.id.in_(sa.text("SELECT rowid FROM item_fts WHERE item_fts MATCH :m")
-                                           .bindparams(m=match)))
+        lists.append("SELECT rowid FROM item_fts WHERE item_fts MATCH :m")
+        params["m"] = " AND ".join(_literal(w) for w in words.long)
     else:
         scan += words.long
     if words.short and _fts_available(conn, "item_short"):
-        match = " AND ".join(_literal(t) for t in words.short)
-        query = query.where(ITEMS.c.id.in_(sa.text("SELECT rowid FROM item_short WHERE item_short MATCH :s")
-                                           .bindparams(s=match)))
+        lists.append("SELECT rowid FROM item_short WHERE item_short MATCH :s")
+        params["s"] = " AND ".join(_literal(t) for t in words.short)
     elif words.short:  # not migrated to 0005h: the tokens as substrings (a superset of their matches)
         scan += words.short
+    if lists:  # one list of ids: with two, SQLite would fetch every item of the first and probe the second
+        query = query.where(ITEMS.c.id.in_(sa.text(" INTERSECT ".join(lists)).bindparams(**params)))
     return query.where(*(_like_contains(w) for w in scan))
 
 

@@ -16,11 +16,10 @@ The token function is imported, not copied: the tokens must be the ones the sear
 its words (a change of the rules, `shortwords.SCHEME`, comes with a migration that recomputes them).
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from wirewatch.ingest.shortwords import encode, short_tokens
-
 
 revision = '0005h'
 down_revision = '0005g'
