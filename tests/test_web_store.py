@@ -299,3 +299,16 @@ def test_sqlite_short_words_use_the_fts5_table(tmp_path: object) -> None:
             store._search_sqlite(conn, sa.select(store.ITEMS.c.id), store.split_query("ai 微"))
             .compile(compile_kwargs={"literal_binds": True})))))
     assert "item_short VIRTUAL TABLE" in plan and "LIKE" not in plan
+
+
+def test_postgres_short_words_use_the_gin_index(pg_url: str) -> None:
+    engine = db.make_engine(pg_url)
+    db.upgrade(engine)
+    condition = store._has_tokens(store.split_query("ai 微").short)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET enable_seqscan = off"))  # an empty table: the planner would read it whole
+        sql = str(sa.select(store.ITEMS.c.id).where(condition)
+                  .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(r[0] for r in conn.execute(sa.text("EXPLAIN " + sql)))
+    engine.dispose()
+    assert "ix_item_search_short" in plan
