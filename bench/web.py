@@ -1,6 +1,6 @@
 """Web console benchmark: how fast each page answers over a database of 100,000 stored items.
 
-    python bench/web.py [--items 100000] [--rounds 20] [--database sqlite|postgres]
+    python bench/web.py [--items 100000] [--rounds 20] [--database sqlite|postgres] [--without-short-index] [--build-only]
 
 Builds a fresh database (SQLite file in a temp folder, or a fresh PostgreSQL database on
 127.0.0.1:5432), migrated to head, with `--items` items spread over 30 days across 20 feeds
@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -166,11 +167,12 @@ def main() -> int:
           f"({'without' if args.without_short_index else 'with'} the short-word index), "
           f"{size(engine, url) / 1e6:.0f} MB, load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
     if args.build_only:
+        engine.dispose()
         if args.database == "postgres":
             from tests.conftest import drop_pg_database
 
-            engine.dispose()
             drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
         return 0
     config = Config(database=url, feeds=[FeedConfig(name=f, url=f"http://127.0.0.1:9/{f}.xml") for f in FEEDS])
     watchlist = WatchlistConfig.model_validate({"watchlist": "ai-cloud", "entities": [
@@ -198,6 +200,7 @@ def main() -> int:
             engine.dispose()
             console.reads.dispose()
             drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
