@@ -1,6 +1,6 @@
 """Web console benchmark: how fast each page answers over a database of 100,000 stored items.
 
-    python bench/web.py [--items 100000] [--rounds 20] [--database sqlite|postgres]
+    python bench/web.py [--items 100000] [--rounds 20] [--database sqlite|postgres] [--without-short-index] [--build-only]
 
 Builds a fresh database (SQLite file in a temp folder, or a fresh PostgreSQL database on
 127.0.0.1:5432), migrated to head, with `--items` items spread over 30 days across 20 feeds
@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -47,8 +49,37 @@ ZH = "微软周一表示，将在未来两年内向日本的云计算数据中�
 FEEDS = [f"feed-{n:02d}" for n in range(20)]
 
 
-def build(engine: sa.Engine, n: int) -> None:
-    """Fill a migrated database with `n` items, their stories, matches, alerts and deliveries."""
+def without_short_index(engine: sa.Engine) -> None:
+    """Drop the short-word index of migration 0005h (its triggers, FTS5 table or GIN index): the A side of the cost."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            for name in ("item_short_ai", "item_short_ad", "item_short_au"):
+                conn.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
+            conn.execute(sa.text("DROP TABLE IF EXISTS item_short"))
+        else:
+            conn.execute(sa.text("DROP INDEX IF EXISTS ix_item_search_short"))
+
+
+def size(engine: sa.Engine, url: str) -> int:
+    """Bytes the database takes (SQLite: the file and its WAL after a checkpoint; PostgreSQL: pg_database_size)."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+        path = Path(url.split(":///", 1)[1])
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one())
+
+
+def build(engine: sa.Engine, n: int, short_index: bool = True) -> None:
+    """Fill a migrated database with `n` items, their stories, matches, alerts and deliveries.
+
+    One item in 1,000 holds the rare words `UK` (English) or `韩国` (Chinese). Without `short_index`
+    the rows carry `search_short = NULL`, so nothing computes the short tokens.
+    """
     rng = random.Random(7)
     now = utcnow()
     items_t = ItemRow.__table__  # type: ignore[attr-defined]
@@ -64,12 +95,14 @@ def build(engine: sa.Engine, n: int) -> None:
         for i in range(start_at, min(start_at + batch, n)):
             when = now - timedelta(seconds=rng.uniform(0, 30 * 86400))
             zh = i % 2 == 1
-            body = (ZH * 8 if zh else EN * 5) + f" #{i}"
+            body = (ZH * 8 if zh else EN * 5) + f" #{i}" + (("韩国" if zh else " UK") if i % 1000 < 2 else "")
             story = i // 2 + 1
             items.append({"id": i + 1, "feed": FEEDS[i % len(FEEDS)], "identity": f"i{i}", "url": f"http://x.invalid/{i}",
                           "title": (f"微软第{i}号新闻" if zh else f"Microsoft story number {i}"), "raw_summary": "",
                           "raw_content": "", "raw_hash": "h", "text": body, "content_hash": f"c{i}",
                           "fetched_at": when, "published_at": when, "story_id": story})
+            if not short_index:
+                items[-1]["search_short"] = None
             if i % 2 == 0:
                 stories.append({"id": story, "first_item_id": i + 1, "title": f"story {story}", "first_seen": when,
                                 "last_updated": when, "items": 2, "updates": 0, "sources": [FEEDS[i % len(FEEDS)]]})
@@ -111,6 +144,9 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--without-short-index", action="store_true",
+                        help="drop the short-word index before the build (to measure what it costs to build)")
+    parser.add_argument("--build-only", action="store_true", help="build, print time and size, serve nothing")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wirewatch-bench-web-"))
     if args.database == "postgres":
@@ -120,10 +156,24 @@ def main() -> int:
     else:
         url = f"sqlite:///{tmp / 'web.db'}"
     engine = db.make_engine(url)
-    began = time.perf_counter()
     db.upgrade(engine)
-    build(engine, args.items)
-    print(f"built {args.items} items on {args.database} in {time.perf_counter() - began:.0f}s", flush=True)
+    if args.without_short_index:
+        without_short_index(engine)
+    load = os.getloadavg()[0]
+    began = time.perf_counter()
+    build(engine, args.items, short_index=not args.without_short_index)
+    took = time.perf_counter() - began
+    print(f"built {args.items} items on {args.database} in {took:.1f}s "
+          f"({'without' if args.without_short_index else 'with'} the short-word index), "
+          f"{size(engine, url) / 1e6:.0f} MB, load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    if args.build_only:
+        engine.dispose()
+        if args.database == "postgres":
+            from tests.conftest import drop_pg_database
+
+            drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 0
     config = Config(database=url, feeds=[FeedConfig(name=f, url=f"http://127.0.0.1:9/{f}.xml") for f in FEEDS])
     watchlist = WatchlistConfig.model_validate({"watchlist": "ai-cloud", "entities": [
         {"id": "MSFT", "name": "Microsoft", "aliases": ["Microsoft", "微软"]}]})
@@ -136,10 +186,13 @@ def main() -> int:
     pages = ["/", "/feeds/feed-03", "/items", f"/items?before={args.items // 2}", f"/stories/{args.items // 4}",
              "/alerts", "/alerts?state=dead", f"/deliveries/{dead}", "/search?q=%E5%BE%AE%E8%BD%AF",
              "/search?q=%E4%BA%91%E8%AE%A1%E7%AE%97", "/search?q=cloud+data", "/search?q=zzzzqqq", "/search?q=qz",
-             "/search?entity=MSFT&since=7d", "/tester"]
-    print("| page | median ms | p95 ms |\n| --- | ---: | ---: |")
+             "/search?q=on", "/search?q=uk", "/search?q=%E5%BE%AE", "/search?q=%E9%9F%A9", "/search?q=%E9%9F%A9%E5%9B%BD",
+             "/search?q=uk+cloud", "/search?q=on+zzzzqqq", "/search?q=%E5%BE%AE&feed=feed-03&since=7d",
+             "/search?q=uk&entity=MSFT", "/search?entity=MSFT&since=7d", "/tester"]
+    print(f"load {os.getloadavg()[0]:.1f}\n| page | median ms | p95 ms |\n| --- | ---: | ---: |")
     try:
         time_pages(listen, pages, args.rounds)
+        print(f"load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         if args.database == "postgres":
             from tests.conftest import drop_pg_database
@@ -147,6 +200,7 @@ def main() -> int:
             engine.dispose()
             console.reads.dispose()
             drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -23,16 +23,28 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    event,
     func,
     insert,
+    inspect,
 )
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from wirewatch.config.clock import as_utc as as_utc  # re-exported: modules being reworked read them from here
 from wirewatch.config.clock import utcnow as utcnow
+from wirewatch.ingest.shortwords import encode, short_tokens
 
 T = TypeVar("T")
+
+
+def _search_short_default(context: Any) -> str | None:
+    """`item.search_short` of a row being inserted (Core or ORM) from its title and text."""
+    params = context.get_current_parameters()
+    title, text = params.get("title"), params.get("text")
+    if title is None and text is None:
+        return None
+    return encode(short_tokens(title or "", text or ""))
 
 
 def _ts(**kw: Any) -> Any:
@@ -89,6 +101,16 @@ class ItemRow(SQLModel, table=True):
     updated_at: datetime | None = _ts()
     content_hash: str = Field(max_length=64, index=True)
     story_id: int | None = Field(default=None, index=True)
+    search_short: str | None = Field(default=None, sa_column=Column(Text, default=_search_short_default))
+    """The short search tokens of title and text (`ingest.shortwords`), filled on insert and ORM edits."""
+
+
+@event.listens_for(ItemRow, "before_update")
+def _search_short_on_edit(_mapper: Any, _conn: Any, row: ItemRow) -> None:
+    """An ORM edit of the title or text recomputes the short tokens (a Core UPDATE must set them itself)."""
+    state = inspect(row)
+    if state.attrs.title.history.has_changes() or state.attrs.text.history.has_changes():
+        row.search_short = encode(short_tokens(row.title, row.text))
 
 
 class StoryRow(SQLModel, table=True):

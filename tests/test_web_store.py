@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+import random
+import re
+import unicodedata
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -163,3 +166,149 @@ def test_a_pasted_watchlist_never_reads_the_environment(monkeypatch: pytest.Monk
     matcher = _pasted_matcher('watchlist: t\nentities:\n  - {id: X, name: X, aliases: ["${WIREWATCH_TEST_SECRET}"]}\n')
     assert [c.alias for c in matcher.mentions("", "a ${WIREWATCH_TEST_SECRET} b")] == ["${WIREWATCH_TEST_SECRET}"]
     assert matcher.mentions("", "hunter2-secret") == []
+
+
+# --- short words: the index against a brute-force reading of the rules ------------------------
+
+SHORT = ["AI", "ai", "Ai", "ＡＩ", "a", "I", "5", "10", "US", "ＵＳ", "on", "ß", "é", "Ép"]
+LONG = ["said", "AIR", "data", "Microsoft", "cloud", "rain", "Straße", "usual", "2026", "10x"]
+CJK = ["微软", "日本", "云", "计算", "株", "カブ", "ｶﾌﾞ", "한국", "은행", "A股", "3月", "ＡＩ芯片", "々"]
+GLUE = [" ", " ", " ", "-", ", ", "。", "、", "", "\u3000"]
+QUERIES = ["ai", "AI", "ＡＩ", "a", "i", "5", "10", "us", "on", "ss", "ß", "é", "ép", "x", "微", "软", "微软", "日本",
+           "云", "株", "カブ", "ｶﾌﾞ", "ブ", "한", "은행", "a股", "股", "3月", "3", "芯片", "々", "a.", "ai cloud",
+           "微 data", "日本 ai", "ai 5", "云 计算", "us 微软", "said", "qz", "软a"]
+CJK_RUN = re.compile(r"[\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def generated(n: int, seed: int = 5) -> list[tuple[str, str, str]]:
+    """`n` (title, text, feed): short and long words of mixed scripts, full-width forms and cases, glued."""
+    rng = random.Random(seed)
+
+    def phrase(k: int) -> str:
+        return "".join(rng.choice(SHORT + LONG + CJK) + rng.choice(GLUE) for _ in range(k))
+
+    return [(phrase(rng.randint(1, 4)), phrase(rng.randint(0, 12)), rng.choice(["wire", "sina"])) for _ in range(n)]
+
+
+def brute_force(title: str, text: str, q: str) -> bool:
+    """The search rules read directly: long words as substrings, short ones as whole words or CJK substrings."""
+    for word in q.split():
+        if len(word) >= 3:
+            if word.lower() not in title.lower() and word.lower() not in text.lower():
+                return False
+            continue
+        for piece in re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", word).casefold()):
+            fields = [unicodedata.normalize("NFKC", f).casefold() for f in (title, text)]
+            if CJK_RUN.search(piece):
+                found = any(piece in f for f in fields)
+            else:  # whole words: runs of letters and digits, cut at CJK characters too
+                found = any(piece in CJK_RUN.sub(" ", " ".join(re.findall(r"[^\W_]+", f))).split() for f in fields)
+            if not found:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("recent", [7, 20_000])
+def test_short_word_search_agrees_with_a_brute_force_scan(db_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                          recent: int) -> None:
+    monkeypatch.setattr(store, "RECENT_SCAN", recent)  # PostgreSQL: both the recent scan and the index
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    items = generated(400)
+    now = utcnow()
+    rows = [{"feed": feed, "identity": f"g{i}", "url": f"http://x.invalid/{i}", "title": title, "raw_summary": "",
+             "raw_content": "", "raw_hash": "h", "text": text, "content_hash": f"c{i}", "story_id": i + 1,
+             "fetched_at": now - timedelta(minutes=i)} for i, (title, text, feed) in enumerate(items)]
+    with Session(engine) as session:  # half through the ORM, half through a Core executemany (the batch writer's way)
+        for row in rows[:200]:
+            session.add(ItemRow(**row))
+        session.commit()
+    with engine.begin() as conn:
+        conn.execute(store.ITEMS.insert(), rows[200:])
+    with engine.connect() as conn:
+        by_id = {r.id: (r.title, r.text, r.feed, r.identity) for r in conn.execute(
+            sa.select(store.ITEMS.c.id, store.ITEMS.c.title, store.ITEMS.c.text, store.ITEMS.c.feed,
+                      store.ITEMS.c.identity))}
+    checked = 0
+    for q in QUERIES:
+        for feed in (None, "sina"):
+            expected = [i for i in sorted(by_id, reverse=True)
+                        if brute_force(by_id[i][0], by_id[i][1], q) and feed in (None, by_id[i][2])]
+            got = [r["id"] for r in store.search_items(engine, q, feed=feed, limit=1000)]
+            assert got == expected, (q, feed)
+            assert [r["id"] for r in store.search_items(engine, q, feed=feed, limit=3)] == expected[:3], (q, feed)
+            checked += len(expected)
+    assert checked > 1000  # the generated items do hold the words searched
+    since = now - timedelta(minutes=100)
+    expected = [i for i in sorted(by_id, reverse=True) if brute_force(*by_id[i][:2], "微")
+                and int(by_id[i][3][1:]) < 100]
+    assert [r["id"] for r in store.search_items(engine, "微", since=since, limit=1000)] == expected
+    engine.dispose()
+
+
+def test_short_words_follow_the_writer_edits_and_pruning(db_url: str) -> None:
+    from wirewatch.config.models import Config
+    from wirewatch.ingest import dedupe
+    from wirewatch.ingest.item import Item
+    from wirewatch.ingest.stories import ensure_index_scheme, store_new_items, update_item
+    from wirewatch.upkeep import prune
+
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    ensure_index_scheme(engine)
+    now = utcnow()
+
+    def item(guid: str, title: str, text: str, fetched: datetime) -> Item:
+        made = Item(feed="wire", identity=guid, guid=guid, url=f"http://wire.invalid/{guid}", title=title,
+                    raw_summary=text, raw_content="", published_at=fetched, fetched_at=fetched)
+        made.text, made.content_hash = text, dedupe.text_hash(text)
+        return made
+
+    old = item("old", "旧闻 UK", "An old note on the UK and 股.", now - timedelta(days=40))
+    fresh = item("new", "AI chips", "Nvidia said its AI chips sold out in 日本.", now)
+    with Session(engine) as session:
+        store_new_items(session, [(old, "r1"), (fresh, "r2")], 86400.0, 0.5, 200, now, None)
+        session.commit()
+    assert titles(store.search_items(engine, "ai")) == ["AI chips"]
+    assert titles(store.search_items(engine, "日")) == ["AI chips"]
+    assert titles(store.search_items(engine, "uk 旧")) == ["旧闻 UK"]
+    edited = item("new", "EU chips", "Nvidia said its chips sold out in 韩国.", now)
+    with Session(engine) as session:
+        assert fresh.id is not None
+        update_item(session, fresh.id, edited, "r3")
+        session.commit()
+    assert titles(store.search_items(engine, "ai")) == []
+    assert titles(store.search_items(engine, "日")) == []
+    assert titles(store.search_items(engine, "eu 韩")) == ["EU chips"]
+    assert prune(engine, Config(database="sqlite://"))["items"] == 1  # retention: 30 days
+    assert titles(store.search_items(engine, "uk")) == []
+    assert titles(store.search_items(engine, "股")) == []
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":  # the FTS5 table holds nothing of the pruned item
+            n = conn.execute(sa.text("SELECT count(*) FROM item_short WHERE item_short MATCH 'uk'")).scalar()
+            assert n == 0
+    engine.dispose()
+
+
+def test_sqlite_short_words_use_the_fts5_table(tmp_path: object) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path}/short.db")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        assert store._fts_available(conn, "item_short")
+        plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(
+            store._search_sqlite(conn, sa.select(store.ITEMS.c.id), store.split_query("ai 微"))
+            .compile(compile_kwargs={"literal_binds": True})))))
+    assert "item_short VIRTUAL TABLE" in plan and "LIKE" not in plan
+
+
+def test_postgres_short_words_use_the_gin_index(pg_url: str) -> None:
+    engine = db.make_engine(pg_url)
+    db.upgrade(engine)
+    condition = store._has_tokens(store.split_query("ai 微").short)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET enable_seqscan = off"))  # an empty table: the planner would read it whole
+        sql = str(sa.select(store.ITEMS.c.id).where(condition)
+                  .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(r[0] for r in conn.execute(sa.text("EXPLAIN " + sql)))
+    engine.dispose()
+    assert "ix_item_search_short" in plan
