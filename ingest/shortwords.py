@@ -60,6 +60,7 @@ def is_cjk(ch: str) -> bool:
 
 
 _IN_RANGES = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]")
+_CJK_RUN = re.compile(_IN_RANGES.pattern + "+")
 _WORD_RUN = re.compile(r"[^\W_]+")  # letters and digits: `\w` is `str.isalnum` and the underscore
 
 
@@ -71,7 +72,7 @@ def _tokens_of(text: str, out: set[str]) -> None:
             continue
         out.update(_IN_RANGES.findall(run))
         pairs = set(map(str.__add__, run, run[1:]))
-        for piece in _IN_RANGES.split(run):  # the non-CJK stretches: short ones are words, their pairs are not
+        for piece in _CJK_RUN.split(run):  # the non-CJK stretches: short ones are words, their pairs are not
             if 0 < len(piece) <= 2:
                 out.add(piece)
             if len(piece) >= 2:
@@ -87,6 +88,11 @@ def short_tokens(*texts: str) -> list[str]:
     return sorted(out)
 
 
+def stored_tokens(title: str | None, text: str | None) -> str:
+    """`item.search_short` of an item: the short tokens of its title and text, encoded."""
+    return encode(short_tokens(title or "", text or ""))
+
+
 def encode(tokens: list[str]) -> str:
     """The tokens as stored in `item.search_short`: separated by one space (a token never holds one)."""
     return " ".join(tokens)
@@ -94,20 +100,7 @@ def encode(tokens: list[str]) -> str:
 
 def query_tokens(word: str) -> list[str] | None:
     """The tokens an item needs to match a search word of one or two characters; None if they cannot tell."""
-    pieces = _pieces(normalise(word))
+    pieces = _WORD_RUN.findall(normalise(word))
     if not pieces or any(len(piece) > 2 for piece in pieces):
         return None
     return pieces
-
-
-def _pieces(text: str) -> list[str]:
-    out, current = [], ""
-    for ch in text:
-        if ch.isalnum():
-            current += ch
-        elif current:
-            out.append(current)
-            current = ""
-    if current:
-        out.append(current)
-    return out

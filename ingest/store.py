@@ -33,7 +33,7 @@ from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from wirewatch.config.clock import as_utc as as_utc  # re-exported: modules being reworked read them from here
 from wirewatch.config.clock import utcnow as utcnow
-from wirewatch.ingest.shortwords import encode, short_tokens
+from wirewatch.ingest.shortwords import stored_tokens
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ def _search_short_default(context: Any) -> str | None:
     title, text = params.get("title"), params.get("text")
     if title is None and text is None:
         return None
-    return encode(short_tokens(title or "", text or ""))
+    return stored_tokens(title, text)
 
 
 def _ts(**kw: Any) -> Any:
@@ -110,7 +110,7 @@ def _search_short_on_edit(_mapper: Any, _conn: Any, row: ItemRow) -> None:
     """An ORM edit of the title or text recomputes the short tokens (a Core UPDATE must set them itself)."""
     state = inspect(row)
     if state.attrs.title.history.has_changes() or state.attrs.text.history.has_changes():
-        row.search_short = encode(short_tokens(row.title, row.text))
+        row.search_short = stored_tokens(row.title, row.text)
 
 
 class StoryRow(SQLModel, table=True):

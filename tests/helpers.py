@@ -6,7 +6,11 @@ import json
 import socket
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
 
 ACME_WATCHLIST = "watchlist: acme\nchannels: [hook]\nentities:\n  - {id: ACME, name: Acme, aliases: [Acme]}\n"
 """One entity (Acme) alerted to the channel `hook`: the watchlist the fault and delivery tests share."""
@@ -58,3 +62,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def insert_legacy_items(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Items written straight into `item` as an older schema had it (rows: id, ident, title, body; story = id)."""
+    conn.execute(text(
+        "INSERT INTO item (id, feed, identity, url, title, raw_summary, raw_content, raw_hash, text, content_hash, "
+        "story_id, fetched_at) VALUES (:id, 'f', :ident, '', :title, '', '', '', :body, '', :id, :now)"),
+        [{**row, "now": now} for row in rows])

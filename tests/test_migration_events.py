@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tests.helpers import insert_legacy_items
 from wirewatch import db
 from wirewatch.ingest.event import EventSignature
 from wirewatch.ingest.stories import refresh_event_signatures
@@ -35,10 +36,7 @@ def test_stored_items_get_event_signatures_and_feature_rows(db_url: str) -> None
         now = datetime(2026, 12, 1, tzinfo=UTC)
         with engine.begin() as conn:
             for item_id, title, body in ITEMS:
-                conn.execute(text(
-                    "INSERT INTO item (id, feed, identity, url, title, raw_summary, raw_content, raw_hash, text, "
-                    "content_hash, story_id, fetched_at) VALUES (:id, 'f', :ident, '', :title, '', '', '', :body, '', "
-                    ":id, :now)"), {"id": item_id, "ident": f"i{item_id}", "title": title, "body": body, "now": now})
+                insert_legacy_items(conn, [{"id": item_id, "ident": f"i{item_id}", "title": title, "body": body}], now)
                 conn.execute(text("INSERT INTO item_signature (item_id, story_id, signature, text_len, created_at) "
                                   "VALUES (:id, :id, :sig, 10, :now)"), {"id": item_id, "sig": b"\0" * 512, "now": now})
         command.upgrade(cfg, "head")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
 from sqlalchemy import text
 
+from tests.helpers import insert_legacy_items
 from wirewatch import db
-from wirewatch.ingest.shortwords import encode, short_tokens
+from wirewatch.ingest.shortwords import stored_tokens
 from wirewatch.web import store
 
 N = 4_100  # more than two of the migration's batches of 2,000
@@ -20,18 +22,15 @@ def test_items_stored_before_the_migration_are_found_by_short_words(db_url: str)
         cfg = db._alembic_config(engine)
         command.upgrade(cfg, "0005g")
         now = datetime(2026, 12, 1, tzinfo=UTC)
-        rows = [{"id": i, "ident": f"i{i}", "title": f"AI 第{i}号" if i % 2 else f"Story {i}",
+        rows: list[dict[str, Any]] = [{"id": i, "ident": f"i{i}", "title": f"AI 第{i}号" if i % 2 else f"Story {i}",
                  "body": "微软 said" if i % 1000 == 7 else "cloud data centres"} for i in range(1, N + 1)]
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO item (id, feed, identity, url, title, raw_summary, raw_content, raw_hash, text, "
-                "content_hash, story_id, fetched_at, teaser) VALUES (:id, 'f', :ident, '', :title, '', '', '', :body, "
-                "'', :id, :now, false)"), [{**r, "now": now} for r in rows])
+            insert_legacy_items(conn, rows, now)  # teaser takes its server default (false)
         command.upgrade(cfg, "head")
         with engine.connect() as conn:
-            stored = dict(conn.execute(text("SELECT id, search_short FROM item")).all())
+            stored: dict[int, str] = dict(conn.execute(text("SELECT id, search_short FROM item")).all())
         assert len(stored) == N
-        assert all(stored[r["id"]] == encode(short_tokens(r["title"], r["body"])) for r in rows)
+        assert all(stored[r["id"]] == stored_tokens(r["title"], r["body"]) for r in rows)
         assert [r["id"] for r in store.search_items(engine, "微软")] == [4007, 3007, 2007, 1007, 7]
         assert len(store.search_items(engine, "ai", limit=5000)) == N // 2
         assert store.search_items(engine, "ai 第1号", limit=5000)[0]["id"] == 1  # trigram and short word together

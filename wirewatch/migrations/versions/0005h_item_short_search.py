@@ -19,7 +19,7 @@ its words (a change of the rules, `shortwords.SCHEME`, comes with a migration th
 import sqlalchemy as sa
 from alembic import op
 
-from wirewatch.ingest.shortwords import encode, short_tokens
+from wirewatch.ingest.shortwords import stored_tokens
 
 revision = '0005h'
 down_revision = '0005g'
@@ -56,7 +56,7 @@ def backfill(conn: sa.Connection) -> int:
         rows = conn.execute(query, {'after': after}).all()
         if not rows:
             return done
-        conn.execute(write, [{'key': r.id, 'tokens': encode(short_tokens(r.title or '', r.text or ''))}
+        conn.execute(write, [{'key': r.id, 'tokens': stored_tokens(r.title, r.text)}
                              for r in rows])
         after, done = rows[-1].id, done + len(rows)
 
