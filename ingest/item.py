@@ -79,6 +79,8 @@ class Item:
     content_hash: str = ""
     id: int | None = None
     story_id: int | None = None
+    search_short: str | None = None
+    """`item.search_short` for this title and text (`shortwords.stored_tokens`); None: the writer works it out."""
 
 
 @dataclass(slots=True)

@@ -122,6 +122,8 @@ class Cleaner:
             if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
                 entry.content_hash, entry.signature = "", None
             item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
+            same = result.text == entry.cleaned.text and result.title == entry.cleaned.title  # title and text as prepared
+            item.search_short = entry.search_short if same else None  # None: the writer works them out
         add_history(session, feed.name, lines)
         return CleanedBatch(results, learned)
 

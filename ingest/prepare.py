@@ -31,6 +31,7 @@ from wirewatch.ingest.errors import WorkerError
 from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
 from wirewatch.ingest.item import Cleaned, Entry, Item
 from wirewatch.ingest.lifetime import die_with_parent, watch_owner
+from wirewatch.ingest.shortwords import stored_tokens
 from wirewatch.ingest.sources import parse_document
 from wirewatch.ingest.urls import canonical_url, entry_identity
 
@@ -92,6 +93,8 @@ class Prepared:
     content_hash: str = ""
     signature: dedupe.Signature | None = None
     event: EventSignature | None = None
+    search_short: str | None = None
+    """The short search tokens of `cleaned.title or item.title` and `cleaned.text` (see `shortwords`)."""
 
 
 @dataclass(slots=True)
@@ -126,7 +129,8 @@ def prepare_document(feed: FeedConfig, ruleset: cleaning.Ruleset, body: bytes, h
         cleaned = cleaning.clean_item(item.title, item.raw_summary, item.raw_content, ruleset, source=entry.source)
         out.append(Prepared(item, raw_hash(entry), cleaned, cleaning.item_lines(cleaned.text),
                             dedupe.text_hash(cleaned.text) if cleaned.text else "", dedupe.signature(cleaned.text),
-                            event_signature(item.title, cleaned.text, aliases) if aliases is not None else None))
+                            event_signature(item.title, cleaned.text, aliases) if aliases is not None else None,
+                            stored_tokens(cleaned.title or item.title, cleaned.text)))
     return PreparedDocument(parsed.warning, out, parsed.skipped)
 
 

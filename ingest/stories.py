@@ -37,6 +37,7 @@ from sqlmodel import Session, col, delete, select
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature, index_features
 from wirewatch.ingest.item import Item, StoryRef
+from wirewatch.ingest.shortwords import stored_tokens
 from wirewatch.ingest.store import (
     IndexMeta,
     ItemRow,
@@ -593,6 +594,7 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
         "raw_summary": item.raw_summary, "raw_content": item.raw_content, "raw_hash": digest, "text": item.text,
         "source": item.source, "teaser": item.teaser, "published_at": item.published_at, "fetched_at": item.fetched_at,
         "updated_at": item.fetched_at, "content_hash": item.content_hash, "story_id": ids[key],
+        "search_short": stored_tokens(item.title, item.text) if item.search_short is None else item.search_short,
     } for _, item, digest, key, _ in placed]
     item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
                                  item_rows).scalars())

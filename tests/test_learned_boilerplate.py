@@ -13,7 +13,9 @@ from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
+from wirewatch.ingest.shortwords import stored_tokens
 from wirewatch.ingest.store import ItemRow, learned_rules
+from wirewatch.web.store import search_items
 
 FOOTER = "欢迎订阅本站晨间快讯，每个交易日早八点准时送达。"
 STORED_FOOTER = FOOTER  # stored as written: full-width punctuation stays
@@ -104,3 +106,20 @@ def test_a_disabled_learned_line_stays_in_the_text(tmp_path: Path) -> None:
         finally:
             app.close()
     assert len(stored) == 6 and all(STORED_FOOTER in t for t in stored)
+
+
+def test_short_search_tokens_are_those_of_the_text_as_stored(tmp_path: Path) -> None:
+    """The parse worker's tokens are kept only when the database side's cleaning leaves the text as it was."""
+    with FeedServer() as server:
+        server.add("/f.xml", rss(items(6)))
+        app = App.open(write_config(tmp_path, {"f": server.url("/f.xml")}))
+        try:
+            asyncio.run(poll_once(app))  # the footer is learned on this poll: the items are cleaned again
+            with Session(app.engine) as session:
+                rows = session.exec(select(ItemRow)).all()
+            found = search_items(app.engine, "订阅")  # a pair only the learned footer holds
+        finally:
+            app.close()
+    assert len(rows) == 6
+    assert all(r.search_short == stored_tokens(r.title, r.text) for r in rows)
+    assert found == []
