@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from wirewatch.health import DatabaseWatch, is_database_error
+from wirewatch.dbwatch import DatabaseWatch, is_database_error
 
 
 def refused() -> OperationalError:

@@ -27,7 +27,8 @@ from wirewatch.app import App, build_wiring
 from wirewatch.config.clock import utcnow
 from wirewatch.config.errors import ConfigError
 from wirewatch.config.loader import Loaded, resolve_paths, resolve_watchlist_paths
-from wirewatch.health import DatabaseWatch, health_check, is_database_error, one_line, refresh_gauges
+from wirewatch.dbwatch import DatabaseWatch, is_database_error, one_line
+from wirewatch.feedwatch import health_check, refresh_gauges
 from wirewatch.ingest.feedstore import (
     PollOutcome,
     PollRecord,
