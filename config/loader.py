@@ -267,15 +267,21 @@ def problem_in(path: Path, loc: Loc, message: str) -> Problem:
     return Problem(str(path), _line_for(loc, lines)[0] if loc else None, _dotted(loc), message)
 
 
-def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistConfig:
-    """Load and validate one watchlist file; `channels` (if given) are the names it may route to."""
+def _load_file(model: type[M], path: Path) -> tuple[M, dict[Loc, int]]:
+    """Read and validate one YAML file as `model`, with its line map; reading and field problems raise together."""
     data, lines, problems = _read_yaml(path)
     try:
-        watchlist = _validate(WatchlistConfig, data, lines, str(path))
+        loaded = _validate(model, data, lines, str(path))
     except ConfigError as exc:
         raise ConfigError(problems + exc.problems) from None
     if problems:
         raise ConfigError(problems)
+    return loaded, lines
+
+
+def load_watchlist(path: Path, channels: set[str] | None = None) -> WatchlistConfig:
+    """Load and validate one watchlist file; `channels` (if given) are the names it may route to."""
+    watchlist, lines = _load_file(WatchlistConfig, path)
     checks = [Problem(str(path), _line_for(loc, lines)[0], _dotted(loc), msg)
               for loc, msg in watchlist_problems(watchlist, channels)]
     if checks:
@@ -320,14 +326,7 @@ def resolve_database_url(url: str, base: Path) -> str:
 
 def load_feeds_file(path: Path) -> FeedsFile:
     """Load and validate one `feeds_files:` file on its own (as `wirewatch feeds import` merges into it)."""
-    data, lines, problems = _read_yaml(path)
-    try:
-        feeds_file = _validate(FeedsFile, data, lines, str(path))
-    except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
-    if problems:
-        raise ConfigError(problems)
-    return feeds_file
+    return _load_file(FeedsFile, path)[0]
 
 
 def _include_feeds(config: Config, paths: list[Path]) -> list[FeedOrigin]:

@@ -12,7 +12,7 @@ from email.utils import getaddresses
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wirewatch.config.sources import SelectConfig
 from wirewatch.config.types import ByteSize, Delay, Duration, parse_duration
@@ -35,6 +35,43 @@ def _http_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
     return value
+
+
+def _webhook_secret(value: str) -> str:
+    """A Standard Webhooks signing secret: `whsec_` then base64 of at least one byte (never echoed in errors)."""
+    if not value.strip():
+        raise ValueError("the secret is empty (an environment variable set to ''?); set it to whsec_ followed "
+                         "by base64, or remove the key to send unsigned webhooks")
+    if not value.startswith("whsec_"):
+        raise ValueError("expected a Standard Webhooks secret: whsec_ followed by base64 "
+                         "(the value given does not start with whsec_)")
+    raw = value[len("whsec_"):]
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("expected whsec_ followed by base64; the part after whsec_ is not base64") from None
+    if not key:
+        raise ValueError("the secret is whsec_ with nothing after it; add the base64 key")
+    return value
+
+
+def _email_address(value: str) -> str:
+    """One address, bare or as `Name <user@host>`; several in one string or a line break are refused."""
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    local, _, domain = address.rpartition("@")
+    if any(ord(c) < 32 for c in value) or not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"expected one e-mail address like desk@example.com or 'Desk <desk@example.com>' "
+                         f"(a list takes one address per item), got {value!r}")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+"""An http:// or https:// URL, kept as written."""
+WebhookSecret = Annotated[str, AfterValidator(_webhook_secret)]
+"""A Standard Webhooks signing secret (`whsec_` + base64)."""
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+"""One e-mail address, bare or `Name <user@host>`."""
 
 
 class CleanRuleConfig(Strict):
@@ -77,7 +114,7 @@ class FeedConfig(Strict):
     """One feed to poll."""
 
     name: str
-    url: str
+    url: HttpUrlText
     interval: Duration | None = None
     enabled: bool = True
     full_text: bool = False
@@ -111,11 +148,6 @@ class FeedConfig(Strict):
         if not FEED_NAME.match(value):
             raise ValueError(f"expected lower-case letters, digits and '-' (like sina-finance), got {value!r}")
         return value
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _http_url(value)
 
 
 class FeedsFile(Strict):
@@ -249,44 +281,16 @@ class _ChannelBase(Strict):
         return value
 
 
-def _webhook_secret(value: str) -> str:
-    """A Standard Webhooks signing secret: `whsec_` then base64 of at least one byte (never echoed in errors)."""
-    if not value.strip():
-        raise ValueError("the secret is empty (an environment variable set to ''?); set it to whsec_ followed "
-                         "by base64, or remove the key to send unsigned webhooks")
-    if not value.startswith("whsec_"):
-        raise ValueError("expected a Standard Webhooks secret: whsec_ followed by base64 "
-                         "(the value given does not start with whsec_)")
-    raw = value[len("whsec_"):]
-    try:
-        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("expected whsec_ followed by base64; the part after whsec_ is not base64") from None
-    if not key:
-        raise ValueError("the secret is whsec_ with nothing after it; add the base64 key")
-    return value
-
-
 class WebhookChannel(_ChannelBase):
     """POST each alert as signed JSON (Standard Webhooks)."""
 
     type: Literal["webhook"]
-    url: str
-    secret: str | None = None
+    url: HttpUrlText
+    secret: WebhookSecret | None = None
     format: Literal["generic", "slack", "discord"] = "generic"
     template: str | None = None
     headers: dict[str, str] = {}
     timeout: Duration = 15.0
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _http_url(value)
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        return None if value is None else _webhook_secret(value)
 
 
 class EmailChannel(_ChannelBase):
@@ -298,31 +302,10 @@ class EmailChannel(_ChannelBase):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: str | None = None
-    from_: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
+    from_: EmailAddress = Field(alias="from")
+    to: list[EmailAddress] = Field(min_length=1)
     subject: str = "[wirewatch] {watchlist}: {title}"
     timeout: Duration = 30.0
-
-    @field_validator("from_")
-    @classmethod
-    def _from(cls, value: str) -> str:
-        return _email_address(value)
-
-    @field_validator("to")
-    @classmethod
-    def _to(cls, value: list[str]) -> list[str]:
-        return [_email_address(v) for v in value]
-
-
-def _email_address(value: str) -> str:
-    """One address, bare or as `Name <user@host>`; several in one string or a line break are refused."""
-    found = getaddresses([value])
-    address = found[0][1] if len(found) == 1 else ""
-    local, _, domain = address.rpartition("@")
-    if any(ord(c) < 32 for c in value) or not local or not domain or any(c.isspace() for c in address):
-        raise ValueError(f"expected one e-mail address like desk@example.com or 'Desk <desk@example.com>' "
-                         f"(a list takes one address per item), got {value!r}")
-    return value
 
 
 class AppriseChannel(_ChannelBase):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -131,6 +131,30 @@ class _Fields(_Strict):
     source: str | None = None
     author: str | None = None
 
+    _date_key: ClassVar[Literal["path", "css"]]
+    _date_hint: ClassVar[str]
+
+    @classmethod
+    def _check_date(cls, where: str) -> None:
+        """Raise ValueError unless `where` is a valid expression of this kind."""
+        raise NotImplementedError
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _published(cls, value: Any) -> Any:
+        return _published(value, cls._date_key)
+
+    @field_validator("published")
+    @classmethod
+    def _published_where(cls, value: Published | None) -> Published | None:
+        if value is not None:
+            other = value.css if cls._date_key == "path" else value.path
+            where = value.path if cls._date_key == "path" else value.css
+            if other is not None or where is None:
+                raise ValueError(cls._date_hint)
+            cls._check_date(where)
+        return value
+
 
 class JsonSelect(_Fields):
     """Where each field of an item is in a JSON document: JMESPath expressions."""
@@ -139,24 +163,18 @@ class JsonSelect(_Fields):
     items: str = "@"
     """The list of items; `@` for a document that is the list."""
 
+    _date_key: ClassVar[Literal["path", "css"]] = "path"
+    _date_hint: ClassVar[str] = "a JSON source names its date with path: (a JMESPath expression)"
+
+    @classmethod
+    def _check_date(cls, where: str) -> None:
+        check_jmespath(where)
+
     @field_validator("items", "id", "title", "url", "body", "source", "author")
     @classmethod
     def _expr(cls, value: str | None) -> str | None:
         return None if value is None else check_jmespath(value)
 
-    @field_validator("published", mode="before")
-    @classmethod
-    def _published(cls, value: Any) -> Any:
-        return _published(value, "path")
-
-    @field_validator("published")
-    @classmethod
-    def _published_path(cls, value: Published | None) -> Published | None:
-        if value is not None:
-            if value.css is not None or value.path is None:
-                raise ValueError("a JSON source names its date with path: (a JMESPath expression)")
-            check_jmespath(value.path)
-        return value
 
 
 class HtmlSelect(_Fields):
@@ -164,6 +182,13 @@ class HtmlSelect(_Fields):
 
     kind: Literal["html"] = "html"
     items: str
+
+    _date_key: ClassVar[Literal["path", "css"]] = "css"
+    _date_hint: ClassVar[str] = "an HTML source names its date with css: (a CSS selector)"
+
+    @classmethod
+    def _check_date(cls, where: str) -> None:
+        check_css(where)
 
     @field_validator("items")
     @classmethod
@@ -175,19 +200,6 @@ class HtmlSelect(_Fields):
     def _css(cls, value: str | None) -> str | None:
         return None if value is None else check_css(value)
 
-    @field_validator("published", mode="before")
-    @classmethod
-    def _published(cls, value: Any) -> Any:
-        return _published(value, "css")
-
-    @field_validator("published")
-    @classmethod
-    def _published_css(cls, value: Published | None) -> Published | None:
-        if value is not None:
-            if value.path is not None or value.css is None:
-                raise ValueError("an HTML source names its date with css: (a CSS selector)")
-            check_css(value.css)
-        return value
 
 
 SelectConfig = Annotated[JsonSelect | HtmlSelect, Field(discriminator="kind")]

@@ -54,7 +54,7 @@ BAD: list[tuple[str, str, str]] = [
      "to be closed is 'for'."),
     ("two addresses in one to: item", GOOD_CONFIG + "  mail: {type: email, host: smtp.example, from: w@example.com, "
      "to: ['a@example.com, b@example.com']}\n",
-     "wirewatch.yaml:8: channels.mail.to: expected one e-mail address like desk@example.com or "
+     "wirewatch.yaml:8: channels.mail.to[0]: expected one e-mail address like desk@example.com or "
      "'Desk <desk@example.com>' (a list takes one address per item), got 'a@example.com, b@example.com'"),
     ("from: not an address", GOOD_CONFIG + "  mail: {type: email, host: smtp.example, from: wirewatch, "
      "to: [a@example.com]}\n",
