@@ -19,7 +19,7 @@ from wirewatch.app import App
 from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
 from wirewatch.ingest import dedupe
-from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand
+from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand, StoryRow
 from wirewatch.ingest.stories import ensure_index_scheme
 
 ITEMS = [{"title": f"Alpha news {i}", "link": f"http://example.invalid/{i}", "guid": f"g{i}",
@@ -56,7 +56,9 @@ def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path:
                 session.commit()
             counts = upkeep.prune(app.engine, app.wiring.loaded.config)
             with Session(app.engine) as session:
-                assert counts["items"] == 2 and counts["alerts"] == 4
+                assert counts["items"] == 2 and counts["alerts"] == 4 and counts["stories"] == 2
+                kept = {r.story_id for r in session.exec(select(ItemRow)).all()}
+                assert set(session.exec(select(StoryRow.id)).all()) == kept  # the pruned items' stories went too
                 assert sorted(r.guid or "" for r in session.exec(select(ItemRow)).all()) == ["g2", "g3"]
                 assert count(session, ItemMatch) == 2
                 assert count(session, StoryBand) == 0 and count(session, ItemSignature) == 0  # past the window
@@ -85,5 +87,34 @@ def test_index_is_rebuilt_when_the_hashing_scheme_changes(tmp_path: Path, monkey
                 assert count(session, StoryBand) == 4 * dedupe.BANDS  # every item's bands, the tail's included
                 assert session.exec(select(StoryBand).where(col(StoryBand.band).startswith("stale-"))).first() is None
                 assert count(session, ItemSignature) == 4
+        finally:
+            app.close()
+
+
+def test_the_newest_story_row_outlives_its_items_so_a_new_story_never_reuses_an_alerted_id(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
+                                     "  - {id: ALPHA, name: Alpha, aliases: [Alpha Corp]}\n", encoding="utf-8")
+    with FeedServer() as server:
+        server.add("/f.xml", rss(ITEMS[:2]))
+        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                              channels={"screen": {"type": "console"}},
+                              extra="retention: {items: 30d, delivered_alerts: 90d}\n")
+        app = App.open(config)
+        try:
+            asyncio.run(poll_once(app))
+            with Session(app.engine) as session:
+                session.execute(update(ItemRow).values(fetched_at=utcnow() - timedelta(days=40)))
+                session.commit()
+            counts = upkeep.prune(app.engine, app.wiring.loaded.config)
+            assert counts["items"] == 2 and counts["stories"] == 1  # every item gone; the newest story row stays
+            with Session(app.engine) as session:
+                assert count(session, Alert) == 2  # delivered, but within delivered_alerts: kept
+                old_stories = {a.story_id for a in session.exec(select(Alert)).all()}
+            server.add("/f.xml", rss(ITEMS[2:]))
+            asyncio.run(poll_once(app))
+            with Session(app.engine) as session:
+                alerts = session.exec(select(Alert)).all()
+                assert len(alerts) == 4  # the two new stories alerted: no id taken from a pruned story
+                assert len({a.story_id for a in alerts} - old_stories) == 2
         finally:
             app.close()

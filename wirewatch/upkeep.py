@@ -1,10 +1,11 @@
-"""Retention: prune old items and their index rows, old polls, delivered alerts, and vacuum SQLite when worthwhile."""
+"""Retention: prune old items and their index rows, stories left without items, old polls, delivered alerts, and vacuum SQLite when worthwhile."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from sqlalchemy import exists, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
@@ -18,14 +19,34 @@ from wirewatch.ingest.store import (
     PollLogRow,
     StoryBand,
     StoryFeature,
+    StoryRow,
     utcnow,
 )
 
 log = logging.getLogger("wirewatch.upkeep")
 
 
+def _prune_empty_stories(session: Session) -> int:
+    """Delete stories no item points to any more, keeping the newest story row whatever it holds.
+
+    The newest row stays because SQLite hands out max(id) + 1 to the next story: were it deleted, a new
+    story could take the id of a pruned one, and an alert kept for the old story (same id, watchlist and
+    key) would stop the new story's alert.
+    """
+    newest = session.exec(select(func.max(StoryRow.id))).one()
+    if newest is None:
+        return 0
+    empty = select(StoryRow.id).where(col(StoryRow.id) < newest,
+                                      ~exists().where(col(ItemRow.story_id) == col(StoryRow.id)))
+    ids = list(session.exec(empty).all())
+    for start in range(0, len(ids), 500):
+        session.exec(delete(StoryRow).where(col(StoryRow.id).in_(ids[start : start + 500])))
+    return len(ids)
+
+
 def prune(engine: Engine, config: Config) -> dict[str, int]:
-    """Delete items (with matches, index rows) and polls past `retention.items`, delivered alerts past theirs; counts."""
+    """Delete items (with matches, index rows), stories left empty and polls past `retention.items`, delivered
+    alerts past theirs; counts."""
     now = utcnow()
     cutoff = now - timedelta(seconds=config.retention.items)
     window_cutoff = now - timedelta(seconds=config.dedupe.window)
@@ -39,6 +60,7 @@ def prune(engine: Engine, config: Config) -> dict[str, int]:
             session.exec(delete(StoryBand).where(col(StoryBand.item_id).in_(chunk)))
             session.exec(delete(ItemRow).where(col(ItemRow.id).in_(chunk)))
         counts["items"] = len(old_ids)
+        counts["stories"] = _prune_empty_stories(session)
         session.exec(delete(StoryBand).where(col(StoryBand.created_at) < window_cutoff))
         session.exec(delete(StoryFeature).where(col(StoryFeature.created_at) < window_cutoff))
         session.exec(delete(ItemSignature).where(col(ItemSignature.created_at) < window_cutoff))
