@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -165,6 +166,7 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     """Send a sample alert through one channel, directly (not through the outbox)."""
     from wirewatch.alerts.errors import DeliveryError
     from wirewatch.alerts.outbox import build_channels, sample_payload
+    from wirewatch.alerts.route import close_channels
     from wirewatch.config.loader import load_config
 
     loaded = load_config(args.config)
@@ -172,18 +174,19 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
         print(f"error: no channel named {args.channel!r}; have {sorted(loaded.config.channels)}", file=sys.stderr)
         return 2
     channels = build_channels({args.channel: loaded.config.channels[args.channel]})
-    channel = channels[args.channel]
-    import uuid
+
+    async def send_and_close() -> None:
+        # one event loop for both: a kept-alive HTTP/1.1 connection belongs to the loop that opened it
+        try:
+            await channels[args.channel].send(sample_payload(), f"msg_test_{uuid.uuid4().hex}")
+        finally:
+            await close_channels(channels)
 
     try:
-        asyncio.run(channel.send(sample_payload(), f"msg_test_{uuid.uuid4().hex}"))
+        asyncio.run(send_and_close())
     except DeliveryError as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        close = getattr(channel, "aclose", None)
-        if close is not None:
-            asyncio.run(close())
     print(f"sent a test alert to {args.channel}")
     return 0
 
