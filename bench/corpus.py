@@ -14,10 +14,8 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,14 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.feedserver import FeedServer  # noqa: E402 - after the path is set
+from tests.receivers import Receiver  # noqa: E402
 
 CONTENT_TYPES = {".xml": "application/rss+xml", ".atom": "application/atom+xml", ".rdf": "application/rdf+xml",
                  ".json": "application/feed+json"}
 WEBHOOK_SECRET = "whsec_d2lyZXdhdGNoLWNvcnB1cy1zZWNyZXQ="
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # alerts arrive many at once; the default backlog of 5 resets connections
 
 
 def serve_round(server: FeedServer, folder: Path) -> None:
@@ -42,38 +37,6 @@ def serve_round(server: FeedServer, folder: Path) -> None:
         if path.is_file():
             server.add(f"/{path.name}", path.read_bytes(),
                        content_type=CONTENT_TYPES.get(path.suffix, "application/xml"))
-
-
-class Receiver:
-    """A webhook receiver that records `{"headers", "body"}` per request, as score.py reads them."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, object]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length).decode("utf-8")
-                outer.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        """Where to POST."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        """Stop receiving."""
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def feed_names(corpus: Path, rounds: list[str]) -> dict[str, str]:
@@ -97,7 +60,7 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, databa
     from wirewatch.reports import export_lines
 
     server = FeedServer().start()
-    receiver = Receiver() if alerts else None
+    receiver = Receiver().start() if alerts else None
     try:
         names = feed_names(corpus, rounds)
         feeds = "\n".join(f"  - {{name: {n}, url: '{server.url('/' + f)}'}}" for n, f in names.items())
@@ -127,7 +90,9 @@ def corpus_run(corpus: Path, work: Path, rounds: list[str], alerts: bool, databa
                     out.write(line + "\n")
         finally:
             app.close()
-        yield export, (receiver.received if receiver else [])
+        received = [{"headers": {k.lower(): v for k, v in r["headers"].items()}, "body": r["body"]}
+                    for r in receiver.delivered()] if receiver else []
+        yield export, received
     finally:
         server.stop()
         if receiver:
