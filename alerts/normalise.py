@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import array
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from wirewatch.alerts import _scan
 
 __all__ = [
-    "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "edge_class", "fold", "fold_table", "fold_without_native",
+    "KATAKANA_EDGE", "NO_EDGE", "WORD_EDGE", "build_fold_table", "edge_class", "fold", "fold_table", "fold_without_native",
     "is_katakana", "is_word", "native_folder",
 ]
 
@@ -57,7 +58,71 @@ def _one(c: str) -> str:
 
 @functools.cache
 def fold_table() -> dict[int, str]:
-    """The per-character fold as a `str.translate` table (code point → one character)."""
+    """The per-character fold as a `str.translate` table (code point → one character), cached on disk."""
+    path = _cache_path()
+    table = _read_cached(path) if path is not None else None
+    if table is None:
+        table = build_fold_table()
+        if path is not None:
+            _write_cached(path, table)
+    return table
+
+
+def _cache_path() -> str | None:
+    """Where this build's fold table is cached: `$WIREWATCH_CACHE_DIR`, else the XDG cache; None: `off`.
+
+    The name carries a hash of what the table depends on (this module's source, the Python and Unicode
+    versions, OpenCC's version), so a table built by another version is never read.
+    """
+    folder = os.environ.get("WIREWATCH_CACHE_DIR")
+    if folder == "off":
+        return None
+    if not folder:
+        folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wirewatch")
+    try:
+        from importlib.metadata import version
+
+        opencc_version = version("opencc")
+    except Exception:  # any lookup failure: a key that never matches a file written with the version known
+        opencc_version = "unknown"
+    with open(__file__, "rb") as fh:
+        source = fh.read()
+    key = hashlib.sha256(b"\0".join([source, sys.version.encode(), unicodedata.unidata_version.encode(),
+                                      opencc_version.encode()])).hexdigest()[:16]
+    return os.path.join(folder, f"fold-{key}.json")
+
+
+def _read_cached(path: str) -> dict[int, str] | None:
+    """The table stored at `path`, or None when it is missing or not a table of single characters."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+        table = {int(cp): out for cp, out in raw.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    if not table or not all(isinstance(out, str) and len(out) == 1 for out in table.values()):
+        return None
+    return table
+
+
+def _write_cached(path: str, table: dict[int, str]) -> None:
+    """Store `table` at `path` (atomically); a folder that cannot be written only costs the next start time."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".fold-", dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(table, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        log.debug("fold table not cached at %s: %s", path, exc)
+
+
+def build_fold_table() -> dict[int, str]:
+    """Work out the fold table from Unicode's data and OpenCC (about 0.2 s; `fold_table` caches it)."""
     table: dict[int, str] = {}
     for cp in range(_LAST):
         if 0xD800 <= cp < 0xE000:

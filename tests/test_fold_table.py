@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import array
+import json
+import os
 import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from wirewatch.alerts import normalise
-from wirewatch.alerts.normalise import _HAN_RANGES, _LAST, _one, edge_class, edge_classes, fold_table
+from wirewatch.alerts.normalise import (
+    _HAN_RANGES,
+    _LAST,
+    _one,
+    build_fold_table,
+    edge_class,
+    edge_classes,
+    fold_table,
+)
 
 
 def reference_fold_table() -> dict[int, str]:
@@ -43,7 +55,61 @@ def reference_fold_table() -> dict[int, str]:
 
 
 def test_fold_table_equals_the_definition() -> None:
-    assert fold_table() == reference_fold_table()
+    assert build_fold_table() == reference_fold_table()
+    assert fold_table() == build_fold_table()  # whether this process read it from the cache or built it
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty WIREWATCH_CACHE_DIR, with fold_table's in-process memo cleared before and after."""
+    monkeypatch.setenv("WIREWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    fold_table.cache_clear()
+    yield tmp_path / "cache"
+    fold_table.cache_clear()
+
+
+def test_the_fold_table_is_cached_on_disk_and_read_back(cache_dir: Path) -> None:
+    built = fold_table()
+    [path] = list(cache_dir.glob("fold-*.json"))
+    assert {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()} == built
+    path.write_text(json.dumps({"65": "b"}), encoding="utf-8")  # a stand-in with this build's name
+    fold_table.cache_clear()
+    assert fold_table() == {65: "b"}  # read, not rebuilt
+
+
+@pytest.mark.parametrize("content", ["", "{", "[1, 2]", '{"65": "bc"}', '{"x": "b"}', "{}"],
+                         ids=["empty", "truncated", "not-a-map", "two-chars", "bad-key", "no-entries"])
+def test_a_broken_cache_file_is_rebuilt(cache_dir: Path, content: str) -> None:
+    built = fold_table()
+    [path] = list(cache_dir.glob("fold-*.json"))
+    path.write_text(content, encoding="utf-8")
+    fold_table.cache_clear()
+    assert fold_table() == built
+    assert {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()} == built  # rewritten
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_time(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("WIREWATCH_CACHE_DIR", str(blocker / "cache"))
+    fold_table.cache_clear()
+    try:
+        assert fold_table() == build_fold_table()
+    finally:
+        fold_table.cache_clear()
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_off_turns_the_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WIREWATCH_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fold_table.cache_clear()
+    try:
+        assert fold_table() == build_fold_table()
+    finally:
+        fold_table.cache_clear()
+    assert not list(tmp_path.rglob("fold-*"))
 
 
 @pytest.mark.parametrize("folded", [False, True], ids=["identity", "fold-table"])
