@@ -17,6 +17,7 @@ from wirewatch.config.checks import config_problems, watchlist_problems
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.models import Config, FeedsFile
 from wirewatch.config.watchlist import WatchlistConfig
+from wirewatch.config.yamlio import read_document
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_PATH = "wirewatch.yaml"
@@ -84,12 +85,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int], list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(name, None, "", f"cannot read the file: {exc}")]) from None
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        node, data = read_document(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.models import CleanRuleConfig
 from wirewatch.config.patterns import literal_regex, regex_source
+from wirewatch.config.yamlio import read_document
 
 __all__ = ["PACKS_DIR", "load_packs"]
 
@@ -50,7 +51,7 @@ def load_packs(folder: Path | None = None) -> dict[str, list[CleanRuleConfig]]:
 def _load_pack(path: Path) -> tuple[list[tuple[int | None, CleanRuleConfig]], list[Problem]]:
     name = str(path)
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        node, data = read_document(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(name, None, "", f"cannot read the file: {exc}")]
     except yaml.MarkedYAMLError as exc:
@@ -58,7 +59,6 @@ def _load_pack(path: Path) -> tuple[list[tuple[int | None, CleanRuleConfig]], li
         return [], [Problem(name, line, "", f"YAML syntax error: {exc.problem}")]
     if node is None:
         return [], [Problem(name, None, "", "empty pack; expected a mapping with a `rules` list")]
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or set(data) - {"description", "rules"} or not isinstance(data.get("rules"), list):
         return [], [Problem(name, node.start_mark.line + 1, "",
                             "expected a mapping with `rules:` (a list of rules) and an optional `description:`")]
