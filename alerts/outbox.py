@@ -48,11 +48,11 @@ from wirewatch.alerts.models import (
     DeliveryInfo,
     DeliveryState,
     Outcome,
-    utcnow,
 )
 from wirewatch.alerts.render import build_payload, sample_payload
 from wirewatch.alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
 from wirewatch.alerts.types import WatchlistMatch
+from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.redaction import redact
 from wirewatch.ingest.item import Item, StoryRef
