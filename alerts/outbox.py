@@ -4,7 +4,7 @@
                     delivery per (alert, channel); INSERT … ON CONFLICT DO NOTHING keeps it race-safe
     Outbox          claims due deliveries and digests under a lease, records each outcome (and each
                     try in `delivery_attempt`), lists and requeues; retries follow `retry.schedule`
-                    (seconds after the first try)
+                    (seconds after the first try; see `retry`)
     deliver_due     one worker pass: claim, send concurrently (bounded), record
 
 A crash between a send and its record repeats the send with the same `message_id`
@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from wirewatch.alerts.models import (
     Outcome,
 )
 from wirewatch.alerts.render import build_payload, sample_payload
+from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
 from wirewatch.alerts.types import WatchlistMatch
 from wirewatch.config.clock import utcnow
@@ -58,7 +58,7 @@ from wirewatch.config.redaction import redact
 from wirewatch.ingest.item import Item, StoryRef
 
 __all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
-           "create_alerts", "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]
+           "create_alerts", "deliver_due", "new_id", "prune_delivered", "sample_payload"]
 
 log = logging.getLogger(__name__)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -85,33 +85,6 @@ def new_id(prefix: str) -> str:
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
     chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)]
     return f"{prefix}_{''.join(chars)}"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPlan:
-    """What a failed try leads to: another try at `next_attempt_at`, or dead."""
-
-    state: str
-    next_attempt_at: datetime | None
-
-
-def plan_failure(schedule: Sequence[float], step: int, error: DeliveryError, now: datetime,
-                 jitter: float = 0.1) -> RetryPlan:
-    """Next try after a failure at schedule position `step`, keeping the schedule's gap (± jitter).
-
-    `schedule[i]` is when try i+1 is due, in seconds after the first try (a schedule that does not
-    start with 0 lists the retries only: the first try is always immediate). A try that ran late
-    (a paused daemon, a Retry-After) shifts the rest rather than bunching them. Retry-After is a floor.
-    """
-    offsets = list(schedule) if schedule and schedule[0] == 0 else [0.0, *schedule]
-    following = step + 1
-    if error.permanent or following >= len(offsets):
-        return RetryPlan(S.DEAD, None)
-    gap = max(0.0, offsets[following] - offsets[step])
-    gap *= random.uniform(1 - jitter, 1 + jitter)
-    if error.retry_after is not None:
-        gap = max(gap, error.retry_after)
-    return RetryPlan(S.RETRYING, now + timedelta(seconds=gap))
 
 
 def _recent_instant_alerts(conn: Connection, watchlist: str, now: datetime) -> int:

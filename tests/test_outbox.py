@@ -27,9 +27,9 @@ from wirewatch.alerts.outbox import (
     channel_states,
     create_alerts,
     new_id,
-    plan_failure,
     prune_delivered,
 )
+from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import Route, routes_from
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.watchlist import WatchlistConfig
