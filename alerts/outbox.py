@@ -1,7 +1,5 @@
 """The durable outbox: alerts are written with the item that caused them, then delivered at least once.
 
-    create_alerts   inside the pipeline's transaction: one alert per (story, watchlist), one
-                    delivery per (alert, channel); INSERT … ON CONFLICT DO NOTHING keeps it race-safe
     Outbox          claims due deliveries and digests under a lease, records each outcome (and each
                     try in `delivery_attempt`), lists and requeues; retries follow `retry.schedule`
                     (seconds after the first try; see `retry`)
@@ -15,9 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from wirewatch.alerts.create import new_id
 from wirewatch.alerts.digest import (
     OVERFLOW_EVERY,
     Schedule,
@@ -41,35 +37,26 @@ from wirewatch.alerts.models import (
     CHANNEL_STATES,
     DELIVERIES,
     DIGESTS,
-    Alert,
     AttemptOutcome,
     Claim,
     DeliveryInfo,
     DeliveryState,
     Outcome,
 )
-from wirewatch.alerts.render import build_payload, sample_payload
+from wirewatch.alerts.outboxlog import log, log_fields
+from wirewatch.alerts.render import sample_payload
 from wirewatch.alerts.retry import plan_failure
-from wirewatch.alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
-from wirewatch.alerts.types import WatchlistMatch
+from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.redaction import redact
-from wirewatch.ingest.item import Item, StoryRef
 
 __all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
-           "create_alerts", "deliver_due", "new_id", "prune_delivered", "sample_payload"]
+           "deliver_due", "prune_delivered", "sample_payload"]
 
-log = logging.getLogger(__name__)
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 S = DeliveryState
 A = AttemptOutcome
 _ATTEMPT_OUTCOME = {Outcome.DELIVERED: A.SENT, Outcome.RETRYING: A.RETRY, Outcome.DEAD: A.DEAD, Outcome.GONE: A.DEAD}
-
-
-def _fields(**values: object) -> dict[str, object]:
-    """`extra=` for a log call: the structured fields `wirewatch.logs` puts in JSON lines (None dropped)."""
-    return {"fields": {k: v for k, v in values.items() if v is not None}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,68 +65,6 @@ class Sent:
 
     started_at: datetime
     http_status: int | None = None
-
-
-def new_id(prefix: str) -> str:
-    """A sortable unique id like `msg_01J…` (48-bit milliseconds + 80 random bits, Crockford base32)."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)]
-    return f"{prefix}_{''.join(chars)}"
-
-
-def _recent_instant_alerts(conn: Connection, watchlist: str, now: datetime) -> int:
-    a = ALERTS.c
-    query = sa.select(sa.func.count()).where(
-        a.watchlist == watchlist, a.created_at > now - timedelta(hours=1), a.throttled == sa.false())
-    return int(conn.execute(query).scalar_one())
-
-
-def _insert_alert(conn: Connection, type_: str, key: str, item: Item, story: StoryRef, match: WatchlistMatch,
-                  route: Route, now: datetime) -> Alert | None:
-    throttled = route.max_per_hour is not None and _recent_instant_alerts(conn, match.watchlist, now) >= route.max_per_hour
-    public_id = new_id("alt")
-    payload = build_payload(alert_id=public_id, type=type_, created_at=now, item=item, story=story, match=match)
-    values: dict[str, Any] = {
-        "public_id": public_id, "type": type_, "story_id": story.id, "watchlist": match.watchlist, "key": key,
-        "item_id": item.id, "title": item.title[:500], "throttled": throttled,
-        "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
-    }
-    ids = insert_ignoring_conflict(conn, ALERTS, values, ["story_id", "watchlist", "key"], returning=ALERTS.c.id)
-    if not ids:
-        return None
-    alert = Alert(id=int(ids[0]), **values)
-    log.info("alert %s created: %s of story %d for watchlist %r%s → %s", public_id, type_, story.id, match.watchlist,
-             " (throttled: into the hourly digest)" if throttled else "", ", ".join(route.channels) or "no channel",
-             extra=_fields(alert=public_id, story=story.id, item=item.id, watchlist=match.watchlist,
-                           channel=list(dict.fromkeys(route.channels)), type=type_, throttled=throttled or None))
-    if route.channels:
-        rows = [{"alert_id": alert.id, "channel": channel, "message_id": new_id("msg"), "state": S.PENDING,
-                 "batched": throttled, "attempts": 0, "step": 0, "next_attempt_at": now, "created_at": now}
-                for channel in dict.fromkeys(route.channels)]
-        insert_ignoring_conflict(conn, DELIVERIES, rows, ["alert_id", "channel"])
-    return alert
-
-
-def create_alerts(session: Session, item: Item, story: StoryRef, matches: Sequence[WatchlistMatch],
-                  routes: Mapping[str, Route | Sequence[str]], now: datetime | None = None) -> list[Alert]:
-    """Create the alerts (and their deliveries) this item causes, in the caller's transaction.
-
-    One `alert.created` per (story, watchlist) ever; a watchlist whose route has `updates` gets an
-    `alert.updated` per item that gave its story material new text (`story.updated`).
-    Calling twice for the same story and watchlist creates nothing the second time.
-    """
-    now = now or utcnow()
-    conn = session.connection()
-    created: list[Alert] = []
-    for match in matches:
-        route = route_of(routes.get(match.watchlist, ()))
-        alert = _insert_alert(conn, "alert.created", "created", item, story, match, route, now)
-        if alert is None and route.updates and story.updated:
-            key = f"updated:{item.id if item.id is not None else item.identity}"[:300]
-            alert = _insert_alert(conn, "alert.updated", key, item, story, match, route, now)
-        if alert is not None:
-            created.append(alert)
-    return created
 
 
 def _config_hash(config: ChannelConfig) -> str:
@@ -475,7 +400,7 @@ def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, ne
         f"digest {claim.id} ({len(claim.payloads)} alerts)"
     attempt = claim.attempts + 1
     keys = {"delivery" if claim.kind == "delivery" else "digest": claim.id}
-    info = _fields(alert=alert if claim.kind == "delivery" else None, channel=claim.channel, attempt=attempt,
+    info = log_fields(alert=alert if claim.kind == "delivery" else None, channel=claim.channel, attempt=attempt,
                    outcome=_ATTEMPT_OUTCOME.get(outcome, outcome.value), status=getattr(error, "status", None),
                    error=str(error) if error is not None else None,
                    next_attempt_at=next_at.isoformat() if next_at is not None else None, **keys)
@@ -518,7 +443,7 @@ async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore,
             status = exc.status
             return exc
         except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("channel %r failed unexpectedly", claim.channel, extra=_fields(channel=claim.channel))
+            log.exception("channel %r failed unexpectedly", claim.channel, extra=log_fields(channel=claim.channel))
             return DeliveryError(f"channel {claim.channel!r}: unexpected {type(exc).__name__}: {exc}")
         finally:
             if sent is not None:

@@ -21,8 +21,9 @@ from tests.feedserver import FeedServer
 from tests.helpers import ACME_WATCHLIST, rss, write_config
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
+from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.models import DELIVERIES
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.outbox import Outbox, deliver_due
 from wirewatch.alerts.route import Channel, close_channels
 from wirewatch.config.models import RetryConfig, WebhookChannel
 from wirewatch.delivery import build_each

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from wirewatch import db, metrics
+from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.matchstore import save_matches
-from wirewatch.alerts.outbox import create_alerts
 from wirewatch.alerts.route import Channel, Route, channel_problems, close_channels, routes_from
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.errors import ConfigError, Problem
