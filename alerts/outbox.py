@@ -22,19 +22,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from wirewatch.alerts import channelstate
 from wirewatch.alerts.create import new_id
 from wirewatch.alerts.digest import (
     OVERFLOW_EVERY,
     Schedule,
     close_window,
-    insert_ignoring_conflict,
     parse_every,
 )
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
 from wirewatch.alerts.models import (
     ALERTS,
     ATTEMPTS,
-    CHANNEL_STATES,
     DELIVERIES,
     DIGESTS,
     AttemptOutcome,
@@ -51,7 +50,7 @@ from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.redaction import redact
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
+__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels",
            "deliver_due", "prune_delivered", "sample_payload"]
 
 S = DeliveryState
@@ -65,12 +64,6 @@ class Sent:
 
     started_at: datetime
     http_status: int | None = None
-
-
-def _config_hash(config: ChannelConfig) -> str:
-    import hashlib
-    data = config.model_dump_json(exclude={"secret", "password"}, by_alias=True)
-    return hashlib.sha256(data.encode()).hexdigest()
 
 
 class Outbox:
@@ -105,8 +98,7 @@ class Outbox:
         with self.engine.begin() as conn:
             self._close_windows(conn, now, channels)
         with self.engine.begin() as conn:
-            disabled = set(conn.execute(sa.select(CHANNEL_STATES.c.name).where(
-                CHANNEL_STATES.c.disabled == sa.true())).scalars())
+            disabled = channelstate.disabled(conn)
             claims = self._claim_deliveries(conn, limit, now, channels, disabled)
             if len(claims) < limit:
                 claims += self._claim_digests(conn, limit - len(claims), now, channels, disabled)
@@ -230,22 +222,8 @@ class Outbox:
             member = {k: v for k, v in values.items() if k in ("state", "delivered_at", "last_error", "last_attempt_at",
                                                               "first_attempt_at", "attempts")}
             conn.execute(DELIVERIES.update().where(DELIVERIES.c.digest_id == claim.id).values(**member))
-        self._note_channel(conn, claim.channel, error, now)
+        channelstate.note_result(conn, claim.channel, error, now, self.configs.get(claim.channel))
         return outcome
-
-    def _note_channel(self, conn: Connection, channel: str, error: DeliveryError | None, now: datetime) -> None:
-        insert_ignoring_conflict(conn, CHANNEL_STATES, {"name": channel, "disabled": False}, ["name"])
-        where = CHANNEL_STATES.c.name == channel
-        if error is None:
-            conn.execute(CHANNEL_STATES.update().where(where).values(last_success_at=now))
-            return
-        values: dict[str, Any] = {"last_error_at": now, "last_error": str(error)[:2000]}
-        if isinstance(error, ChannelGoneError):
-            config = self.configs.get(channel)
-            values.update(disabled=True, disabled_at=now, reason=str(error)[:2000],
-                          config_hash=_config_hash(config) if config is not None else None)
-            log.error("channel %r disabled: %s (change its config, or `wirewatch alerts enable`)", channel, error)
-        conn.execute(CHANNEL_STATES.update().where(where).values(**values))
 
     def release(self, claims: Sequence[Claim]) -> int:
         """Give back claims that were not sent (a stop came first): due again at once, for any worker.
@@ -290,31 +268,16 @@ class Outbox:
     def sync_channels(self) -> list[str]:
         """Re-enable disabled channels whose config changed since they were disabled; returns their names."""
         self._synced = True
-        enabled: list[str] = []
-        with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.config_hash)
-                                .where(CHANNEL_STATES.c.disabled == sa.true())).all()
-            for name, digest in rows:
-                config = self.configs.get(name)
-                if config is not None and digest is not None and _config_hash(config) != digest:
-                    self._enable(conn, name)
-                    enabled.append(name)
-                    log.info("channel %r re-enabled: its config changed since it was disabled", name)
-        return enabled
-
-    def _enable(self, conn: Connection, name: str) -> int:
-        return int(conn.execute(CHANNEL_STATES.update().where(CHANNEL_STATES.c.name == name)
-                                .values(disabled=False, disabled_at=None, reason=None, config_hash=None)).rowcount)
+        return channelstate.enable_changed(self.engine, self.configs)
 
     def enable_channel(self, name: str) -> bool:
         """Clear a channel's disabled flag (after its endpoint was fixed); True if it was disabled."""
         with self.engine.begin() as conn:
-            return self._enable(conn, name) > 0
+            return channelstate.enable(conn, name) > 0
 
     def channel_states(self) -> list[dict[str, Any]]:
         """Every recorded channel state (for `wirewatch status`), as plain dicts."""
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(CHANNEL_STATES).order_by(CHANNEL_STATES.c.name))]
+        return channelstate.all_states(self.engine)
 
     # --- listing and requeueing -----------------------------------------------------------
 
@@ -362,14 +325,6 @@ def attempts_of(conn: Connection, delivery_id: int, digest_id: int | None = None
     query = sa.select(t.id, t.delivery_id, t.digest_id, t.channel, t.attempt, t.started_at, t.finished_at,
                       t.http_status, t.error, t.outcome).where(which).order_by(t.id)
     return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def channel_states(engine: Engine) -> dict[str, str]:
-    """Disabled channels and why (for `wirewatch status`)."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.reason)
-                            .where(CHANNEL_STATES.c.disabled == sa.true()).order_by(CHANNEL_STATES.c.name))
-        return {name: reason or "disabled" for name, reason in rows}
 
 
 def prune_delivered(session: Session, cutoff: datetime) -> int:
