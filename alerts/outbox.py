@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from wirewatch.alerts import channelstate
+from wirewatch.alerts.attempts import ATTEMPT_OUTCOMES, Sent, attempt_row, log_attempt
 from wirewatch.alerts.create import new_id
 from wirewatch.alerts.digest import (
     OVERFLOW_EVERY,
@@ -48,22 +48,11 @@ from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
-from wirewatch.config.redaction import redact
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels",
+__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels",
            "deliver_due", "prune_delivered", "sample_payload"]
 
 S = DeliveryState
-A = AttemptOutcome
-_ATTEMPT_OUTCOME = {Outcome.DELIVERED: A.SENT, Outcome.RETRYING: A.RETRY, Outcome.DEAD: A.DEAD, Outcome.GONE: A.DEAD}
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """How one send went, as the attempt history records it: when it started, the receiver's HTTP status."""
-
-    started_at: datetime
-    http_status: int | None = None
 
 
 class Outbox:
@@ -191,9 +180,9 @@ class Outbox:
             for claim, error in results:
                 outcome = self._record_one(conn, claim, error, now)
                 outcomes.append(outcome)
-                if outcome in _ATTEMPT_OUTCOME:
+                if outcome in ATTEMPT_OUTCOMES:
                     how = (sent or {}).get((claim.kind, claim.id))
-                    attempts.append(_attempt_row(claim, error, _ATTEMPT_OUTCOME[outcome], how, now))
+                    attempts.append(attempt_row(claim, error, ATTEMPT_OUTCOMES[outcome], how, now))
             if attempts:
                 conn.execute(ATTEMPTS.insert(), attempts)
         return outcomes
@@ -217,7 +206,7 @@ class Outbox:
             log.warning("lease on %s %d (%s) expired before its result was recorded; another worker may resend it",
                         claim.kind, claim.id, claim.channel)
             return Outcome.LOST
-        _log_attempt(claim, error, outcome, values.get("next_attempt_at"), now)
+        log_attempt(claim, error, outcome, values.get("next_attempt_at"), now)
         if claim.kind == "digest":
             member = {k: v for k, v in values.items() if k in ("state", "delivered_at", "last_error", "last_attempt_at",
                                                               "first_attempt_at", "attempts")}
@@ -240,7 +229,7 @@ class Outbox:
                 mine = set(conn.execute(table.update().where(table.c.id.in_(ids), table.c.claimed_by == self.worker_id)
                                         .values(claimed_by=None, lease_until=None).returning(table.c.id)).scalars())
                 released += len(mine)
-                rows = [_attempt_row(c, None, A.GIVEN_BACK, None, now) for c in claims if c.kind == kind and c.id in mine]
+                rows = [attempt_row(c, None, AttemptOutcome.GIVEN_BACK, None, now) for c in claims if c.kind == kind and c.id in mine]
                 if rows:
                     conn.execute(ATTEMPTS.insert(), rows)
         return released
@@ -304,29 +293,6 @@ class Outbox:
                 digest_id=None, claimed_by=None, lease_until=None)).rowcount)
 
 
-def _attempt_row(claim: Claim, error: DeliveryError | None, outcome: str, sent: Sent | None,
-                 now: datetime) -> dict[str, Any]:
-    """The `delivery_attempt` row of one try (error text redacted: it is shown on pages and by the CLI)."""
-    started = min(sent.started_at, now) if sent is not None else now
-    status = sent.http_status if sent is not None and sent.http_status is not None else getattr(error, "status", None)
-    text = redact(str(error))[:2000] if error is not None else (
-        "not sent: the daemon was stopping; due again at once" if outcome == A.GIVEN_BACK else None)
-    return {"delivery_id": claim.id if claim.kind == "delivery" else None,
-            "digest_id": claim.id if claim.kind == "digest" else None, "channel": claim.channel,
-            "attempt": claim.attempts + 1, "started_at": started, "finished_at": now, "http_status": status,
-            "error": text, "outcome": outcome}
-
-
-def attempts_of(conn: Connection, delivery_id: int, digest_id: int | None = None) -> list[dict[str, Any]]:
-    """The tries of one delivery (and of the digest it went out in, if any), oldest first, as plain dicts."""
-    t = ATTEMPTS.c
-    which = t.delivery_id == delivery_id if digest_id is None else sa.or_(t.delivery_id == delivery_id,
-                                                                          t.digest_id == digest_id)
-    query = sa.select(t.id, t.delivery_id, t.digest_id, t.channel, t.attempt, t.started_at, t.finished_at,
-                      t.http_status, t.error, t.outcome).where(which).order_by(t.id)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
 def prune_delivered(session: Session, cutoff: datetime) -> int:
     """Delete alerts created before `cutoff` whose deliveries are all finished; returns how many.
 
@@ -345,30 +311,6 @@ def prune_delivered(session: Session, cutoff: datetime) -> int:
     conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.digest_id.in_(sa.select(DIGESTS.c.id).where(gone))))
     conn.execute(DIGESTS.delete().where(gone))
     return removed
-
-
-def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, next_at: datetime | None,
-                 now: datetime) -> None:
-    """One line per delivery attempt: the channel, what happened, and what comes next."""
-    alert = claim.payloads[0].get("id", "?") if claim.payloads else "?"
-    what = f"{claim.kind} {claim.id} of alert {alert}" if claim.kind == "delivery" else \
-        f"digest {claim.id} ({len(claim.payloads)} alerts)"
-    attempt = claim.attempts + 1
-    keys = {"delivery" if claim.kind == "delivery" else "digest": claim.id}
-    info = log_fields(alert=alert if claim.kind == "delivery" else None, channel=claim.channel, attempt=attempt,
-                   outcome=_ATTEMPT_OUTCOME.get(outcome, outcome.value), status=getattr(error, "status", None),
-                   error=str(error) if error is not None else None,
-                   next_attempt_at=next_at.isoformat() if next_at is not None else None, **keys)
-    if error is None:
-        log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt, extra=info)
-    elif outcome in (Outcome.DEAD, Outcome.GONE):
-        again = f"wirewatch alerts retry {claim.id}" if claim.kind == "delivery" else "wirewatch alerts retry --all-dead"
-        log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `%s`",
-                  what, claim.channel, attempt, error, again, extra=info)
-    else:
-        wait = f"in {(next_at - now).total_seconds():.0f}s" if next_at is not None else "later"
-        log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait,
-                    extra=info)
 
 
 class _Unsent:

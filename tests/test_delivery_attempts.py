@@ -16,10 +16,11 @@ from sqlmodel import Session
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch import db
+from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import ATTEMPTS, DELIVERIES
-from wirewatch.alerts.outbox import Outbox, attempts_of, deliver_due, prune_delivered
+from wirewatch.alerts.outbox import Outbox, deliver_due, prune_delivered
 from wirewatch.alerts.route import Channel, build_channels, close_channels
 from wirewatch.config.models import RetryConfig, WebhookChannel
 from wirewatch.ingest.store import utcnow
