@@ -1,9 +1,12 @@
-"""The durable outbox: alerts are written with the item that caused them, then delivered at least once.
+"""The durable outbox: alerts are written with the item that caused them (`create`), then delivered at least once.
 
-    Outbox          claims due deliveries and digests under a lease, records each outcome (and each
-                    try in `delivery_attempt`), lists and requeues; retries follow `retry.schedule`
-                    (seconds after the first try; see `retry`)
-    deliver_due     one worker pass: claim, send concurrently (bounded), record
+    Outbox            the claim/record state machine: closes ended digest windows, leases due deliveries
+                      and digests, records each outcome (pending → retrying → delivered or dead, the next
+                      try planned by `retry`, each try in `attempts`, the channel's state in `channelstate`),
+                      gives back unsent claims, lists and requeues
+    prune_delivered   retention: finished alerts, their deliveries, digests and attempts older than a cutoff
+
+The pass that sends what is claimed is `deliver.deliver_due`.
 
 A crash between a send and its record repeats the send with the same `message_id`
 (the `webhook-id`), so receivers can drop the repeat.
@@ -11,7 +14,6 @@ A crash between a send and its record repeats the send with the same `message_id
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -42,17 +44,13 @@ from wirewatch.alerts.models import (
     DeliveryState,
     Outcome,
 )
-from wirewatch.alerts.outboxlog import log, log_fields
-from wirewatch.alerts.render import sample_payload
+from wirewatch.alerts.outboxlog import log
 from wirewatch.alerts.retry import plan_failure
-from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
+from wirewatch.alerts.route import ChannelConfig
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "build_channels",
-           "deliver_due", "prune_delivered", "sample_payload"]
-
-S = DeliveryState
+__all__ = ["Outbox", "prune_delivered"]
 
 
 class Outbox:
@@ -96,7 +94,7 @@ class Outbox:
     def _close_windows(self, conn: Connection, now: datetime, channels: Collection[str] | None) -> None:
         d = DELIVERIES.c
         overflowing = set(conn.execute(sa.select(d.channel).distinct().where(
-            d.batched == sa.true(), d.digest_id.is_(None), d.state.in_(S.OPEN))).scalars())
+            d.batched == sa.true(), d.digest_id.is_(None), d.state.in_(DeliveryState.OPEN))).scalars())
         for name in sorted(overflowing | set(self.digest_schedules)):
             if channels is not None and name not in channels:
                 continue
@@ -109,7 +107,7 @@ class Outbox:
     def _due(self, table: sa.Table, now: datetime, channels: Collection[str] | None,
              skip: Collection[str]) -> list[sa.ColumnElement[bool]]:
         c = table.c
-        cond = [c.state.in_(S.OPEN), c.next_attempt_at <= now,
+        cond = [c.state.in_(DeliveryState.OPEN), c.next_attempt_at <= now,
                 sa.or_(c.lease_until.is_(None), c.lease_until < now)]
         if skip:
             cond.append(c.channel.not_in(list(skip)))
@@ -193,7 +191,7 @@ class Outbox:
         values: dict[str, Any] = {"attempts": claim.attempts + 1, "last_attempt_at": now, "first_attempt_at": first,
                                   "claimed_by": None, "lease_until": None}
         if error is None:
-            values.update(state=S.DELIVERED, delivered_at=now, last_error=None)
+            values.update(state=DeliveryState.DELIVERED, delivered_at=now, last_error=None)
             outcome = Outcome.DELIVERED
         else:
             plan = plan_failure(self.retry_config.schedule, claim.step, error, now)
@@ -286,10 +284,10 @@ class Outbox:
         if (delivery_id is None) == (not all_dead):
             raise ValueError("give either a delivery id or all_dead=True")
         d = DELIVERIES.c
-        where = d.state == S.DEAD if all_dead else sa.and_(d.id == delivery_id, d.state.in_((S.DEAD, S.RETRYING)))
+        where = d.state == DeliveryState.DEAD if all_dead else sa.and_(d.id == delivery_id, d.state.in_((DeliveryState.DEAD, DeliveryState.RETRYING)))
         with self.engine.begin() as conn:
             return int(conn.execute(DELIVERIES.update().where(where).values(
-                state=S.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
+                state=DeliveryState.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
                 digest_id=None, claimed_by=None, lease_until=None)).rowcount)
 
 
@@ -301,106 +299,13 @@ def prune_delivered(session: Session, cutoff: datetime) -> int:
     """
     conn = session.connection()
     d, a = DELIVERIES.c, ALERTS.c
-    still_open = sa.select(d.alert_id).where(d.state.in_(S.OPEN))
+    still_open = sa.select(d.alert_id).where(d.state.in_(DeliveryState.OPEN))
     old = sa.select(a.id).where(a.created_at < cutoff, a.id.not_in(still_open))
     conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.delivery_id.in_(sa.select(d.id).where(d.alert_id.in_(old)))))
     conn.execute(DELIVERIES.delete().where(d.alert_id.in_(old)))
     removed = int(conn.execute(ALERTS.delete().where(a.created_at < cutoff, a.id.not_in(still_open))).rowcount)
     used = sa.select(d.digest_id).where(d.digest_id.is_not(None))
-    gone = sa.and_(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used), DIGESTS.c.state.not_in(S.OPEN))
+    gone = sa.and_(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used), DIGESTS.c.state.not_in(DeliveryState.OPEN))
     conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.digest_id.in_(sa.select(DIGESTS.c.id).where(gone))))
     conn.execute(DIGESTS.delete().where(gone))
     return removed
-
-
-class _Unsent:
-    """The result of a send that never started: the daemon is stopping."""
-
-
-UNSENT = _Unsent()
-
-
-async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore,
-                stop: asyncio.Event | None = None,
-                sent: dict[tuple[str, int], Sent] | None = None) -> DeliveryError | _Unsent | None:
-    """Send one claim; `sent` receives when the send started and the HTTP status it got."""
-    if channel is None:
-        return DeliveryError(f"channel {claim.channel!r} is not configured")
-    async with gate:
-        if stop is not None and stop.is_set():
-            return UNSENT
-        started = utcnow()
-        status: int | None = None
-        try:
-            if claim.kind == "digest":
-                status = await channel.send_digest(claim.payloads, claim.message_id)
-            else:
-                status = await channel.send(claim.payloads[0], claim.message_id)
-        except DeliveryError as exc:
-            status = exc.status
-            return exc
-        except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("channel %r failed unexpectedly", claim.channel, extra=log_fields(channel=claim.channel))
-            return DeliveryError(f"channel {claim.channel!r}: unexpected {type(exc).__name__}: {exc}")
-        finally:
-            if sent is not None:
-                sent[(claim.kind, claim.id)] = Sent(started, status if isinstance(status, int) else None)
-    return None
-
-
-def _safe_batch(outbox: Outbox, channels: Mapping[str, Channel], concurrency: int) -> int:
-    """How many claims can all be sent before their lease runs out, even if every send times out."""
-    timeouts = [float(getattr(getattr(ch, "config", None), "timeout", 30.0)) for ch in channels.values()]
-    rounds = int(outbox.lease.total_seconds() // max(timeouts, default=30.0))
-    return concurrency * max(1, rounds)
-
-
-async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
-                      concurrency: int = 16, now: datetime | None = None,
-                      stop: asyncio.Event | None = None) -> dict[str, int]:
-    """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
-
-    `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
-    An Outbox made without channel configs takes them from the channels (their `config`).
-    Once `stop` is set no new send starts; sends under way finish. If the pass is cancelled, the sends
-    that got their answer are recorded and the rest are given back unsent (counted as "unsent").
-    """
-    if not outbox.configs:
-        known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
-        outbox.use_configs({name: c for name, c in known.items() if c is not None})
-    limit = min(limit, _safe_batch(outbox, channels, concurrency))
-    claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
-    counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}, "unsent": 0}
-    if not claims:
-        return counts
-    gate = asyncio.Semaphore(concurrency)
-    sent: dict[tuple[str, int], Sent] = {}
-    sends = [asyncio.create_task(_send(c, channels.get(c.channel), gate, stop, sent)) for c in claims]
-    cancelled = False
-    try:
-        await asyncio.wait(sends)
-    except asyncio.CancelledError:
-        cancelled = True
-        for task in sends:
-            task.cancel()
-        await asyncio.wait(sends)
-    answered: list[tuple[Claim, DeliveryError | None]] = []
-    unsent: list[Claim] = []
-    for claim, task in zip(claims, sends, strict=True):
-        result = None if task.cancelled() else task.result()
-        if task.cancelled() or isinstance(result, _Unsent):
-            unsent.append(claim)
-        else:
-            answered.append((claim, result if isinstance(result, DeliveryError) else None))
-    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now, sent))
-    try:
-        outcomes = await asyncio.shield(settling)
-    except asyncio.CancelledError:
-        await settling  # the results are written before this pass ends, cancelled or not
-        raise
-    for outcome in outcomes:
-        counts[outcome.value] += 1
-    counts["unsent"] = len(unsent)
-    if cancelled:
-        raise asyncio.CancelledError
-    return counts

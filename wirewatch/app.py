@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from wirewatch import db, metrics
 from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import build_each
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.matchstore import save_matches
@@ -28,7 +29,6 @@ from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.loader import Loaded, load_config, problem_in
 from wirewatch.config.packs import load_packs
-from wirewatch.delivery import build_each
 from wirewatch.ingest.event import AliasTable
 from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.item import Item, StoryRef

@@ -75,7 +75,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         reports = asyncio.run(poll_once(app, names, deliveries))
     finally:
         app.close()
-    from wirewatch.delivery import summary
+    from wirewatch.alerts.deliver import summary
 
     # Printed whatever the log level; with --log-format json each is one JSON event like the log lines.
     for r in reports:
