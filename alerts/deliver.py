@@ -23,7 +23,7 @@ from wirewatch.alerts.outboxlog import log, log_fields
 from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
 from wirewatch.config.clock import utcnow
 
-__all__ = ["UNSENT", "build_each", "deliver_due", "summary"]
+__all__ = ["build_each", "deliver_due", "summary"]
 
 _build_log = logging.getLogger("wirewatch.delivery")  # the logger name these lines had before they moved here
 
@@ -43,7 +43,7 @@ def build_each(configs: Mapping[str, ChannelConfig], engine: Engine | None = Non
             built.update(build_channels({name: config}, engine=engine))
         except Exception as exc:  # one broken channel never blocks another
             _build_log.error("channel %r cannot be built, its deliveries wait until the config is fixed: %s: %s",
-                      name, type(exc).__name__, exc)
+                             name, type(exc).__name__, exc)
     return built
 
 
