@@ -6,6 +6,8 @@
     ChannelState  one per channel that has been disabled (410 Gone) or has recorded a result
     DeliveryAttempt  one per try of a delivery or digest: when, the HTTP status, the error, what came of it
 
+`Delivery` and `Digest` are both sent, retried and leased: `SendState` holds the columns they share.
+
 Timestamps are stored as UTC; `UTCDateTime` gives them back timezone-aware on every backend
 (SQLite returns naive values).
 """
@@ -13,7 +15,7 @@ Timestamps are stored as UTC; `UTCDateTime` gives them back timezone-aware on ev
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -21,22 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from wirewatch.config.clock import as_utc
+
 __all__ = [
     "ALERTS", "ATTEMPTS", "CHANNEL_STATES", "DELIVERIES", "DIGESTS",
     "Alert", "AttemptOutcome", "ChannelState", "Claim", "Delivery", "DeliveryAttempt", "DeliveryInfo",
-    "DeliveryState", "Digest", "Outcome",
-    "UTCDateTime", "as_utc", "utcnow",
+    "DeliveryState", "Digest", "Outcome", "SendState", "UTCDateTime",
 ]
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Attach UTC to a naive datetime, or convert an aware one to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -59,6 +52,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _shared(sa_type: Any, default: Any = None, *, nullable: bool = False, unique: bool = False) -> Any:
+    """A column of `SendState`: built again for each table (an `sa_column` is one object, owned by one table);
+    no Python-side default, as with the columns written out in full."""
+    return Field(default=default, sa_type=sa_type, nullable=nullable, unique=unique,
+                 sa_column_kwargs={"default": None})
 
 
 class DeliveryState:
@@ -91,30 +91,36 @@ class Alert(SQLModel, table=True):
     created_at: datetime = _ts(index=True)
 
 
-class Digest(SQLModel, table=True):
+class SendState(SQLModel):
+    """The columns a delivery and a digest share: id, message id, state, tries and their schedule, the lease."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = _shared(sa.String(40), unique=True)
+    state: str = _shared(sa.String(16), DeliveryState.PENDING)
+    attempts: int = _shared(sa.Integer, 0)
+    step: int = _shared(sa.Integer, 0)
+    next_attempt_at: datetime = _shared(UTCDateTime())
+    first_attempt_at: datetime | None = _shared(UTCDateTime(), nullable=True)
+    last_attempt_at: datetime | None = _shared(UTCDateTime(), nullable=True)
+    delivered_at: datetime | None = _shared(UTCDateTime(), nullable=True)
+    last_error: str | None = _shared(sa.Text, nullable=True)
+    claimed_by: str | None = _shared(sa.String(200), nullable=True)
+    lease_until: datetime | None = _shared(UTCDateTime(), nullable=True)
+    created_at: datetime = _shared(UTCDateTime())
+
+
+class Digest(SendState, table=True):
     """One digest message of a channel: the deliveries created before `window_end`."""
 
     __tablename__ = "alert_digests"
-    __table_args__ = (sa.UniqueConstraint("channel", "window_end", name="uq_alert_digests_channel_window"),)
+    __table_args__ = (sa.UniqueConstraint("channel", "window_end", name="uq_alert_digests_channel_window"),
+                      sa.Index("ix_alert_digests_next_attempt_at", "next_attempt_at"))
 
-    id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     window_end: datetime = _ts()
-    message_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
-    state: str = Field(default=DeliveryState.PENDING, sa_column=sa.Column(sa.String(16), nullable=False))
-    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    step: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    next_attempt_at: datetime = _ts(index=True)
-    first_attempt_at: datetime | None = _ts(nullable=True)
-    last_attempt_at: datetime | None = _ts(nullable=True)
-    delivered_at: datetime | None = _ts(nullable=True)
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
-    lease_until: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts()
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(SendState, table=True):
     """One alert to one channel: sent on its own (instant) or as a member of a digest."""
 
     __tablename__ = "alert_deliveries"
@@ -123,25 +129,12 @@ class Delivery(SQLModel, table=True):
         sa.Index("ix_alert_deliveries_due", "state", "next_attempt_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     alert_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False))
     channel: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, index=True))
-    message_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
-    state: str = Field(default=DeliveryState.PENDING, sa_column=sa.Column(sa.String(16), nullable=False))
     batched: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
     digest_id: int | None = Field(default=None, sa_column=sa.Column(
         sa.Integer, sa.ForeignKey("alert_digests.id", ondelete="SET NULL"), nullable=True, index=True))
-    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    step: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
-    next_attempt_at: datetime = _ts()
-    first_attempt_at: datetime | None = _ts(nullable=True)
-    last_attempt_at: datetime | None = _ts(nullable=True)
-    delivered_at: datetime | None = _ts(nullable=True)
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
-    lease_until: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts()
 
 
 class ChannelState(SQLModel, table=True):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from wirewatch.alerts.digest import insert_ignoring_conflict
-from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
-from wirewatch.alerts.outbox import new_id
+from wirewatch.alerts.create import insert_alert, new_id
 from wirewatch.config.clock import iso
 
 OPS_WATCHLIST = "ops"
@@ -41,16 +38,6 @@ def create_feed_event(conn: Connection, event: str, feed: str, url: str, state: 
         return False
     public_id = new_id("evt")
     payload = feed_event_payload(public_id, event, feed, url, state, reason, now)
-    values = {
-        "public_id": public_id, "type": event, "story_id": 0, "watchlist": OPS_WATCHLIST,
-        "key": f"{event}:{feed}:{now.isoformat()}"[:300], "item_id": None, "title": payload["item"]["title"],
-        "throttled": False, "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
-    }
-    ids = insert_ignoring_conflict(conn, ALERTS, values, ["story_id", "watchlist", "key"], returning=ALERTS.c.id)
-    if not ids:
-        return False
-    rows = [{"alert_id": int(ids[0]), "channel": channel, "message_id": new_id("msg"),
-             "state": DeliveryState.PENDING, "batched": False, "attempts": 0, "step": 0, "next_attempt_at": now,
-             "created_at": now} for channel in dict.fromkeys(channels)]
-    insert_ignoring_conflict(conn, DELIVERIES, rows, ["alert_id", "channel"])
-    return True
+    return insert_alert(conn, public_id=public_id, type_=event, story_id=0, watchlist=OPS_WATCHLIST,
+                        key=f"{event}:{feed}:{now.isoformat()}"[:300], item_id=None, title=payload["item"]["title"],
+                        payload=payload, channels=channels, now=now) is not None

@@ -1,11 +1,12 @@
-"""The durable outbox: alerts are written with the item that caused them, then delivered at least once.
+"""The durable outbox: alerts are written with the item that caused them (`create`), then delivered at least once.
 
-    create_alerts   inside the pipeline's transaction: one alert per (story, watchlist), one
-                    delivery per (alert, channel); INSERT … ON CONFLICT DO NOTHING keeps it race-safe
-    Outbox          claims due deliveries and digests under a lease, records each outcome (and each
-                    try in `delivery_attempt`), lists and requeues; retries follow `retry.schedule`
-                    (seconds after the first try)
-    deliver_due     one worker pass: claim, send concurrently (bounded), record
+    Outbox            the claim/record state machine: closes ended digest windows, leases due deliveries
+                      and digests, records each outcome (pending → retrying → delivered or dead, the next
+                      try planned by `retry`, each try in `attempts`, the channel's state in `channelstate`),
+                      gives back unsent claims, lists and requeues
+    prune_delivered   retention: finished alerts, their deliveries, digests and attempts older than a cutoff
+
+The pass that sends what is claimed is `deliver.deliver_due`.
 
 A crash between a send and its record repeats the send with the same `message_id`
 (the `webhook-id`), so receivers can drop the repeat.
@@ -13,14 +14,8 @@ A crash between a send and its record repeats the send with the same `message_id
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import os
-import random
-import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,151 +23,34 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from wirewatch.alerts import channelstate
+from wirewatch.alerts.attempts import ATTEMPT_OUTCOMES, Sent, attempt_row, log_attempt
+from wirewatch.alerts.create import new_id
 from wirewatch.alerts.digest import (
     OVERFLOW_EVERY,
     Schedule,
     close_window,
-    insert_ignoring_conflict,
     parse_every,
 )
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
 from wirewatch.alerts.models import (
     ALERTS,
     ATTEMPTS,
-    CHANNEL_STATES,
     DELIVERIES,
     DIGESTS,
-    Alert,
     AttemptOutcome,
     Claim,
     DeliveryInfo,
     DeliveryState,
     Outcome,
-    utcnow,
 )
-from wirewatch.alerts.render import build_payload, sample_payload
-from wirewatch.alerts.route import Channel, ChannelConfig, Route, build_channels, route_of
-from wirewatch.alerts.types import WatchlistMatch
+from wirewatch.alerts.outboxlog import log
+from wirewatch.alerts.retry import plan_failure
+from wirewatch.alerts.route import ChannelConfig
+from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
-from wirewatch.config.redaction import redact
-from wirewatch.ingest.item import Item, StoryRef
 
-__all__ = ["Channel", "Claim", "DeliveryInfo", "Outbox", "Sent", "attempts_of", "build_channels", "channel_states",
-           "create_alerts", "deliver_due", "new_id", "plan_failure", "prune_delivered", "sample_payload"]
-
-log = logging.getLogger(__name__)
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-S = DeliveryState
-A = AttemptOutcome
-_ATTEMPT_OUTCOME = {Outcome.DELIVERED: A.SENT, Outcome.RETRYING: A.RETRY, Outcome.DEAD: A.DEAD, Outcome.GONE: A.DEAD}
-
-
-def _fields(**values: object) -> dict[str, object]:
-    """`extra=` for a log call: the structured fields `wirewatch.logs` puts in JSON lines (None dropped)."""
-    return {"fields": {k: v for k, v in values.items() if v is not None}}
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """How one send went, as the attempt history records it: when it started, the receiver's HTTP status."""
-
-    started_at: datetime
-    http_status: int | None = None
-
-
-def new_id(prefix: str) -> str:
-    """A sortable unique id like `msg_01J…` (48-bit milliseconds + 80 random bits, Crockford base32)."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)]
-    return f"{prefix}_{''.join(chars)}"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPlan:
-    """What a failed try leads to: another try at `next_attempt_at`, or dead."""
-
-    state: str
-    next_attempt_at: datetime | None
-
-
-def plan_failure(schedule: Sequence[float], step: int, error: DeliveryError, now: datetime,
-                 jitter: float = 0.1) -> RetryPlan:
-    """Next try after a failure at schedule position `step`, keeping the schedule's gap (± jitter).
-
-    `schedule[i]` is when try i+1 is due, in seconds after the first try (a schedule that does not
-    start with 0 lists the retries only: the first try is always immediate). A try that ran late
-    (a paused daemon, a Retry-After) shifts the rest rather than bunching them. Retry-After is a floor.
-    """
-    offsets = list(schedule) if schedule and schedule[0] == 0 else [0.0, *schedule]
-    following = step + 1
-    if error.permanent or following >= len(offsets):
-        return RetryPlan(S.DEAD, None)
-    gap = max(0.0, offsets[following] - offsets[step])
-    gap *= random.uniform(1 - jitter, 1 + jitter)
-    if error.retry_after is not None:
-        gap = max(gap, error.retry_after)
-    return RetryPlan(S.RETRYING, now + timedelta(seconds=gap))
-
-
-def _recent_instant_alerts(conn: Connection, watchlist: str, now: datetime) -> int:
-    a = ALERTS.c
-    query = sa.select(sa.func.count()).where(
-        a.watchlist == watchlist, a.created_at > now - timedelta(hours=1), a.throttled == sa.false())
-    return int(conn.execute(query).scalar_one())
-
-
-def _insert_alert(conn: Connection, type_: str, key: str, item: Item, story: StoryRef, match: WatchlistMatch,
-                  route: Route, now: datetime) -> Alert | None:
-    throttled = route.max_per_hour is not None and _recent_instant_alerts(conn, match.watchlist, now) >= route.max_per_hour
-    public_id = new_id("alt")
-    payload = build_payload(alert_id=public_id, type=type_, created_at=now, item=item, story=story, match=match)
-    values: dict[str, Any] = {
-        "public_id": public_id, "type": type_, "story_id": story.id, "watchlist": match.watchlist, "key": key,
-        "item_id": item.id, "title": item.title[:500], "throttled": throttled,
-        "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
-    }
-    ids = insert_ignoring_conflict(conn, ALERTS, values, ["story_id", "watchlist", "key"], returning=ALERTS.c.id)
-    if not ids:
-        return None
-    alert = Alert(id=int(ids[0]), **values)
-    log.info("alert %s created: %s of story %d for watchlist %r%s → %s", public_id, type_, story.id, match.watchlist,
-             " (throttled: into the hourly digest)" if throttled else "", ", ".join(route.channels) or "no channel",
-             extra=_fields(alert=public_id, story=story.id, item=item.id, watchlist=match.watchlist,
-                           channel=list(dict.fromkeys(route.channels)), type=type_, throttled=throttled or None))
-    if route.channels:
-        rows = [{"alert_id": alert.id, "channel": channel, "message_id": new_id("msg"), "state": S.PENDING,
-                 "batched": throttled, "attempts": 0, "step": 0, "next_attempt_at": now, "created_at": now}
-                for channel in dict.fromkeys(route.channels)]
-        insert_ignoring_conflict(conn, DELIVERIES, rows, ["alert_id", "channel"])
-    return alert
-
-
-def create_alerts(session: Session, item: Item, story: StoryRef, matches: Sequence[WatchlistMatch],
-                  routes: Mapping[str, Route | Sequence[str]], now: datetime | None = None) -> list[Alert]:
-    """Create the alerts (and their deliveries) this item causes, in the caller's transaction.
-
-    One `alert.created` per (story, watchlist) ever; a watchlist whose route has `updates` gets an
-    `alert.updated` per item that gave its story material new text (`story.updated`).
-    Calling twice for the same story and watchlist creates nothing the second time.
-    """
-    now = now or utcnow()
-    conn = session.connection()
-    created: list[Alert] = []
-    for match in matches:
-        route = route_of(routes.get(match.watchlist, ()))
-        alert = _insert_alert(conn, "alert.created", "created", item, story, match, route, now)
-        if alert is None and route.updates and story.updated:
-            key = f"updated:{item.id if item.id is not None else item.identity}"[:300]
-            alert = _insert_alert(conn, "alert.updated", key, item, story, match, route, now)
-        if alert is not None:
-            created.append(alert)
-    return created
-
-
-def _config_hash(config: ChannelConfig) -> str:
-    import hashlib
-    data = config.model_dump_json(exclude={"secret", "password"}, by_alias=True)
-    return hashlib.sha256(data.encode()).hexdigest()
+__all__ = ["Outbox", "prune_delivered"]
 
 
 class Outbox:
@@ -207,8 +85,7 @@ class Outbox:
         with self.engine.begin() as conn:
             self._close_windows(conn, now, channels)
         with self.engine.begin() as conn:
-            disabled = set(conn.execute(sa.select(CHANNEL_STATES.c.name).where(
-                CHANNEL_STATES.c.disabled == sa.true())).scalars())
+            disabled = channelstate.disabled(conn)
             claims = self._claim_deliveries(conn, limit, now, channels, disabled)
             if len(claims) < limit:
                 claims += self._claim_digests(conn, limit - len(claims), now, channels, disabled)
@@ -217,7 +94,7 @@ class Outbox:
     def _close_windows(self, conn: Connection, now: datetime, channels: Collection[str] | None) -> None:
         d = DELIVERIES.c
         overflowing = set(conn.execute(sa.select(d.channel).distinct().where(
-            d.batched == sa.true(), d.digest_id.is_(None), d.state.in_(S.OPEN))).scalars())
+            d.batched == sa.true(), d.digest_id.is_(None), d.state.in_(DeliveryState.OPEN))).scalars())
         for name in sorted(overflowing | set(self.digest_schedules)):
             if channels is not None and name not in channels:
                 continue
@@ -230,7 +107,7 @@ class Outbox:
     def _due(self, table: sa.Table, now: datetime, channels: Collection[str] | None,
              skip: Collection[str]) -> list[sa.ColumnElement[bool]]:
         c = table.c
-        cond = [c.state.in_(S.OPEN), c.next_attempt_at <= now,
+        cond = [c.state.in_(DeliveryState.OPEN), c.next_attempt_at <= now,
                 sa.or_(c.lease_until.is_(None), c.lease_until < now)]
         if skip:
             cond.append(c.channel.not_in(list(skip)))
@@ -301,9 +178,9 @@ class Outbox:
             for claim, error in results:
                 outcome = self._record_one(conn, claim, error, now)
                 outcomes.append(outcome)
-                if outcome in _ATTEMPT_OUTCOME:
+                if outcome in ATTEMPT_OUTCOMES:
                     how = (sent or {}).get((claim.kind, claim.id))
-                    attempts.append(_attempt_row(claim, error, _ATTEMPT_OUTCOME[outcome], how, now))
+                    attempts.append(attempt_row(claim, error, ATTEMPT_OUTCOMES[outcome], how, now))
             if attempts:
                 conn.execute(ATTEMPTS.insert(), attempts)
         return outcomes
@@ -314,7 +191,7 @@ class Outbox:
         values: dict[str, Any] = {"attempts": claim.attempts + 1, "last_attempt_at": now, "first_attempt_at": first,
                                   "claimed_by": None, "lease_until": None}
         if error is None:
-            values.update(state=S.DELIVERED, delivered_at=now, last_error=None)
+            values.update(state=DeliveryState.DELIVERED, delivered_at=now, last_error=None)
             outcome = Outcome.DELIVERED
         else:
             plan = plan_failure(self.retry_config.schedule, claim.step, error, now)
@@ -327,27 +204,13 @@ class Outbox:
             log.warning("lease on %s %d (%s) expired before its result was recorded; another worker may resend it",
                         claim.kind, claim.id, claim.channel)
             return Outcome.LOST
-        _log_attempt(claim, error, outcome, values.get("next_attempt_at"), now)
+        log_attempt(claim, error, outcome, values.get("next_attempt_at"), now)
         if claim.kind == "digest":
             member = {k: v for k, v in values.items() if k in ("state", "delivered_at", "last_error", "last_attempt_at",
                                                               "first_attempt_at", "attempts")}
             conn.execute(DELIVERIES.update().where(DELIVERIES.c.digest_id == claim.id).values(**member))
-        self._note_channel(conn, claim.channel, error, now)
+        channelstate.note_result(conn, claim.channel, error, now, self.configs.get(claim.channel))
         return outcome
-
-    def _note_channel(self, conn: Connection, channel: str, error: DeliveryError | None, now: datetime) -> None:
-        insert_ignoring_conflict(conn, CHANNEL_STATES, {"name": channel, "disabled": False}, ["name"])
-        where = CHANNEL_STATES.c.name == channel
-        if error is None:
-            conn.execute(CHANNEL_STATES.update().where(where).values(last_success_at=now))
-            return
-        values: dict[str, Any] = {"last_error_at": now, "last_error": str(error)[:2000]}
-        if isinstance(error, ChannelGoneError):
-            config = self.configs.get(channel)
-            values.update(disabled=True, disabled_at=now, reason=str(error)[:2000],
-                          config_hash=_config_hash(config) if config is not None else None)
-            log.error("channel %r disabled: %s (change its config, or `wirewatch alerts enable`)", channel, error)
-        conn.execute(CHANNEL_STATES.update().where(where).values(**values))
 
     def release(self, claims: Sequence[Claim]) -> int:
         """Give back claims that were not sent (a stop came first): due again at once, for any worker.
@@ -364,7 +227,7 @@ class Outbox:
                 mine = set(conn.execute(table.update().where(table.c.id.in_(ids), table.c.claimed_by == self.worker_id)
                                         .values(claimed_by=None, lease_until=None).returning(table.c.id)).scalars())
                 released += len(mine)
-                rows = [_attempt_row(c, None, A.GIVEN_BACK, None, now) for c in claims if c.kind == kind and c.id in mine]
+                rows = [attempt_row(c, None, AttemptOutcome.GIVEN_BACK, None, now) for c in claims if c.kind == kind and c.id in mine]
                 if rows:
                     conn.execute(ATTEMPTS.insert(), rows)
         return released
@@ -392,31 +255,16 @@ class Outbox:
     def sync_channels(self) -> list[str]:
         """Re-enable disabled channels whose config changed since they were disabled; returns their names."""
         self._synced = True
-        enabled: list[str] = []
-        with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.config_hash)
-                                .where(CHANNEL_STATES.c.disabled == sa.true())).all()
-            for name, digest in rows:
-                config = self.configs.get(name)
-                if config is not None and digest is not None and _config_hash(config) != digest:
-                    self._enable(conn, name)
-                    enabled.append(name)
-                    log.info("channel %r re-enabled: its config changed since it was disabled", name)
-        return enabled
-
-    def _enable(self, conn: Connection, name: str) -> int:
-        return int(conn.execute(CHANNEL_STATES.update().where(CHANNEL_STATES.c.name == name)
-                                .values(disabled=False, disabled_at=None, reason=None, config_hash=None)).rowcount)
+        return channelstate.enable_changed(self.engine, self.configs)
 
     def enable_channel(self, name: str) -> bool:
         """Clear a channel's disabled flag (after its endpoint was fixed); True if it was disabled."""
         with self.engine.begin() as conn:
-            return self._enable(conn, name) > 0
+            return channelstate.enable(conn, name) > 0
 
     def channel_states(self) -> list[dict[str, Any]]:
         """Every recorded channel state (for `wirewatch status`), as plain dicts."""
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(CHANNEL_STATES).order_by(CHANNEL_STATES.c.name))]
+        return channelstate.all_states(self.engine)
 
     # --- listing and requeueing -----------------------------------------------------------
 
@@ -436,42 +284,11 @@ class Outbox:
         if (delivery_id is None) == (not all_dead):
             raise ValueError("give either a delivery id or all_dead=True")
         d = DELIVERIES.c
-        where = d.state == S.DEAD if all_dead else sa.and_(d.id == delivery_id, d.state.in_((S.DEAD, S.RETRYING)))
+        where = d.state == DeliveryState.DEAD if all_dead else sa.and_(d.id == delivery_id, d.state.in_((DeliveryState.DEAD, DeliveryState.RETRYING)))
         with self.engine.begin() as conn:
             return int(conn.execute(DELIVERIES.update().where(where).values(
-                state=S.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
+                state=DeliveryState.PENDING, step=0, first_attempt_at=None, next_attempt_at=now or utcnow(), batched=False,
                 digest_id=None, claimed_by=None, lease_until=None)).rowcount)
-
-
-def _attempt_row(claim: Claim, error: DeliveryError | None, outcome: str, sent: Sent | None,
-                 now: datetime) -> dict[str, Any]:
-    """The `delivery_attempt` row of one try (error text redacted: it is shown on pages and by the CLI)."""
-    started = min(sent.started_at, now) if sent is not None else now
-    status = sent.http_status if sent is not None and sent.http_status is not None else getattr(error, "status", None)
-    text = redact(str(error))[:2000] if error is not None else (
-        "not sent: the daemon was stopping; due again at once" if outcome == A.GIVEN_BACK else None)
-    return {"delivery_id": claim.id if claim.kind == "delivery" else None,
-            "digest_id": claim.id if claim.kind == "digest" else None, "channel": claim.channel,
-            "attempt": claim.attempts + 1, "started_at": started, "finished_at": now, "http_status": status,
-            "error": text, "outcome": outcome}
-
-
-def attempts_of(conn: Connection, delivery_id: int, digest_id: int | None = None) -> list[dict[str, Any]]:
-    """The tries of one delivery (and of the digest it went out in, if any), oldest first, as plain dicts."""
-    t = ATTEMPTS.c
-    which = t.delivery_id == delivery_id if digest_id is None else sa.or_(t.delivery_id == delivery_id,
-                                                                          t.digest_id == digest_id)
-    query = sa.select(t.id, t.delivery_id, t.digest_id, t.channel, t.attempt, t.started_at, t.finished_at,
-                      t.http_status, t.error, t.outcome).where(which).order_by(t.id)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def channel_states(engine: Engine) -> dict[str, str]:
-    """Disabled channels and why (for `wirewatch status`)."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(CHANNEL_STATES.c.name, CHANNEL_STATES.c.reason)
-                            .where(CHANNEL_STATES.c.disabled == sa.true()).order_by(CHANNEL_STATES.c.name))
-        return {name: reason or "disabled" for name, reason in rows}
 
 
 def prune_delivered(session: Session, cutoff: datetime) -> int:
@@ -482,130 +299,13 @@ def prune_delivered(session: Session, cutoff: datetime) -> int:
     """
     conn = session.connection()
     d, a = DELIVERIES.c, ALERTS.c
-    still_open = sa.select(d.alert_id).where(d.state.in_(S.OPEN))
+    still_open = sa.select(d.alert_id).where(d.state.in_(DeliveryState.OPEN))
     old = sa.select(a.id).where(a.created_at < cutoff, a.id.not_in(still_open))
     conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.delivery_id.in_(sa.select(d.id).where(d.alert_id.in_(old)))))
     conn.execute(DELIVERIES.delete().where(d.alert_id.in_(old)))
     removed = int(conn.execute(ALERTS.delete().where(a.created_at < cutoff, a.id.not_in(still_open))).rowcount)
     used = sa.select(d.digest_id).where(d.digest_id.is_not(None))
-    gone = sa.and_(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used), DIGESTS.c.state.not_in(S.OPEN))
+    gone = sa.and_(DIGESTS.c.created_at < cutoff, DIGESTS.c.id.not_in(used), DIGESTS.c.state.not_in(DeliveryState.OPEN))
     conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.digest_id.in_(sa.select(DIGESTS.c.id).where(gone))))
     conn.execute(DIGESTS.delete().where(gone))
     return removed
-
-
-def _log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, next_at: datetime | None,
-                 now: datetime) -> None:
-    """One line per delivery attempt: the channel, what happened, and what comes next."""
-    alert = claim.payloads[0].get("id", "?") if claim.payloads else "?"
-    what = f"{claim.kind} {claim.id} of alert {alert}" if claim.kind == "delivery" else \
-        f"digest {claim.id} ({len(claim.payloads)} alerts)"
-    attempt = claim.attempts + 1
-    keys = {"delivery" if claim.kind == "delivery" else "digest": claim.id}
-    info = _fields(alert=alert if claim.kind == "delivery" else None, channel=claim.channel, attempt=attempt,
-                   outcome=_ATTEMPT_OUTCOME.get(outcome, outcome.value), status=getattr(error, "status", None),
-                   error=str(error) if error is not None else None,
-                   next_attempt_at=next_at.isoformat() if next_at is not None else None, **keys)
-    if error is None:
-        log.info("%s to %r delivered (attempt %d)", what, claim.channel, attempt, extra=info)
-    elif outcome in (Outcome.DEAD, Outcome.GONE):
-        again = f"wirewatch alerts retry {claim.id}" if claim.kind == "delivery" else "wirewatch alerts retry --all-dead"
-        log.error("%s to %r is dead after %d attempts: %s; fix the channel, then `%s`",
-                  what, claim.channel, attempt, error, again, extra=info)
-    else:
-        wait = f"in {(next_at - now).total_seconds():.0f}s" if next_at is not None else "later"
-        log.warning("%s to %r failed (attempt %d): %s; next try %s", what, claim.channel, attempt, error, wait,
-                    extra=info)
-
-
-class _Unsent:
-    """The result of a send that never started: the daemon is stopping."""
-
-
-UNSENT = _Unsent()
-
-
-async def _send(claim: Claim, channel: Channel | None, gate: asyncio.Semaphore,
-                stop: asyncio.Event | None = None,
-                sent: dict[tuple[str, int], Sent] | None = None) -> DeliveryError | _Unsent | None:
-    """Send one claim; `sent` receives when the send started and the HTTP status it got."""
-    if channel is None:
-        return DeliveryError(f"channel {claim.channel!r} is not configured")
-    async with gate:
-        if stop is not None and stop.is_set():
-            return UNSENT
-        started = utcnow()
-        status: int | None = None
-        try:
-            if claim.kind == "digest":
-                status = await channel.send_digest(claim.payloads, claim.message_id)
-            else:
-                status = await channel.send(claim.payloads[0], claim.message_id)
-        except DeliveryError as exc:
-            status = exc.status
-            return exc
-        except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("channel %r failed unexpectedly", claim.channel, extra=_fields(channel=claim.channel))
-            return DeliveryError(f"channel {claim.channel!r}: unexpected {type(exc).__name__}: {exc}")
-        finally:
-            if sent is not None:
-                sent[(claim.kind, claim.id)] = Sent(started, status if isinstance(status, int) else None)
-    return None
-
-
-def _safe_batch(outbox: Outbox, channels: Mapping[str, Channel], concurrency: int) -> int:
-    """How many claims can all be sent before their lease runs out, even if every send times out."""
-    timeouts = [float(getattr(getattr(ch, "config", None), "timeout", 30.0)) for ch in channels.values()]
-    rounds = int(outbox.lease.total_seconds() // max(timeouts, default=30.0))
-    return concurrency * max(1, rounds)
-
-
-async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
-                      concurrency: int = 16, now: datetime | None = None,
-                      stop: asyncio.Event | None = None) -> dict[str, int]:
-    """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
-
-    `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
-    An Outbox made without channel configs takes them from the channels (their `config`).
-    Once `stop` is set no new send starts; sends under way finish. If the pass is cancelled, the sends
-    that got their answer are recorded and the rest are given back unsent (counted as "unsent").
-    """
-    if not outbox.configs:
-        known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
-        outbox.use_configs({name: c for name, c in known.items() if c is not None})
-    limit = min(limit, _safe_batch(outbox, channels, concurrency))
-    claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
-    counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}, "unsent": 0}
-    if not claims:
-        return counts
-    gate = asyncio.Semaphore(concurrency)
-    sent: dict[tuple[str, int], Sent] = {}
-    sends = [asyncio.create_task(_send(c, channels.get(c.channel), gate, stop, sent)) for c in claims]
-    cancelled = False
-    try:
-        await asyncio.wait(sends)
-    except asyncio.CancelledError:
-        cancelled = True
-        for task in sends:
-            task.cancel()
-        await asyncio.wait(sends)
-    answered: list[tuple[Claim, DeliveryError | None]] = []
-    unsent: list[Claim] = []
-    for claim, task in zip(claims, sends, strict=True):
-        result = None if task.cancelled() else task.result()
-        if task.cancelled() or isinstance(result, _Unsent):
-            unsent.append(claim)
-        else:
-            answered.append((claim, result if isinstance(result, DeliveryError) else None))
-    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now, sent))
-    try:
-        outcomes = await asyncio.shield(settling)
-    except asyncio.CancelledError:
-        await settling  # the results are written before this pass ends, cancelled or not
-        raise
-    for outcome in outcomes:
-        counts[outcome.value] += 1
-    counts["unsent"] = len(unsent)
-    if cancelled:
-        raise asyncio.CancelledError
-    return counts

@@ -1,7 +1,7 @@
 """Secrets out of text: credentials in URLs, webhook secrets, tokens in query strings, auth headers.
 
 Here, at the bottom of the import graph, so that logs (`wirewatch.logs`), stored errors
-(`alerts.outbox` attempt rows) and pages all redact alike.
+(`alerts.attempts` rows) and pages all redact alike.
 """
 
 from __future__ import annotations

@@ -22,9 +22,11 @@ from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch.alerts.chat import AppriseSender
 from wirewatch.alerts.chat_render import ELLIPSIS
 from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import DELIVERIES
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.render import sample_payload
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import AppriseChannel, RetryConfig

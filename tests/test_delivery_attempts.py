@@ -16,9 +16,12 @@ from sqlmodel import Session
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
 from wirewatch import db
+from wirewatch.alerts.attempts import attempts_of
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import ATTEMPTS, DELIVERIES
-from wirewatch.alerts.outbox import Outbox, attempts_of, create_alerts, deliver_due, prune_delivered
+from wirewatch.alerts.outbox import Outbox, prune_delivered
 from wirewatch.alerts.route import Channel, build_channels, close_channels
 from wirewatch.config.models import RetryConfig, WebhookChannel
 from wirewatch.ingest.store import utcnow

@@ -21,11 +21,12 @@ from tests.feedserver import FeedServer
 from tests.helpers import ACME_WATCHLIST, rss, write_config
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import build_each, deliver_due
 from wirewatch.alerts.models import DELIVERIES
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import Channel, close_channels
 from wirewatch.config.models import RetryConfig, WebhookChannel
-from wirewatch.delivery import build_each
 
 ITEMS = [{"title": "Acme buys a rival", "link": "http://example.invalid/1", "guid": "1",
           "body": "<p>Acme agreed to buy its largest rival for four billion dollars in cash and shares.</p>"}]

@@ -14,11 +14,13 @@ from sqlmodel import Session
 
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import T0, make_item, make_match, make_story, sqlite_engine
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.digest import Cron, Every, parse_every
 from wirewatch.alerts.email import build_message
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import DELIVERIES, DIGESTS
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.render import sample_payload
 from wirewatch.alerts.route import Route, build_channels, close_channels
 from wirewatch.config.models import EmailChannel, RetryConfig, WebhookChannel

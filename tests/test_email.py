@@ -20,9 +20,11 @@ from sqlmodel import Session
 
 from tests.helpers import free_port
 from tests.test_outbox_helpers import make_item, make_match, make_story
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.email import EmailSender, header_safe, render_subject
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.render import sample_payload
 from wirewatch.alerts.route import build_channels
 from wirewatch.config.models import EmailChannel, RetryConfig

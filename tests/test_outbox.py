@@ -20,16 +20,12 @@ from tests.test_outbox_helpers import (
     postgres_database,
     postgres_engine,
 )
+from wirewatch.alerts.channelstate import channel_states
+from wirewatch.alerts.create import create_alerts, new_id
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
 from wirewatch.alerts.models import ALERTS, DELIVERIES, Outcome
-from wirewatch.alerts.outbox import (
-    Outbox,
-    channel_states,
-    create_alerts,
-    new_id,
-    plan_failure,
-    prune_delivered,
-)
+from wirewatch.alerts.outbox import Outbox, prune_delivered
+from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import Route, routes_from
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.watchlist import WatchlistConfig

@@ -17,7 +17,9 @@ from standardwebhooks import Webhook
 
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import make_item, make_match, make_story
-from wirewatch.alerts.outbox import Outbox, create_alerts, deliver_due
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
+from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import build_channels, close_channels
 from wirewatch.alerts.webhook import MAX_RETRY_AFTER
 from wirewatch.config.clock import parse_retry_after, utcnow

@@ -19,16 +19,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from wirewatch import db, metrics
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import build_each
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.matchstore import save_matches
-from wirewatch.alerts.outbox import create_alerts
 from wirewatch.alerts.route import Channel, Route, channel_problems, close_channels, routes_from
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.loader import Loaded, load_config, problem_in
 from wirewatch.config.packs import load_packs
-from wirewatch.delivery import build_each
 from wirewatch.ingest.event import AliasTable
 from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.item import Item, StoryRef

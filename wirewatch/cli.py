@@ -75,7 +75,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         reports = asyncio.run(poll_once(app, names, deliveries))
     finally:
         app.close()
-    from wirewatch.delivery import summary
+    from wirewatch.alerts.deliver import summary
 
     # Printed whatever the log level; with --log-format json each is one JSON event like the log lines.
     for r in reports:
@@ -91,7 +91,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a table of feeds (and disabled channels)."""
-    from wirewatch.alerts.outbox import channel_states
+    from wirewatch.alerts.channelstate import channel_states
     from wirewatch.reports import format_table, status_rows
     from wirewatch.runstate import daemon_line
 

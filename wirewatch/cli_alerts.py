@@ -165,8 +165,8 @@ def _enable(args: argparse.Namespace) -> int:
 def cmd_test_alert(args: argparse.Namespace) -> int:
     """Send a sample alert through one channel, directly (not through the outbox)."""
     from wirewatch.alerts.errors import DeliveryError
-    from wirewatch.alerts.outbox import build_channels, sample_payload
-    from wirewatch.alerts.route import close_channels
+    from wirewatch.alerts.render import sample_payload
+    from wirewatch.alerts.route import build_channels, close_channels
     from wirewatch.config.loader import load_config
 
     loaded = load_config(args.config)

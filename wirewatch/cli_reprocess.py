@@ -12,8 +12,8 @@ from collections import Counter
 from sqlmodel import Session
 
 from wirewatch import metrics
+from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.matchstore import save_matches
-from wirewatch.alerts.outbox import create_alerts
 from wirewatch.app import Wiring
 from wirewatch.config.clock import as_utc
 from wirewatch.ingest.item import Item, StoryRef

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, or_, select
 
+from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.models import ALERTS, DELIVERIES
-from wirewatch.alerts.outbox import attempts_of
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.loader import Loaded
 from wirewatch.explain import render, verdicts

@@ -16,9 +16,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
-from wirewatch.alerts.outbox import attempts_of
 from wirewatch.ingest import feedstore, shortwords
 from wirewatch.ingest.dedupe import Signature, similarity
 from wirewatch.ingest.store import (
