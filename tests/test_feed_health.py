@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import Receiver
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
+from tests.receivers import Receiver
 from wirewatch.app import App
 from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
@@ -55,7 +55,7 @@ def test_transitions() -> None:
 
 
 def test_failing_feed_raises_unhealthy_then_recovered_through_the_outbox(tmp_path: Path) -> None:
-    receiver = Receiver()
+    receiver = Receiver().start()
     try:
         with FeedServer() as server:
             server.add("/f.xml", b"down", status=500)
@@ -73,7 +73,7 @@ def test_failing_feed_raises_unhealthy_then_recovered_through_the_outbox(tmp_pat
                 app.close()
     finally:
         receiver.close()
-    events = [json.loads(str(r["body"])) for r in receiver.received]
+    events = [json.loads(str(r["body"])) for r in receiver.delivered()]
     assert [e["type"] for e in events] == ["feed.unhealthy", "feed.recovered"]
     assert events[0]["feed"]["name"] == "f" and "500" in events[0]["feed"]["reason"]
     assert events[0]["item"]["title"] == "Feed f is failing"

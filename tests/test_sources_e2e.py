@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bench.corpus import Receiver
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
+from tests.receivers import Receiver
 from tests.test_sources import DISCLOSURES, NEWS, html_fixture
 from wirewatch.app import App
 from wirewatch.config.errors import ConfigError
@@ -108,7 +108,7 @@ def test_disclosure_table_stores_rows_with_absolute_links_and_counts_the_row_wit
 
 def test_a_layout_change_shows_in_status_after_one_poll_and_raises_feed_unhealthy(
         tmp_path: Path, server: FeedServer) -> None:
-    receiver = Receiver()
+    receiver = Receiver().start()
     try:
         server.add("/ir/news/", html_fixture("news_list.html"), content_type=HTML)
         channels = {"ops": {"type": "webhook", "url": receiver.url, "secret": "whsec_dGVzdHNlY3JldA=="}}
@@ -126,13 +126,13 @@ def test_a_layout_change_shows_in_status_after_one_poll_and_raises_feed_unhealth
             [_, row] = status_rows(app.engine)
             assert row[0] == "ir" and row[1].startswith("failing") and row[3] == "1"
             assert "ul.news-list li.news" in row[6]
-            assert receiver.received == []  # one failure is not yet unhealthy
+            assert receiver.delivered() == []  # one failure is not yet unhealthy
             poll(app)
         finally:
             app.close()
     finally:
         receiver.close()
-    events = [json.loads(str(r["body"])) for r in receiver.received]
+    events = [json.loads(str(r["body"])) for r in receiver.delivered()]
     assert [e["type"] for e in events] == ["feed.unhealthy"]
     assert "matched nothing" in events[0]["feed"]["reason"]
 
