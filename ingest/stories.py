@@ -53,14 +53,23 @@ from wirewatch.ingest.storyindex import (
     set_mark,
     write_index,
 )
-from wirewatch.ingest.storyplan import PENDING, Plan, StoryPlanner, joined_reason, place, prepare, walk
+from wirewatch.ingest.storyplan import (
+    BAND_COPIES,
+    PENDING,
+    Plan,
+    StoryPlanner,
+    joined_reason,
+    place,
+    prepare,
+    walk,
+)
 
 _STORY = StoryRow.__table__  # type: ignore[attr-defined]
 _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
 
 __all__ = [
-    "FEATURE_LIMIT", "MARK", "PENDING", "TAIL_FLUSH", "BandTail", "StoryAssigner", "StoryIndex", "ensure_index_scheme",
+    "BAND_COPIES", "FEATURE_LIMIT", "MARK", "PENDING", "TAIL_FLUSH", "BandTail", "StoryAssigner", "StoryIndex", "ensure_index_scheme",
     "feature_rows", "index_item", "index_rows", "joined_reason", "load_candidates", "load_event_candidates",
     "load_story_codes", "lock_story_assignment", "refresh_event_signatures", "set_mark", "store_new_items",
     "update_item", "write_index",
@@ -79,10 +88,11 @@ class StoryAssigner(StoryPlanner):
                  signatures: Sequence[dedupe.Signature | None] = (),
                  events: Sequence[EventSignature | None] = (), cross_language: float | None = None) -> None:
         sigs, evs = prepare(items, signatures, events)
-        since = (now or utcnow()) - timedelta(seconds=window)
+        at = now or utcnow()
+        since = at - timedelta(seconds=window)
         keys = [k for _, item_keys in sigs for k in item_keys]
         super().__init__(load_batch_candidates(session, items, keys, evs, since, tail, cross_language), items,
-                         threshold, short_text, sigs, evs, cross_language)
+                         threshold, short_text, sigs, evs, cross_language, recent=at - timedelta(seconds=window / 2))
 
 
 def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
@@ -158,7 +168,7 @@ def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) 
         sig, keys = planner.signature(p.item)
         event = planner.event(p.item)
         rows.append(index_rows(item_id, ids[p.story], sig, keys, len(p.item.text), plan.now, event,
-                               joined_reason(p.decision, keyed, ids))[0])
+                               joined_reason(p.decision, keyed, ids), p.bands)[0])
         features += feature_rows(item_id, ids[p.story], event, plan.now)
         tail.remember(sig, keys)
         p.item.id, p.item.story_id = item_id, ids[p.story]

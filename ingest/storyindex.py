@@ -33,6 +33,7 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EventSignature, index_features
 from wirewatch.ingest.item import Item
 from wirewatch.ingest.store import (
+    ALL_BANDS,
     IndexMeta,
     ItemRow,
     ItemSignature,
@@ -65,14 +66,20 @@ def lock_story_assignment(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
 
 
+def stored_keys(keys: Sequence[str], mask: int) -> list[str]:
+    """The band keys of `keys` whose bit is set in `mask` (`item_signature.bands`)."""
+    return list(keys) if mask == ALL_BANDS else [k for i, k in enumerate(keys) if mask >> i & 1]
+
+
 def index_rows(item_id: int, story_id: int, sig: dedupe.Signature, keys: Sequence[str], text_len: int,
-               now: datetime, event: EventSignature | None = None,
-               joined: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The signature row and band rows that index one item under its story."""
+               now: datetime, event: EventSignature | None = None, joined: str | None = None,
+               bands: int = ALL_BANDS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The signature row and band rows that index one item under its story (`bands`: which keys get a row)."""
     signature = {"item_id": item_id, "story_id": story_id, "signature": sig.to_bytes(), "text_len": text_len,
                  "created_at": now, "event": event.to_json() if event is not None else None,
-                 "code": event.code if event is not None else None, "joined": joined}
-    return signature, [{"band": k, "item_id": item_id, "story_id": story_id, "created_at": now} for k in keys]
+                 "code": event.code if event is not None else None, "joined": joined, "bands": bands}
+    return signature, [{"band": k, "item_id": item_id, "story_id": story_id, "created_at": now}
+                       for k in stored_keys(keys, bands)]
 
 
 def feature_rows(item_id: int, story_id: int, event: EventSignature | None, now: datetime) -> list[dict[str, Any]]:
@@ -102,9 +109,12 @@ def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signat
     write_index(session, [signature], bands, feature_rows(item_id, story_id, event, now))
 
 
-def load_candidates(session: Session, keys: Sequence[str],
-                    since: datetime) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
+def load_candidates(session: Session, keys: Sequence[str], since: datetime,
+                    stored_at: dict[int, datetime] | None = None
+                    ) -> tuple[dict[str, list[int]], dict[int, dedupe.Candidate]]:
     """Band key → item ids, and item id → candidate, for items in the window sharing any of `keys`.
+
+    `stored_at`, if given, gets each candidate's time of storing.
 
     Driver-level SQL: a batch looks up 32 keys an item, and SQLAlchemy's per-parameter work cost
     more than SQLite's index seeks.
@@ -130,12 +140,14 @@ def load_candidates(session: Session, keys: Sequence[str],
             bands.setdefault(band, []).append(item_id)
     known: dict[int, dedupe.Candidate] = {}
     for id_chunk in chunks(sorted({i for ids in bands.values() for i in ids})):
-        for item_id, story_id, raw, text_len, event in conn.execute(
+        for item_id, story_id, raw, text_len, event, created in conn.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                      _SIGNATURE.c.event)
+                      _SIGNATURE.c.event, _SIGNATURE.c.created_at)
             .where(_SIGNATURE.c.item_id.in_(id_chunk))
         ).all():
             known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw), text_len, event)
+            if stored_at is not None:
+                stored_at[item_id] = as_utc(created) or since
     return bands, known
 
 
@@ -182,15 +194,27 @@ def load_event_candidates(session: Session, features: Sequence[str], since: date
 
 
 def load_story_codes(session: Session, story_ids: Sequence[int]) -> dict[int, set[str]]:
-    """The principal security codes each of these stories holds (a story holds at most one)."""
+    """The principal security codes each of these stories holds (a story should hold at most one).
+
+    Per story its two smallest codes, two seeks along `ix_item_signature_story_code` however many
+    items the story has: all `StoryPlanner` asks is whether a story holds a code other than the
+    item's, and the smallest such (the smallest, or the second smallest if the item's is the smallest).
+    """
     found: dict[int, set[str]] = {}
     conn = session.connection()
-    for chunk in chunks(sorted(set(story_ids))):
-        for story_id, code in conn.execute(
-            sa_select(_SIGNATURE.c.story_id, _SIGNATURE.c.code)
-            .where(_SIGNATURE.c.story_id.in_(chunk), _SIGNATURE.c.code.is_not(None))
-        ).all():
-            found.setdefault(story_id, set()).add(code)
+    slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    first = (f"SELECT code FROM item_signature WHERE story_id = {slot} AND code IS NOT NULL "
+             f"ORDER BY code LIMIT 1")
+    after = (f"SELECT code FROM item_signature WHERE story_id = {slot} AND code > {slot} "
+             f"ORDER BY code LIMIT 1")
+    for story_id in sorted(set(story_ids)):
+        code = conn.exec_driver_sql(first, (story_id,)).scalar()
+        if code is None:
+            continue
+        codes = found[story_id] = {code}
+        second = conn.exec_driver_sql(after, (story_id, code)).scalar()
+        if second is not None:
+            codes.add(second)
     return found
 
 
@@ -243,8 +267,8 @@ class BandTail:
     flush_at: int = TAIL_FLUSH
     mark: int = -1
     seen: int = 0
-    items: dict[int, tuple[int, bytes, int, datetime, str | None]] = field(default_factory=dict)
-    """item id → (story id, signature bytes, text length, stored at, event signature JSON)"""
+    items: dict[int, tuple[int, bytes, int, datetime, str | None, int]] = field(default_factory=dict)
+    """item id → (story id, signature bytes, text length, stored at, event signature JSON, bands mask)"""
     bands: dict[str, int | list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stored: dict[bytes, list[str]] = field(default_factory=dict)
@@ -265,34 +289,37 @@ class BandTail:
         if mark != self.mark:
             self.items = {i: v for i, v in self.items.items() if i > mark}
             self.bands = {}
-            for item_id, (_, raw, _, _, _) in self.items.items():
-                dedupe.add_to_buckets(self.bands, dedupe.band_keys(dedupe.Signature.from_bytes(raw)), item_id)
+            for item_id, (_, raw, _, _, _, mask) in self.items.items():
+                keys = dedupe.band_keys(dedupe.Signature.from_bytes(raw))
+                dedupe.add_to_buckets(self.bands, stored_keys(keys, mask), item_id)
             self.mark = mark
-        for item_id, story_id, raw, text_len, created, event in session.execute(
+        for item_id, story_id, raw, text_len, created, event, mask in session.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                      _SIGNATURE.c.created_at, _SIGNATURE.c.event)
+                      _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
             .where(_SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)
         ).all():
             raw = bytes(raw)
-            keys = self.stored.pop(raw, None) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
-            self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow(), event)
-            dedupe.add_to_buckets(self.bands, keys, item_id)
+            keys = self.stored.pop(raw, []) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
+            self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow(), event, mask)
+            dedupe.add_to_buckets(self.bands, stored_keys(keys, mask), item_id)
             self.seen = item_id
 
-    def candidates(self, keys: Sequence[str], since: datetime,
-                   bands: dict[str, list[int]], known: dict[int, dedupe.Candidate]) -> None:
-        """Add the tail's items in the window that share any of `keys` to `bands` and `known`."""
+    def candidates(self, keys: Sequence[str], since: datetime, bands: dict[str, list[int]],
+                   known: dict[int, dedupe.Candidate], stored_at: dict[int, datetime] | None = None) -> None:
+        """Add the tail's items in the window that share any of `keys` to `bands` and `known` (and `stored_at`)."""
         for key in set(keys):
             held = self.bands.get(key)
             if held is None:
                 continue
             for item_id in (held,) if isinstance(held, int) else held:
-                story_id, raw, text_len, created, event = self.items[item_id]
+                story_id, raw, text_len, created, event, _ = self.items[item_id]
                 if created >= since:
                     bands.setdefault(key, []).append(item_id)
                     if item_id not in known:
                         known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw),
                                                           text_len, event)
+                        if stored_at is not None:
+                            stored_at[item_id] = created
 
     def flush(self, session: Session) -> int:
         """If the tail is full, write its band rows (sorted by key) and move the mark; the rows written."""
@@ -302,16 +329,19 @@ class BandTail:
         conn = session.connection()
         to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)  # converted once an item, not once a row
         rows: list[tuple[str, int, int, Any]] = []
-        for item_id, story_id, raw, created in conn.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.created_at)
+        for item_id, story_id, raw, created, mask in conn.execute(
+            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.created_at,
+                      _SIGNATURE.c.bands)
             .where(_SIGNATURE.c.item_id > self.mark, _SIGNATURE.c.item_id <= newest)
         ).all():
             at = to_db(created) if to_db is not None else created
-            rows.extend((key, item_id, story_id, at) for key in dedupe.band_keys(dedupe.Signature.from_bytes(raw)))
+            keys = stored_keys(dedupe.band_keys(dedupe.Signature.from_bytes(raw)), mask)
+            rows.extend((key, item_id, story_id, at) for key in keys)
         rows.sort()  # by band key, then item: one pass along the index
         slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
-                             f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
+        if rows:  # (none when every item of the tail was a copy its story had enough rows for)
+            conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
+                                 f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
         set_mark(session, newest)
         return len(rows)
 
@@ -322,17 +352,18 @@ def load_batch_candidates(session: Session, items: Sequence[Item], keys: Sequenc
     """The window's candidates for a batch: by band `keys` (database and `tail`), by headline figure
     (when `cross_language` is on), by URL and content hash, and the codes of the stories found."""
     found = Candidates()
-    found.bands, found.known = load_candidates(session, keys, since)
+    found.bands, found.known = load_candidates(session, keys, since, found.stored_at)
     if tail is not None:
-        tail.candidates(keys, since, found.bands, found.known)
+        tail.candidates(keys, since, found.bands, found.known, found.stored_at)
     if cross_language is not None:
         features = [f for e in events for f in index_features(e)]
         # a marked update looks in its own language too (`dedupe.decide_update`)
         updates = any(e.update for e in events)
         found.by_feature, found.across = load_event_candidates(
             session, features, since, () if updates else {e.lang for e in events})
-    stories = {c.story_id for c in found.known.values()} | {c.story_id for c in found.across.values()}
-    found.story_codes = load_story_codes(session, sorted(stories))
+    if any(e.code is not None for e in events):  # an item without a code is refused over none (`_other_code`)
+        stories = {c.story_id for c in found.known.values()} | {c.story_id for c in found.across.values()}
+        found.story_codes = load_story_codes(session, sorted(stories))
     urls = sorted({i.url for i in items if i.url})
     hashes = sorted({i.content_hash for i in items if i.content_hash})
     for column, values, target in ((ItemRow.url, urls, found.by_url),

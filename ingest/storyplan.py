@@ -29,6 +29,15 @@ PENDING = 1 << 62
 """Keys at or above this stand for stories and items of the current batch not yet inserted; being larger
 than any real id, they sort as the newest (dedupe breaks ties towards the older story)."""
 
+ALL_BANDS = (1 << dedupe.BANDS) - 1
+"""The band mask of an item with a row under every band key (`ingest.store.ALL_BANDS`, the column default)."""
+BAND_COPIES = 2
+"""Items of one story that get a row under one band key (among those stored in the last half window).
+
+A further copy sharing that key adds no row for it: its story's candidate lists stay this long
+however many copies it has. See `StoryPlanner.remember` for why a copy that only that key would
+have found still finds the story."""
+
 _BATCH_KEY = re.compile(rf"\b{PENDING // 10**15}\d{{15}}\b")
 
 
@@ -45,6 +54,8 @@ class Candidates:
     by_feature: dict[str, list[int]] = field(default_factory=dict)
     across: dict[int, dedupe.EventCandidate] = field(default_factory=dict)
     story_codes: dict[int, set[str]] = field(default_factory=dict)
+    stored_at: dict[int, datetime] = field(default_factory=dict)
+    """item id → when it was stored, for the items in `known`"""
 
 
 def prepare(items: Sequence[Item], signatures: Sequence[dedupe.Signature | None] = (),
@@ -72,8 +83,12 @@ class StoryPlanner:
 
     def __init__(self, candidates: Candidates, items: Sequence[Item], threshold: float, short_text: int,
                  signatures: Sequence[tuple[dedupe.Signature, list[str]]] = (),
-                 events: Sequence[EventSignature] = (), cross_language: float | None = None) -> None:
+                 events: Sequence[EventSignature] = (), cross_language: float | None = None,
+                 recent: datetime | None = None, band_copies: int = BAND_COPIES) -> None:
         self.threshold, self.short_text, self.cross_language = threshold, short_text, cross_language
+        self.recent, self.band_copies = recent, band_copies
+        self.masks: dict[int, int] = {}
+        """placed item → which of its band keys get a row (bit i: band i)"""
         self.sigs: dict[int, tuple[dedupe.Signature, list[str]]] = {
             id(item): found for item, found in zip(items, signatures, strict=False)}
         self.events: dict[int, EventSignature] = {id(item): e for item, e in zip(items, events, strict=False)}
@@ -86,6 +101,7 @@ class StoryPlanner:
         self.by_url, self.by_hash = candidates.by_url, candidates.by_hash
         self.by_feature, self.across = candidates.by_feature, candidates.across
         self.story_codes = candidates.story_codes
+        self.stored_at = candidates.stored_at
 
     def signature(self, item: Item) -> tuple[dedupe.Signature, list[str]]:
         """The item's signature and band keys (computed once for the batch)."""
@@ -148,13 +164,43 @@ class StoryPlanner:
         joined.refused = decision.refused
         return joined
 
+    def _represented(self, held: list[int], story_id: int) -> bool:
+        """Whether `band_copies` recent items of `held` (one band key's items) are in the story already."""
+        found = 0
+        for item_id in held:
+            cand = self.known.get(item_id)
+            if cand is None or cand.story_id != story_id:
+                continue
+            at = self.stored_at.get(item_id)
+            if item_id >= PENDING or (self.recent is not None and at is not None and at >= self.recent):
+                found += 1
+                if found >= self.band_copies:
+                    return True
+        return False
+
     def remember(self, item: Item, item_id: int, story_id: int) -> None:
-        """Make a placed item a candidate for the rest of the batch (ids may still be batch keys)."""
+        """Make a placed item a candidate for the rest of the batch (ids may still be batch keys).
+
+        Its band keys get rows (`masks`) except those under which its story already has
+        `band_copies` items stored since `recent` (None: no cap). Why a later copy still finds the
+        story: say it shares key k with this item only. Under k the story has representatives with
+        that very key, stored at most half a window (the `recent` the writer passes) before this
+        item, so the copy shares k with them and finds the story while they are in the window — for
+        at least half a window after this item; later, only if a copy since refreshed them (a copy
+        finding none recent stores its own row). It is then verified against those
+        representatives' signatures, not this item's.
+        """
         sig, keys = self.signature(item)
         event = self.event(item)
         self.known[item_id] = dedupe.Candidate(story_id, item_id, sig, len(item.text), event.to_json())
-        for key in keys:
-            self.bands.setdefault(key, []).append(item_id)
+        mask = 0
+        for band, key in enumerate(keys):
+            held = self.bands.setdefault(key, [])
+            if self.band_copies and self.recent is not None and self._represented(held, story_id):
+                continue
+            mask |= 1 << band
+            held.append(item_id)
+        self.masks[item_id] = mask
         if self.cross_language is not None:
             self.across[item_id] = dedupe.EventCandidate(story_id, item_id, event)
             for feature in index_features(event):
@@ -203,6 +249,8 @@ class Placement:
     story: int
     is_update: bool
     decision: dedupe.Decision
+    bands: int = ALL_BANDS
+    """which of the item's band keys get a row in `story_band` (bit i: band i)"""
 
 
 def outlets(item: Item) -> list[str]:
@@ -220,7 +268,8 @@ def place(planner: StoryPlanner, todo: Sequence[tuple[int, Item, str]]) -> list[
         if story is None:
             story, created = PENDING + created, created + 1
         planner.remember(item, PENDING + n, story)
-        placed.append(Placement(n, item, digest, story, decision.is_update, decision))
+        placed.append(Placement(n, item, digest, story, decision.is_update, decision,
+                                planner.masks.get(PENDING + n, ALL_BANDS)))
     return placed
 
 
@@ -274,7 +323,8 @@ def item_row(item: Item, digest: str, story_id: int) -> dict[str, Any]:
 def walk(placed: list[Placement], stored: dict[int, StoryState], now: datetime) -> Plan:
     """Each story's state after each item, and at the end; `stored`: the stored stories placements name.
 
-    A placement naming a story that is not in `stored` (pruned since its items were indexed) starts it afresh.
+    A placement naming a story that is not in `stored` (pruned since its items were indexed) starts it
+    afresh, with all of its band rows (the representatives it counted on are the pruned story's).
     """
     stories = {k: replace(s, sources=list(s.sources)) for k, s in stored.items()}
     created = max((p.story - PENDING + 1 for p in placed if p.story >= PENDING), default=0)
@@ -284,7 +334,7 @@ def walk(placed: list[Placement], stored: dict[int, StoryState], now: datetime) 
         if p.story < PENDING and p.story not in stories:
             if p.story not in gone:
                 gone[p.story], created = PENDING + created, created + 1
-            p.story = gone[p.story]
+            p.story, p.bands = gone[p.story], ALL_BANDS
         state = stories.get(p.story)
         if state is None:
             state = stories[p.story] = StoryState(p.item.title, now, outlets(p.item), 1, first_item=p.n)
