@@ -15,6 +15,11 @@ their signatures (one row per item, appended in id order) are the "tail", which 
 reads back into memory under the lock, and once the tail holds `TAIL_FLUSH` items its band rows
 are written in one sorted pass that touches each index page once. `index_meta` holds the mark:
 `story_band` covers the items up to it, the tail everything after.
+
+A story's band rows are bounded: an item gets rows only under the band keys its story has fewer
+than `storyplan.BAND_COPIES` recent items under (`item_signature.bands`, a bit an item's band),
+so a candidate list never holds more than a few copies of one story. The tail and the flush read
+the mask; an edit and an index rebuild write every band.
 """
 
 from __future__ import annotations
