@@ -51,6 +51,7 @@ index when the string changes.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import struct
 import unicodedata
@@ -225,7 +226,8 @@ def similarity(a: Signature, b: Signature) -> float:
         raise ValueError(f"signatures differ in length ({len(a.values)} vs {len(b.values)})")
     if not a.values:
         return 0.0
-    return sum(x == y for x, y in zip(a.values, b.values, strict=True)) / len(a.values)
+    equal: int = sum(map(operator.eq, a.values, b.values))
+    return equal / len(a.values)  # lengths checked above; C-level loop
 
 
 def _overlap(jaccard: float, len_a: int, len_b: int) -> float:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Index,
@@ -140,10 +141,15 @@ class StoryBand(SQLModel, table=True):
     created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
+ALL_BANDS = (1 << 32) - 1
+"""`item_signature.bands` of an item indexed under every band (`ingest.dedupe.BANDS` = 32)."""
+
+
 class ItemSignature(SQLModel, table=True):
     """An item's MinHash signature, kept to verify candidates before they join a story."""
 
     __tablename__ = "item_signature"
+    __table_args__ = (Index("ix_item_signature_story_code", "story_id", "code"),)
 
     item_id: int = Field(primary_key=True)
     story_id: int = Field(index=True)
@@ -156,6 +162,9 @@ class ItemSignature(SQLModel, table=True):
     """The principal security code (`c:CN:600519`), if the item names one: a story holds at most one."""
     joined: str | None = Field(default=None, sa_column=Column(Text))
     """Why the item joined its story (JSON, for `wirewatch stories --explain`); None for a new story."""
+    bands: int = Field(default=ALL_BANDS, sa_column=Column(BigInteger, nullable=False,
+                                                           server_default=str(ALL_BANDS)))
+    """Which of the item's band keys have rows in `story_band` (bit i: band i; `ingest.storyindex.BAND_COPIES`)."""
 
 
 class StoryFeature(SQLModel, table=True):
