@@ -99,82 +99,6 @@ class PollReport:
     """Items of a JSON or HTML source left out for a missing required field."""
 
 
-@dataclass(slots=True)
-class CleanedBatch:
-    """A cleaned batch: one result per item, and the boilerplate lines this batch taught."""
-
-    results: list[Cleaned]
-    learned: set[str]
-
-
-class Cleaner:
-    """Cleans a batch of one feed's items: shipped packs, feed rules, and boilerplate learned from history."""
-
-    def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
-        self.packs = packs
-
-    def compiled(self, feed: FeedConfig, learned: frozenset[str] = frozenset()) -> cleaning.Ruleset:
-        """The feed's rules with these learned lines (cheap: each rule is compiled once per process)."""
-        return cleaning.compile_ruleset(self.packs, feed.clean, feed.name, urlsplit(feed.url).hostname or "",
-                                        learned=learned)
-
-    def clean_batch(self, session: Session, feed: FeedConfig, prepared: Sequence[Prepared]) -> CleanedBatch:
-        """Finish cleaning prepared entries (filling text, source, content_hash); learn and store boilerplate lines.
-
-        Each entry was cleaned once with the feed's rules and packs; when the feed has learned
-        lines in force (from its history and this batch), the items are cleaned again with them.
-        """
-        items = [p.item for p in prepared]
-        lines = [p.lines for p in prepared]  # counted before learned rules apply
-        active, learned = self.active_lines(session, feed, lines)
-        if active:
-            ruleset = self.compiled(feed, frozenset(active))
-            results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
-        else:
-            results = [p.cleaned for p in prepared]
-        for entry, result in zip(prepared, results, strict=True):
-            item = entry.item
-            item.text, item.teaser = result.text, result.teaser
-            from_field = feed.select is not None and feed.select.source is not None and item.source
-            # a JSON/HTML source's own field first; else the body's source line, then the entry's <source>
-            item.source = item.source if from_field else (result.source or entry.cleaned.source)
-            item.title = result.title or item.title  # a provider suffix (`…(Impress Watch)`) went to `source`
-            if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
-                entry.content_hash, entry.signature = "", None
-            item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
-            same = result.text == entry.cleaned.text and result.title == entry.cleaned.title  # title and text as prepared
-            item.search_short = entry.search_short if same else None  # None: the writer works them out
-        add_history(session, feed.name, lines)
-        return CleanedBatch(results, learned)
-
-    def ruleset(self, session: Session, feed: FeedConfig) -> cleaning.Ruleset:
-        """The feed's rules as they stand (packs, feed rules, learned lines in force); learns nothing."""
-        active, _ = self.active_lines(session, feed, [], learn=False)
-        return self.compiled(feed, frozenset(active))
-
-    def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]],
-                     learn: bool = True) -> tuple[set[str], set[str]]:
-        """Learned lines in force (learned from history + batch, plus pinned, minus disabled) and the new ones."""
-        cfg = feed.clean.learned
-        stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
-        new: set[str] = set()
-        if cfg.enabled and learn:
-            newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
-            for line in unlearn_boilerplate(newest_first, [x for x, r in stored.items() if r.state == "learned"]):
-                session.delete(stored.pop(line))  # the site stopped printing it
-                log.info("unlearned boilerplate", extra={"feed": feed.name, "line": line[:80]})
-            new = cleaning.learn_boilerplate(newest_first[:UNLEARN_WINDOW]) - stored.keys()  # the same window
-            for line in new:
-                rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
-                                   state="learned", learned_at=utcnow())
-                session.add(rule)
-                stored[line] = rule
-                log.info("learned boilerplate of %s: %r", feed.name, line[:80], extra=_fields(feed=feed.name, line=line[:80]))
-        disabled = {cleaning.normalise(x) for x in cfg.disable} | {x for x, r in stored.items() if r.state == "disabled"}
-        active = {line for line, r in stored.items() if r.state in ("learned", "pinned")} if cfg.enabled else set()
-        return (active | {cleaning.normalise(x) for x in cfg.pin}) - disabled, new - disabled
-
-
 @dataclass
 class Pipeline:
     """Runs polls for the daemon and `wirewatch poll`; owns no global state besides its collaborators."""
@@ -216,7 +140,7 @@ class Pipeline:
         if fetched is None:  # 304: nothing new
             return
         now = utcnow()
-        doc = await self.prepare(fetcher, feed, fetched, now)  # worker process: parse, first clean, signatures
+        doc = await self.prepare(fetcher, feed, fetched, now)  # worker process (or database thread): parse, clean once, signatures
         await self.run_db(self.store_document, feed, doc, now, report)  # database thread: clean … record, one commit
         report.status, report.etag, report.last_modified = "ok", fetched.etag, fetched.last_modified
 
@@ -400,6 +324,82 @@ def failed(report: PollReport, exc: Exception) -> None:
     else:
         log.exception("unexpected error polling %s", report.feed, extra=_fields(feed=report.feed))
         report.error = f"internal error: {type(exc).__name__}: {exc}"
+
+
+@dataclass(slots=True)
+class CleanedBatch:
+    """A cleaned batch: one result per item, and the boilerplate lines this batch taught."""
+
+    results: list[Cleaned]
+    learned: set[str]
+
+
+class Cleaner:
+    """Cleans a batch of one feed's items: shipped packs, feed rules, and boilerplate learned from history."""
+
+    def __init__(self, packs: Mapping[str, Sequence[CleanRuleConfig]]) -> None:
+        self.packs = packs
+
+    def compiled(self, feed: FeedConfig, learned: frozenset[str] = frozenset()) -> cleaning.Ruleset:
+        """The feed's rules with these learned lines (cheap: each rule is compiled once per process)."""
+        return cleaning.compile_ruleset(self.packs, feed.clean, feed.name, urlsplit(feed.url).hostname or "",
+                                        learned=learned)
+
+    def clean_batch(self, session: Session, feed: FeedConfig, prepared: Sequence[Prepared]) -> CleanedBatch:
+        """Finish cleaning prepared entries (filling text, source, content_hash); learn and store boilerplate lines.
+
+        Each entry was cleaned once with the feed's rules and packs; when the feed has learned
+        lines in force (from its history and this batch), the items are cleaned again with them.
+        """
+        items = [p.item for p in prepared]
+        lines = [p.lines for p in prepared]  # counted before learned rules apply
+        active, learned = self.active_lines(session, feed, lines)
+        if active:
+            ruleset = self.compiled(feed, frozenset(active))
+            results = [cleaning.clean_item(i.title, i.raw_summary, i.raw_content, ruleset) for i in items]
+        else:
+            results = [p.cleaned for p in prepared]
+        for entry, result in zip(prepared, results, strict=True):
+            item = entry.item
+            item.text, item.teaser = result.text, result.teaser
+            from_field = feed.select is not None and feed.select.source is not None and item.source
+            # a JSON/HTML source's own field first; else the body's source line, then the entry's <source>
+            item.source = item.source if from_field else (result.source or entry.cleaned.source)
+            item.title = result.title or item.title  # a provider suffix (`…(Impress Watch)`) went to `source`
+            if result.text != entry.cleaned.text:  # cleaned again: what was worked out for the first text is stale
+                entry.content_hash, entry.signature = "", None
+            item.content_hash = entry.content_hash or (dedupe.text_hash(result.text) if result.text else "")
+            same = result.text == entry.cleaned.text and result.title == entry.cleaned.title  # title and text as prepared
+            item.search_short = entry.search_short if same else None  # None: the writer works them out
+        add_history(session, feed.name, lines)
+        return CleanedBatch(results, learned)
+
+    def ruleset(self, session: Session, feed: FeedConfig) -> cleaning.Ruleset:
+        """The feed's rules as they stand (packs, feed rules, learned lines in force); learns nothing."""
+        active, _ = self.active_lines(session, feed, [], learn=False)
+        return self.compiled(feed, frozenset(active))
+
+    def active_lines(self, session: Session, feed: FeedConfig, batch: Sequence[Sequence[str]],
+                     learn: bool = True) -> tuple[set[str], set[str]]:
+        """Learned lines in force (learned from history + batch, plus pinned, minus disabled) and the new ones."""
+        cfg = feed.clean.learned
+        stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
+        new: set[str] = set()
+        if cfg.enabled and learn:
+            newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
+            for line in unlearn_boilerplate(newest_first, [x for x, r in stored.items() if r.state == "learned"]):
+                session.delete(stored.pop(line))  # the site stopped printing it
+                log.info("unlearned boilerplate", extra={"feed": feed.name, "line": line[:80]})
+            new = cleaning.learn_boilerplate(newest_first[:UNLEARN_WINDOW]) - stored.keys()  # the same window
+            for line in new:
+                rule = LearnedRule(feed=feed.name, line=line, line_hash=hashlib.sha256(line.encode()).hexdigest(),
+                                   state="learned", learned_at=utcnow())
+                session.add(rule)
+                stored[line] = rule
+                log.info("learned boilerplate of %s: %r", feed.name, line[:80], extra=_fields(feed=feed.name, line=line[:80]))
+        disabled = {cleaning.normalise(x) for x in cfg.disable} | {x for x, r in stored.items() if r.state == "disabled"}
+        active = {line for line, r in stored.items() if r.state in ("learned", "pinned")} if cfg.enabled else set()
+        return (active | {cleaning.normalise(x) for x in cfg.pin}) - disabled, new - disabled
 
 
 def reprocess(engine: Engine, config: Config, cleaner: Cleaner, rematch: Rematch | None,
