@@ -139,8 +139,9 @@ class Pipeline:
         fetched = await self.fetch(fetcher, feed, etag, last_modified, report)  # event loop: conditional GET, caps
         if fetched is None:  # 304: nothing new
             return
+        pages = await self.full_text(fetcher, feed, fetched) if feed.full_text else {}  # event loop: articles
         now = utcnow()
-        doc = await self.prepare(fetcher, feed, fetched, now)  # worker process (or database thread): parse, clean once, signatures
+        doc = await self.prepare(feed, fetched, pages, now)  # worker process (or database thread): parse, clean once
         await self.run_db(self.store_document, feed, doc, now, report)  # database thread: clean … record, one commit
         report.status, report.etag, report.last_modified = "ok", fetched.etag, fetched.last_modified
 
@@ -195,13 +196,13 @@ class Pipeline:
             return None
         return result
 
-    async def prepare(self, fetcher: Fetcher, feed: FeedConfig, fetched: FetchResult,
+    async def prepare(self, feed: FeedConfig, fetched: FetchResult, pages: Mapping[str, str],
                       now: datetime) -> PreparedDocument:
-        """Parse and clean the document once (with the full-text pages of a summary-only feed).
+        """Parse the document and clean each entry once (`pages`: a summary-only feed's articles by link).
 
-        In a parse worker process when there are any, else on the database thread.
+        In a parse worker process when there are any, else on the database thread; also works out
+        each entry's content hash, MinHash and event signatures and search tokens.
         """
-        pages = await self._full_text(fetcher, feed, fetched) if feed.full_text else {}
         aliases, tracking = self.aliases or AliasTable(), self.config.fetch.tracking_params
         if self.parse_pool is not None:
             return await self.parse_pool.prepare(feed, fetched.body, fetched.headers, fetched.url, now, tracking,
@@ -209,7 +210,7 @@ class Pipeline:
         return await self.run_db(lambda: prepare_document(feed, self.cleaner.compiled(feed), fetched.body,
                                                           fetched.headers, fetched.url, now, tracking, pages, aliases))
 
-    async def _full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
+    async def full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
         """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
         from wirewatch.ingest.fulltext import extract_article
 
