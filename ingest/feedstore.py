@@ -138,19 +138,15 @@ class PollRecord:
     (and on a nearly full disk the feed rows must still fit)."""
 
 
-def record_poll(engine: Engine, name: str, worker: str, outcome: PollOutcome, interval: float, *,
-                jitter: float = 0.1, max_backoff: float = 6 * 3600.0, now: datetime | None = None,
-                rng: random.Random | None = None,
-                then: Callable[[Session, FeedRow], None] | None = None) -> FeedRow | None:
-    """Record a poll's outcome, schedule the next poll and release the lease; `then` runs in the same transaction."""
-    return record_polls(engine, worker, [PollRecord(name, outcome, interval)], jitter=jitter,
-                        max_backoff=max_backoff, now=now, rng=rng, then=then)[0]
-
-
 def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, jitter: float = 0.1,
                  max_backoff: float = 6 * 3600.0, now: datetime | None = None, rng: random.Random | None = None,
-                 then: Callable[[Session, FeedRow], None] | None = None) -> list[FeedRow | None]:
-    """`record_poll` for several feeds in one transaction (one commit for a burst of 304s); rows in order."""
+                 per_feed: Callable[[Session, FeedRow], None] | None = None) -> list[FeedRow | None]:
+    """Record polls' outcomes in one transaction (one commit for a burst of 304s); the feed rows, in order.
+
+    For each: the feed row's status and errors, the next poll time, the lease released, a `poll_log`
+    row; `per_feed(session, row)` runs for each updated row in the same transaction (the daemon's
+    feed-health check).
+    """
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
         rows = {r.name: r for r in session.exec(
@@ -160,8 +156,8 @@ def record_polls(engine: Engine, worker: str, polls: Sequence[PollRecord], *, ji
             if row is not None:
                 _apply(row, worker, poll.outcome, poll.interval, now, jitter, max_backoff, rng)
                 session.add(row)
-                if then is not None:
-                    then(session, row)
+                if per_feed is not None:
+                    per_feed(session, row)
         _log_polls(session, [p for p in polls if p.name in rows and p.history], now)
         session.commit()
         for row in rows.values():

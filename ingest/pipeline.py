@@ -1,11 +1,12 @@
-"""The ingest pipeline on one screen: fetch → parse → clean → dedupe → store → sink.
+"""The ingest pipeline on one screen: `Pipeline.stages` lists a poll's stages, `store_document` the database's.
 
-`Pipeline.poll` fetches one feed (conditional GET). `prepare.prepare_document` parses the bytes
-and cleans every entry once with the feed's rules and packs; it is pure and runs in a worker
-process when `parse_workers` > 0. `store_document` then keeps only entries that are new or edited,
-finishes cleaning with the feed's learned boilerplate, puts them in stories and stores them
-(`stories.store_new_items`), and calls the sink inside the same transaction (the composition root
-plugs matching and alerts in there). Each step can be replaced: `cleaner`, the store, `sink`.
+fetch (event loop) → prepare: parse, first clean, content hash, MinHash and event signatures (a
+worker process when `parse_workers` > 0, pure) → on the database thread: skip entries stored
+unchanged → finish cleaning with the feed's learned boilerplate → signatures of text cleaned again
+→ match (the sink's pure half, before the story lock) → store the items in their stories
+(`stories.store_new_items`, which takes the story lock) → record matches and alerts (the sink's
+other half) → one commit → the report. The composition root plugs matching and alerts in as the
+`sink` (`wirewatch.app.AlertSink`); ingest never imports alerts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -52,8 +53,27 @@ def _fields(**values: object) -> dict[str, object]:
     return {"fields": {k: v for k, v in values.items() if v is not None}}
 
 
-Sink = Callable[[Session, Item, StoryRef], None]
-"""Called inside the transaction that stored an item (new or materially edited) in its story."""
+M = TypeVar("M")
+
+
+class Sink(Protocol[M]):
+    """What the composition root does with each stored item (`wirewatch.app.AlertSink`: watchlists, alerts).
+
+    Decide, then write: `match` is pure and runs before the story transaction; `record` runs inside
+    the transaction that stored the item (new or materially edited), once the story is known.
+    """
+
+    def match(self, item: Item) -> M:
+        """What the item's cleaned title and text decide (its watchlist matches); no database."""
+        ...
+
+    def record(self, session: Session, item: Item, story: StoryRef, matched: M) -> None:
+        """Write what `match` decided for the item stored in `story` (matches, alerts), in the caller's transaction."""
+        ...
+
+
+Rematch = Callable[[Session, Item, StoryRef], None]
+"""Called by `reprocess` for each stored item it cleaned again, in its transaction (match again; alert if asked)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +97,234 @@ class PollReport:
     warning: str | None = None
     skipped: int = 0
     """Items of a JSON or HTML source left out for a missing required field."""
+
+
+@dataclass
+class Pipeline:
+    """Runs polls for the daemon and `wirewatch poll`; owns no global state besides its collaborators."""
+
+    engine: Engine
+    config: Config
+    cleaner: Cleaner
+    sink: Sink[Any] | None = None
+    """Matches and alerts (the composition root's, `wirewatch.app.AlertSink`): decided before the story lock, recorded in."""
+    rematch: Rematch | None = None
+    """What `reprocess` calls for the feed's earlier items cleaned again after learning boilerplate (never alerts)."""
+    executor: ThreadPoolExecutor | None = None
+    tail: BandTail = field(default_factory=BandTail)
+    parse_pool: ParsePool | None = None
+    aliases: AliasTable | None = None
+    """The watchlists' entities for event signatures (`ingest.event`), set by the composition root."""
+    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.executor is None:
+            workers = 1 if self.engine.dialect.name == "sqlite" else 4
+            self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirewatch-db")
+
+    async def poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None = None,
+                   last_modified: str | None = None) -> PollReport:
+        """Fetch one feed and process what it holds; every failure becomes a report, never an exception."""
+        async with self.documents_in_flight():
+            started, report = time.monotonic(), PollReport(feed=feed.name, status="error")
+            try:
+                await self.stages(fetcher, feed, etag, last_modified, report)
+            except Exception as exc:  # one broken feed must never stop the daemon
+                failed(report, exc)
+            return self.finish(report, started)
+
+    async def stages(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None, last_modified: str | None,
+                     report: PollReport) -> None:
+        """One poll, stage by stage; the comment says where each runs (`store_document` lists the last ones)."""
+        fetched = await self.fetch(fetcher, feed, etag, last_modified, report)  # event loop: conditional GET, caps
+        if fetched is None:  # 304: nothing new
+            return
+        pages = await self.full_text(fetcher, feed, fetched) if feed.full_text else {}  # event loop: articles
+        now = utcnow()
+        doc = await self.prepare(feed, fetched, pages, now)  # worker process (or database thread): parse, clean once
+        await self.run_db(self.store_document, feed, doc, now, report)  # database thread: clean … record, one commit
+        report.status, report.etag, report.last_modified = "ok", fetched.etag, fetched.last_modified
+
+    def store_document(self, feed: FeedConfig, doc: PreparedDocument, now: datetime, report: PollReport) -> None:
+        """The database thread's stages for a prepared document; entries stored unchanged are skipped."""
+        fresh = self.unseen(feed, doc, report)  # database, reading: entries new or edited since stored
+        if not fresh:
+            return
+        sink = self.sink  # one wiring for the whole batch, though a reload swaps it meanwhile
+        with Session(self.engine) as session:
+            batch = self.cleaner.clean_batch(session, feed, [p for p, _ in fresh])  # learned boilerplate, history
+            report.removed_lines += sum(len(c.removed) for c in batch.results)
+            signatures, events = self.signatures(fresh)  # here only for text cleaned again, else the worker's
+            matched = [sink.match(p.item) if sink is not None else None for p, _ in fresh]  # pure, before the story lock
+            stories = self.store_stories(session, fresh, signatures, events, now)  # story lock held until commit
+            self.record(session, sink, feed, fresh, stories, matched, report)  # matches and alerts written
+            session.commit()
+        if batch.learned:  # the feed's earlier items still hold the newly learned lines
+            self.reclean(feed, len(batch.learned))
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking database work on the pipeline's database threads (one writer on SQLite)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Stop the parse workers and the database threads after in-flight work finishes."""
+        if self.parse_pool is not None:
+            self.parse_pool.close()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+    def documents_in_flight(self) -> asyncio.Semaphore:
+        """This event loop's bound on polls between the start of a fetch and the end of storing it.
+
+        Fetching is faster than storing; without a bound, a pass over many feeds holds every
+        fetched body and prepared batch in memory while they queue for the database thread.
+        Twice the fetch concurrency keeps the fetcher and the database thread both busy.
+        """
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(2 * self.config.fetch.concurrency))
+        return self._slots[1]
+
+    async def fetch(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None, last_modified: str | None,
+                    report: PollReport) -> FetchResult | None:
+        """Fetch the feed (conditional GET); None when the server answered 304 Not Modified."""
+        result = await fetcher.fetch(feed.url, etag=etag, last_modified=last_modified, headers=feed.headers)
+        report.http_status, report.bytes, report.retry_after = result.status, result.bytes_read, result.retry_after
+        if result.not_modified:
+            report.status, report.etag, report.last_modified = "not-modified", etag, last_modified
+            return None
+        return result
+
+    async def prepare(self, feed: FeedConfig, fetched: FetchResult, pages: Mapping[str, str],
+                      now: datetime) -> PreparedDocument:
+        """Parse the document and clean each entry once (`pages`: a summary-only feed's articles by link).
+
+        In a parse worker process when there are any, else on the database thread; also works out
+        each entry's content hash, MinHash and event signatures and search tokens.
+        """
+        aliases, tracking = self.aliases or AliasTable(), self.config.fetch.tracking_params
+        if self.parse_pool is not None:
+            return await self.parse_pool.prepare(feed, fetched.body, fetched.headers, fetched.url, now, tracking,
+                                                 pages, aliases)
+        return await self.run_db(lambda: prepare_document(feed, self.cleaner.compiled(feed), fetched.body,
+                                                          fetched.headers, fetched.url, now, tracking, pages, aliases))
+
+    async def full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
+        """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
+        from wirewatch.ingest.fulltext import extract_article
+
+        parsed = parse_document(feed, result.body, result.headers, result.url)
+        with Session(self.engine) as session:
+            known = known_items(session, feed.name, [entry_identity(e) for e in parsed.entries])
+        pages: dict[str, str] = {}
+        for entry in parsed.entries:
+            if entry_identity(entry) in known or not entry.link:
+                continue
+            try:
+                page = await fetcher.fetch(entry.link)
+                article = extract_article(page.body.decode("utf-8", "replace"), entry.link)
+            except (FetchError, ValueError) as exc:
+                log.warning("full text failed for %s: %s", entry.link, exc, extra=_fields(feed=feed.name, url=entry.link))
+                continue
+            if article:
+                pages[entry.link] = article
+        return pages
+
+    def unseen(self, feed: FeedConfig, doc: PreparedDocument, report: PollReport) -> list[tuple[Prepared, Known | None]]:
+        """The entries not stored as they are now, each with what is stored of it (None: a new item)."""
+        report.warning, report.skipped = doc.warning, doc.skipped
+        if doc.warning:
+            log.info("feed %s parsed with a warning: %s", feed.name, doc.warning, extra=_fields(feed=feed.name))
+        with Session(self.engine) as session:
+            known = known_items(session, feed.name, [p.item.identity for p in doc.entries])
+        fresh: list[tuple[Prepared, Known | None]] = []
+        for prepared in doc.entries:
+            old = known.get(prepared.item.identity)
+            if old is not None and old.raw_hash == prepared.raw_hash:
+                report.duplicate += 1
+                continue
+            fresh.append((prepared, old))
+        return fresh
+
+    def event(self, prepared: Prepared) -> EventSignature:
+        """The entry's event signature: the prepared one if its text was not cleaned again, else worked out now."""
+        if prepared.event is not None and prepared.cleaned.text == prepared.item.text:
+            return prepared.event
+        return event_signature(prepared.item.title, prepared.item.text, self.aliases)
+
+    def signatures(self, fresh: Sequence[tuple[Prepared, Known | None]]
+                   ) -> tuple[list[dedupe.Signature], list[EventSignature]]:
+        """Each entry's MinHash and event signatures: the worker's, unless its text was cleaned again since."""
+        return ([p.signature or dedupe.signature(p.item.text) for p, _ in fresh],
+                [self.event(p) for p, _ in fresh])
+
+    def store_stories(self, session: Session, fresh: Sequence[tuple[Prepared, Known | None]],
+                      signatures: Sequence[dedupe.Signature], events: Sequence[EventSignature],
+                      now: datetime) -> list[StoryRef | None]:
+        """New items into their stories (taking the story lock), edits in place; None where another daemon was first."""
+        cfg = self.config.dedupe
+        new = [n for n, (_, old) in enumerate(fresh) if old is None]
+        xlang = cfg.cross_language.threshold if cfg.cross_language.enabled else None
+        stored = iter(store_new_items(session, [(fresh[n][0].item, fresh[n][0].raw_hash) for n in new], cfg.window,
+                                      cfg.threshold, cfg.short_text, now, self.tail, [signatures[n] for n in new],
+                                      [events[n] for n in new], xlang))
+        return [next(stored) if old is None else update_item(session, old.id, p.item, p.raw_hash, events[n])
+                for n, (p, old) in enumerate(fresh)]
+
+    def record(self, session: Session, sink: Sink[Any] | None, feed: FeedConfig,
+               fresh: Sequence[tuple[Prepared, Known | None]], stories: Sequence[StoryRef | None],
+               matched: Sequence[Any], report: PollReport) -> None:
+        """Write each stored item's matches and alerts (the sink) in feed order, and count it in the report."""
+        for (prepared, old), story, matches in zip(fresh, stories, matched, strict=True):
+            item = prepared.item
+            if story is None:  # another daemon stored it first
+                report.duplicate += 1
+                continue
+            log.debug("item %s of %s %s story %d", item.id, feed.name,
+                      "edited in" if old is not None else "started" if story.created else "joined", story.id,
+                      extra=_fields(feed=feed.name, item=item.id, story=story.id,
+                                    event="item.updated" if old is not None else "item.new"))
+            if sink is not None:
+                sink.record(session, item, story, matches)
+            if old is None:
+                report.new += 1
+                report.stories_created += int(story.created)
+            else:
+                report.updated += 1
+
+    def reclean(self, feed: FeedConfig, lines: int) -> None:
+        """Clean the feed's stored items again with the lines just learned, and re-match them (`reprocess`)."""
+        try:
+            n = reprocess(self.engine, self.config, self.cleaner, self.rematch, feed.name)
+        except Exception:  # the batch is committed; `wirewatch reprocess` can redo this
+            log.exception("re-cleaning %s after learning boilerplate failed", feed.name, extra=_fields(feed=feed.name))
+        else:
+            log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name, lines,
+                     extra=_fields(feed=feed.name, items=n, lines=lines))
+
+    def finish(self, report: PollReport, started: float) -> PollReport:
+        """Cap the server's Retry-After, zero what a failed store did not keep, and time the poll."""
+        if report.retry_after is not None:  # a server may ask for years (or overflow the clock): cap it
+            report.retry_after = min(report.retry_after, max(self.config.fetch.max_backoff, MAX_RETRY_AFTER))
+        if report.status == "error":  # the store rolled back: nothing counted as stored was kept
+            report.new = report.updated = report.stories_created = report.removed_lines = 0
+        report.duration = time.monotonic() - started
+        return report
+
+
+def failed(report: PollReport, exc: Exception) -> None:
+    """Put a poll's failure in its report: the feed's doing (HTTP, parse), the database's, or a bug of ours."""
+    if isinstance(exc, HTTPStatusError):
+        report.http_status, report.error, report.retry_after = exc.status, str(exc), exc.retry_after
+    elif isinstance(exc, IngestError | ValueError):
+        report.error = f"{type(exc).__name__}: {exc}"
+    elif isinstance(exc, OperationalError | InterfaceError):  # database down or busy: the daemon logs the outage once
+        report.error = f"{DATABASE_UNAVAILABLE}: {(str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]}"
+        log.debug("poll of %s not stored: %s", report.feed, report.error, extra=_fields(feed=report.feed))
+    else:
+        log.exception("unexpected error polling %s", report.feed, extra=_fields(feed=report.feed))
+        report.error = f"internal error: {type(exc).__name__}: {exc}"
 
 
 @dataclass(slots=True)
@@ -155,189 +403,9 @@ class Cleaner:
         return (active | {cleaning.normalise(x) for x in cfg.pin}) - disabled, new - disabled
 
 
-@dataclass
-class Pipeline:
-    """Runs polls for the daemon and `wirewatch poll`; owns no global state besides its collaborators."""
-
-    engine: Engine
-    config: Config
-    cleaner: Cleaner
-    sink: Sink | None = None
-    resink: Sink | None = None
-    executor: ThreadPoolExecutor | None = None
-    tail: BandTail = field(default_factory=BandTail)
-    parse_pool: ParsePool | None = None
-    aliases: AliasTable | None = None
-    """The watchlists' entities for event signatures (`ingest.event`), set by the composition root."""
-    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.executor is None:
-            workers = 1 if self.engine.dialect.name == "sqlite" else 4
-            self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirewatch-db")
-
-    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking database work on the pipeline's database threads (one writer on SQLite)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
-
-    def close(self) -> None:
-        """Stop the parse workers and the database threads after in-flight work finishes."""
-        if self.parse_pool is not None:
-            self.parse_pool.close()
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
-
-    def documents_in_flight(self) -> asyncio.Semaphore:
-        """This event loop's bound on polls between the start of a fetch and the end of storing it.
-
-        Fetching is faster than storing; without a bound, a pass over many feeds holds every
-        fetched body and prepared batch in memory while they queue for the database thread.
-        Twice the fetch concurrency keeps the fetcher and the database thread both busy.
-        """
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots[0] is not loop:
-            self._slots = (loop, asyncio.Semaphore(2 * self.config.fetch.concurrency))
-        return self._slots[1]
-
-    async def poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None = None,
-                   last_modified: str | None = None) -> PollReport:
-        """Fetch one feed and process what it holds; every failure becomes a report, never an exception."""
-        async with self.documents_in_flight():
-            return await self._poll(fetcher, feed, etag, last_modified)
-
-    async def _poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None,
-                    last_modified: str | None) -> PollReport:
-        started = time.monotonic()
-        report = PollReport(feed=feed.name, status="error")
-        try:
-            result = await fetcher.fetch(feed.url, etag=etag, last_modified=last_modified, headers=feed.headers)
-            report.http_status, report.bytes = result.status, result.bytes_read
-            report.retry_after = result.retry_after
-            if result.not_modified:
-                report.status, report.etag, report.last_modified = "not-modified", etag, last_modified
-            else:
-                pages = await self._full_text(fetcher, feed, result) if feed.full_text else {}
-                loop = asyncio.get_running_loop()
-                if self.parse_pool is None:
-                    await loop.run_in_executor(self.executor, self.process_document, feed, result, report, pages)
-                else:  # parse and clean in a worker process, store on the database thread
-                    now = utcnow()
-                    doc = await self.parse_pool.prepare(feed, result.body, result.headers, result.url, now,
-                                                        self.config.fetch.tracking_params, pages,
-                                                        self.aliases or AliasTable())
-                    await loop.run_in_executor(self.executor, self.store_document, feed, doc, now, report)
-                report.status, report.etag, report.last_modified = "ok", result.etag, result.last_modified
-        except HTTPStatusError as exc:
-            report.http_status, report.error, report.retry_after = exc.status, str(exc), exc.retry_after
-        except (IngestError, ValueError) as exc:
-            report.error = f"{type(exc).__name__}: {exc}"
-        except (OperationalError, InterfaceError) as exc:  # database down or busy: the daemon logs the outage once
-            report.error = f"{DATABASE_UNAVAILABLE}: {(str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]}"
-            log.debug("poll of %s not stored: %s", feed.name, report.error, extra=_fields(feed=feed.name))
-        except Exception as exc:  # noqa: BLE001 - one broken feed must never stop the daemon
-            log.exception("unexpected error polling %s", feed.name, extra=_fields(feed=feed.name))
-            report.error = f"internal error: {type(exc).__name__}: {exc}"
-        if report.retry_after is not None:  # a server may ask for years (or overflow the clock): cap it
-            report.retry_after = min(report.retry_after, max(self.config.fetch.max_backoff, MAX_RETRY_AFTER))
-        if report.status == "error":  # the store rolled back: nothing counted as stored was kept
-            report.new = report.updated = report.stories_created = report.removed_lines = 0
-        report.duration = time.monotonic() - started
-        return report
-
-    async def _full_text(self, fetcher: Fetcher, feed: FeedConfig, result: FetchResult) -> dict[str, str]:
-        """Summary-only feeds: fetch each new entry's page and use the extracted article as content."""
-        from wirewatch.ingest.fulltext import extract_article
-
-        parsed = parse_document(feed, result.body, result.headers, result.url)
-        with Session(self.engine) as session:
-            known = known_items(session, feed.name, [entry_identity(e) for e in parsed.entries])
-        pages: dict[str, str] = {}
-        for entry in parsed.entries:
-            if entry_identity(entry) in known or not entry.link:
-                continue
-            try:
-                page = await fetcher.fetch(entry.link)
-                article = extract_article(page.body.decode("utf-8", "replace"), entry.link)
-            except (FetchError, ValueError) as exc:
-                log.warning("full text failed for %s: %s", entry.link, exc, extra=_fields(feed=feed.name, url=entry.link))
-                continue
-            if article:
-                pages[entry.link] = article
-        return pages
-
-    def event(self, prepared: Prepared) -> EventSignature:
-        """The entry's event signature: the prepared one if its text was not cleaned again, else worked out now."""
-        if prepared.event is not None and prepared.cleaned.text == prepared.item.text:
-            return prepared.event
-        return event_signature(prepared.item.title, prepared.item.text, self.aliases)
-
-    def process_document(self, feed: FeedConfig, result: FetchResult, report: PollReport,
-                         full_text: Mapping[str, str] | None = None) -> None:
-        """Parse, clean and store a fetched document in this thread (when there are no parse workers)."""
-        now = utcnow()
-        doc = prepare_document(feed, self.cleaner.compiled(feed), result.body, result.headers, result.url, now,
-                               self.config.fetch.tracking_params, full_text, self.aliases or AliasTable())
-        self.store_document(feed, doc, now, report)
-
-    def store_document(self, feed: FeedConfig, doc: PreparedDocument, now: datetime, report: PollReport) -> None:
-        """Finish cleaning, group and store a prepared document's entries; skip the ones stored unchanged."""
-        report.warning, report.skipped = doc.warning, doc.skipped
-        if doc.warning:
-            log.info("feed %s parsed with a warning: %s", feed.name, doc.warning, extra=_fields(feed=feed.name))
-        with Session(self.engine) as session:
-            known = known_items(session, feed.name, [p.item.identity for p in doc.entries])
-        fresh: list[tuple[Prepared, Known | None]] = []
-        for prepared in doc.entries:
-            old = known.get(prepared.item.identity)
-            if old is not None and old.raw_hash == prepared.raw_hash:
-                report.duplicate += 1
-                continue
-            fresh.append((prepared, old))
-        if not fresh:
-            return
-        with Session(self.engine) as session:
-            batch = self.cleaner.clean_batch(session, feed, [p for p, _ in fresh])
-            report.removed_lines += sum(len(c.removed) for c in batch.results)
-            cfg = self.config.dedupe
-            new = [p for p, old in fresh if old is None]
-            xlang = cfg.cross_language.threshold if cfg.cross_language.enabled else None
-            stored = iter(store_new_items(session, [(p.item, p.raw_hash) for p in new], cfg.window, cfg.threshold,
-                                          cfg.short_text, now, self.tail, [p.signature for p in new],
-                                          [self.event(p) for p in new], xlang))
-            for prepared, old in fresh:  # edits in place, and the sink for each item in feed order
-                item = prepared.item
-                story = next(stored) if old is None else update_item(session, old.id, item, prepared.raw_hash,
-                                                                     self.event(prepared))
-                if story is None:  # another daemon stored it first
-                    report.duplicate += 1
-                    continue
-                log.debug("item %s of %s %s story %d", item.id, feed.name,
-                          "edited in" if old is not None else "started" if story.created else "joined", story.id,
-                          extra=_fields(feed=feed.name, item=item.id, story=story.id,
-                                        event="item.updated" if old is not None else "item.new"))
-                if self.sink is not None:
-                    self.sink(session, item, story)
-                if old is None:
-                    report.new += 1
-                    report.stories_created += int(story.created)
-                else:
-                    report.updated += 1
-            session.commit()
-        if batch.learned:  # the feed's earlier items still hold the newly learned lines: clean them again
-            try:
-                n = reprocess(self.engine, self.config, self.cleaner, self.resink, feed.name)
-            except Exception:  # noqa: BLE001 - the batch is committed; `wirewatch reprocess` can redo this
-                log.exception("re-cleaning %s after learning boilerplate failed", feed.name,
-                              extra=_fields(feed=feed.name))
-            else:
-                log.info("re-cleaned %d stored items of %s after learning %d lines", n, feed.name,
-                         len(batch.learned), extra=_fields(feed=feed.name, items=n, lines=len(batch.learned)))
-
-
-def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | None,
+def reprocess(engine: Engine, config: Config, cleaner: Cleaner, rematch: Rematch | None,
               feed: str | None = None) -> int:
-    """Re-run cleaning (and the sink: matching, alerts) over stored items from their raw fields."""
+    """Re-run cleaning over stored items from their raw fields, and `rematch` on each (matches; alerts if it makes them)."""
     feeds = {f.name: f for f in config.feeds}
     rulesets: dict[str, cleaning.Ruleset] = {}
     count = 0
@@ -364,8 +432,8 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, sink: Sink | Non
             session.add(row)
             item.text, item.source, item.content_hash = row.text, row.source, row.content_hash
             item.title, item.teaser = row.title, row.teaser
-            if sink is not None and row.story_id is not None:
-                sink(session, item, StoryRef(row.story_id, row.fetched_at or utcnow(), [], 1))
+            if rematch is not None and row.story_id is not None:
+                rematch(session, item, StoryRef(row.story_id, row.fetched_at or utcnow(), [], 1))
             count += 1
         session.commit()
     return count

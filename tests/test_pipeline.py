@@ -18,6 +18,7 @@ from wirewatch.app import App
 from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.daemon import poll_once
 from wirewatch.ingest.feedstore import list_feeds
+from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import ItemRow, StoryRow
 from wirewatch.reports import export_lines
 
@@ -138,12 +139,15 @@ def test_a_pass_over_many_feeds_holds_at_most_twice_the_fetch_concurrency_in_fli
     original = app.pipeline.sink
     assert original is not None
 
-    def slow_sink(session: Session, item: object, story: object) -> None:  # the database thread is the bottleneck
-        time.sleep(0.3)
-        fetched_while_storing.append(len(server.requests))
-        original(session, item, story)  # type: ignore[arg-type]
+    class SlowSink:  # the database thread is the bottleneck
+        match = original.match
 
-    app.pipeline.sink = slow_sink
+        def record(self, session: Session, item: Item, story: StoryRef, matched: object) -> None:
+            time.sleep(0.3)
+            fetched_while_storing.append(len(server.requests))
+            original.record(session, item, story, matched)
+
+    app.pipeline.sink = SlowSink()
     try:
         reports = poll(app)
         assert all(r.new == 1 for r in reports.values()) and len(reports) == 8

@@ -1,8 +1,8 @@
 """The composition root: one `App` holds the config, database, ingest pipeline and alerts wiring.
 
-This is the only module that knows both `ingest` and `alerts`: the pipeline's sink matches a
-stored item against the watchlists, saves the matches and creates the alerts, all inside the
-transaction that stored the item.
+This is the only module that knows both `ingest` and `alerts`: the pipeline's sink (`AlertSink`)
+matches an item against the watchlists before the story transaction, then saves the matches and
+creates the alerts inside the transaction that stored the item.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.matchstore import save_matches
 from wirewatch.alerts.route import Channel, Route, channel_problems, close_channels, routes_from
+from wirewatch.alerts.types import WatchlistMatch
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.loader import Loaded, load_config, problem_in
@@ -32,7 +33,7 @@ from wirewatch.config.packs import load_packs
 from wirewatch.ingest.event import AliasTable
 from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.item import Item, StoryRef
-from wirewatch.ingest.pipeline import Cleaner, Pipeline, Sink
+from wirewatch.ingest.pipeline import Cleaner, Pipeline, Rematch
 from wirewatch.ingest.prepare import ParsePool, default_workers
 from wirewatch.ingest.stories import ensure_index_scheme
 
@@ -70,6 +71,27 @@ def build_wiring(config_path: Path | str | None) -> Wiring:
     routes = routes_from(watchlists)
     aliases = AliasTable.build((e.id, e.aliases, e.tickers) for wl in watchlists for e in wl.entities)
     return Wiring(loaded=loaded, matcher=matcher, routes=routes, cleaner=Cleaner(load_packs()), aliases=aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSink:
+    """The pipeline's sink: an item's watchlist matches, decided before the story lock, recorded with its alerts."""
+
+    matcher: Matcher
+    routes: dict[str, Route]
+
+    def match(self, item: Item) -> list[WatchlistMatch]:
+        """The item's watchlist matches (pure: its cleaned title and text only)."""
+        return self.matcher.match(item.title, item.text)
+
+    def record(self, session: Session, item: Item, story: StoryRef, matched: list[WatchlistMatch]) -> None:
+        """Save the matches and create the alerts they cause, in the transaction that stored the item."""
+        assert item.id is not None
+        save_matches(session, item.id, story.id, matched, new_item=story.new_item)
+        for wm in matched:
+            metrics.MATCHES.labels(wm.watchlist).inc()
+        if matched and not (item.teaser and not item.text.strip()):  # a placeholder body is no news to send
+            metrics.ALERTS.inc(len(create_alerts(session, item, story, matched, self.routes)))
 
 
 _WHAT = {"ticker": "tickers", "alias": "aliases", "exclude phrase": "exclude", "keyword": "keywords"}
@@ -114,7 +136,7 @@ class App:
         workers = default_workers() if cfg.parse_workers is None else cfg.parse_workers
         pool = ParsePool(workers, self.wiring.cleaner.packs) if workers else None
         self.pipeline = Pipeline(engine=self.engine, config=cfg, cleaner=self.wiring.cleaner, sink=self.sink(),
-                                 resink=self.rematch_sink(), parse_pool=pool, aliases=self.wiring.aliases)
+                                 rematch=self.rematch(), parse_pool=pool, aliases=self.wiring.aliases)
 
     @classmethod
     def open(cls, config_path: Path | str | None, *, migrate: bool = True, retries: int = 1) -> App:
@@ -142,26 +164,15 @@ class App:
         self.pipeline.cleaner = wiring.cleaner
         self.pipeline.aliases = wiring.aliases
         self.pipeline.sink = self.sink()
-        self.pipeline.resink = self.rematch_sink()
+        self.pipeline.rematch = self.rematch()
         self.sync_feeds()
 
-    def sink(self) -> Sink:
-        """The pipeline's sink: match the stored item, save matches, create alerts (same transaction)."""
-        wiring = self.wiring
+    def sink(self) -> AlertSink:
+        """The pipeline's sink for the current wiring: match before the story lock, save matches and alerts in it."""
+        return AlertSink(self.wiring.matcher, self.wiring.routes)
 
-        def on_stored(session: Session, item: Item, story: StoryRef) -> None:
-            matches = wiring.matcher.match(item.title, item.text)
-            assert item.id is not None
-            save_matches(session, item.id, story.id, matches, new_item=story.new_item)
-            for wm in matches:
-                metrics.MATCHES.labels(wm.watchlist).inc()
-            if matches and not (item.teaser and not item.text.strip()):  # a placeholder body is no news to send
-                metrics.ALERTS.inc(len(create_alerts(session, item, story, matches, wiring.routes)))
-
-        return on_stored
-
-    def rematch_sink(self) -> Sink:
-        """A sink for `reprocess`: redo matches only; never alert on history."""
+    def rematch(self) -> Rematch:
+        """What `reprocess` runs on each item it cleaned again: redo its matches; never alert on history."""
         wiring = self.wiring
 
         def on_reprocessed(session: Session, item: Item, story: StoryRef) -> None:

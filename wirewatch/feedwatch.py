@@ -24,7 +24,7 @@ log = logging.getLogger("wirewatch.health")  # the logger name is what users fil
 
 
 def health_check(config: Config) -> Callable[[Session, FeedRow], None]:
-    """A `record_poll` hook: re-assess the feed and, on a change of health, store it and queue an event."""
+    """A `record_polls` hook (`per_feed`): re-assess the feed and, on a change of health, store it and queue an event."""
 
     def check(session: Session, row: FeedRow) -> None:
         now = utcnow()
