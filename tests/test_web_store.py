@@ -17,7 +17,7 @@ from wirewatch import db
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import WebConfig
 from wirewatch.ingest.store import ItemRow, LearnedRule
-from wirewatch.web import store
+from wirewatch.web import searchstore, store
 from wirewatch.web.security import csrf_ok, origin_ok, token_ok
 from wirewatch.web.views import bars, duration, segments
 
@@ -58,35 +58,35 @@ def titles(rows: list[dict[str, object]]) -> list[object]:
     ("nothing-like-this", []),
 ])
 def test_search_finds_items_in_every_script(engine: sa.Engine, query: str, expected: list[str]) -> None:
-    assert titles(store.search_items(engine, query)) == expected
+    assert titles(searchstore.search_items(engine, query)) == expected
 
 
 @pytest.mark.parametrize("recent", [1, 2, 20_000])
 def test_search_finds_old_items_beyond_the_recent_scan(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
                                                        recent: int) -> None:
-    monkeypatch.setattr(store, "RECENT_SCAN", recent)  # PostgreSQL: newest items scanned, older ones indexed
-    assert titles(store.search_items(engine, "日本")) == ["マイクロソフト、日本に投資", "微软将向日本云计算投资"]
-    assert titles(store.search_items(engine, "cloud data")) == ["Microsoft to invest in Japan cloud"]
-    assert titles(store.search_items(engine, "日本", limit=1)) == ["マイクロソフト、日本に投資"]
+    monkeypatch.setattr(searchstore, "RECENT_SCAN", recent)  # PostgreSQL: newest items scanned, older ones indexed
+    assert titles(searchstore.search_items(engine, "日本")) == ["マイクロソフト、日本に投資", "微软将向日本云计算投资"]
+    assert titles(searchstore.search_items(engine, "cloud data")) == ["Microsoft to invest in Japan cloud"]
+    assert titles(searchstore.search_items(engine, "日本", limit=1)) == ["マイクロソフト、日本に投資"]
 
 
 def test_search_filters_by_feed_and_date_and_follows_edits_and_deletes(engine: sa.Engine) -> None:
-    assert titles(store.search_items(engine, "投资", feed="nikkei")) == []
-    assert titles(store.search_items(engine, "yields", since=utcnow() - timedelta(hours=1))) == []
-    assert titles(store.search_items(engine, "yields", since=utcnow() - timedelta(hours=5))) == ["Bond yields steady"]
+    assert titles(searchstore.search_items(engine, "投资", feed="nikkei")) == []
+    assert titles(searchstore.search_items(engine, "yields", since=utcnow() - timedelta(hours=1))) == []
+    assert titles(searchstore.search_items(engine, "yields", since=utcnow() - timedelta(hours=5))) == ["Bond yields steady"]
     with engine.begin() as conn:
         conn.execute(store.ITEMS.update().where(store.ITEMS.c.identity == "i3").values(title="Gilts rally hard"))
         conn.execute(store.ITEMS.delete().where(store.ITEMS.c.identity == "i0"))
-    assert titles(store.search_items(engine, "Gilts rally")) == ["Gilts rally hard"]
-    assert titles(store.search_items(engine, "Bond yields")) == []
-    assert titles(store.search_items(engine, "cloud data")) == []
+    assert titles(searchstore.search_items(engine, "Gilts rally")) == ["Gilts rally hard"]
+    assert titles(searchstore.search_items(engine, "Bond yields")) == []
+    assert titles(searchstore.search_items(engine, "cloud data")) == []
 
 
 def test_sqlite_search_uses_the_fts5_trigram_table(tmp_path: object) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path}/fts.db")
     db.upgrade(engine)
     with engine.connect() as conn:
-        assert store._fts_available(conn)
+        assert searchstore._fts_available(conn)
         sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'item_fts'")).scalar_one()
     assert "trigram" in sql
 
@@ -211,7 +211,7 @@ def brute_force(title: str, text: str, q: str) -> bool:
 @pytest.mark.parametrize("recent", [7, 20_000])
 def test_short_word_search_agrees_with_a_brute_force_scan(db_url: str, monkeypatch: pytest.MonkeyPatch,
                                                           recent: int) -> None:
-    monkeypatch.setattr(store, "RECENT_SCAN", recent)  # PostgreSQL: both the recent scan and the index
+    monkeypatch.setattr(searchstore, "RECENT_SCAN", recent)  # PostgreSQL: both the recent scan and the index
     engine = db.make_engine(db_url)
     db.upgrade(engine)
     items = generated(400)
@@ -234,15 +234,15 @@ def test_short_word_search_agrees_with_a_brute_force_scan(db_url: str, monkeypat
         for feed in (None, "sina"):
             expected = [i for i in sorted(by_id, reverse=True)
                         if brute_force(by_id[i][0], by_id[i][1], q) and feed in (None, by_id[i][2])]
-            got = [r["id"] for r in store.search_items(engine, q, feed=feed, limit=1000)]
+            got = [r["id"] for r in searchstore.search_items(engine, q, feed=feed, limit=1000)]
             assert got == expected, (q, feed)
-            assert [r["id"] for r in store.search_items(engine, q, feed=feed, limit=3)] == expected[:3], (q, feed)
+            assert [r["id"] for r in searchstore.search_items(engine, q, feed=feed, limit=3)] == expected[:3], (q, feed)
             checked += len(expected)
     assert checked > 1000  # the generated items do hold the words searched
     since = now - timedelta(minutes=100)
     expected = [i for i in sorted(by_id, reverse=True) if brute_force(*by_id[i][:2], "微")
                 and int(by_id[i][3][1:]) < 100]
-    assert [r["id"] for r in store.search_items(engine, "微", since=since, limit=1000)] == expected
+    assert [r["id"] for r in searchstore.search_items(engine, "微", since=since, limit=1000)] == expected
     engine.dispose()
 
 
@@ -269,20 +269,20 @@ def test_short_words_follow_the_writer_edits_and_pruning(db_url: str) -> None:
     with Session(engine) as session:
         store_new_items(session, [(old, "r1"), (fresh, "r2")], 86400.0, 0.5, 200, now, None)
         session.commit()
-    assert titles(store.search_items(engine, "ai")) == ["AI chips"]
-    assert titles(store.search_items(engine, "日")) == ["AI chips"]
-    assert titles(store.search_items(engine, "uk 旧")) == ["旧闻 UK"]
+    assert titles(searchstore.search_items(engine, "ai")) == ["AI chips"]
+    assert titles(searchstore.search_items(engine, "日")) == ["AI chips"]
+    assert titles(searchstore.search_items(engine, "uk 旧")) == ["旧闻 UK"]
     edited = item("new", "EU chips", "Nvidia said its chips sold out in 韩国.", now)
     with Session(engine) as session:
         assert fresh.id is not None
         update_item(session, fresh.id, edited, "r3")
         session.commit()
-    assert titles(store.search_items(engine, "ai")) == []
-    assert titles(store.search_items(engine, "日")) == []
-    assert titles(store.search_items(engine, "eu 韩")) == ["EU chips"]
+    assert titles(searchstore.search_items(engine, "ai")) == []
+    assert titles(searchstore.search_items(engine, "日")) == []
+    assert titles(searchstore.search_items(engine, "eu 韩")) == ["EU chips"]
     assert prune(engine, Config(database="sqlite://"))["items"] == 1  # retention: 30 days
-    assert titles(store.search_items(engine, "uk")) == []
-    assert titles(store.search_items(engine, "股")) == []
+    assert titles(searchstore.search_items(engine, "uk")) == []
+    assert titles(searchstore.search_items(engine, "股")) == []
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":  # the FTS5 table holds nothing of the pruned item
             n = conn.execute(sa.text("SELECT count(*) FROM item_short WHERE item_short MATCH 'uk'")).scalar()
@@ -294,9 +294,9 @@ def test_sqlite_short_words_use_the_fts5_table(tmp_path: object) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path}/short.db")
     db.upgrade(engine)
     with engine.connect() as conn:
-        assert store._fts_available(conn, "item_short")
+        assert searchstore._fts_available(conn, "item_short")
         plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(
-            store._search_sqlite(conn, sa.select(store.ITEMS.c.id), store.split_query("ai 微"))
+            searchstore._search_sqlite(conn, sa.select(store.ITEMS.c.id), searchstore.split_query("ai 微"))
             .compile(compile_kwargs={"literal_binds": True})))))
     assert "item_short VIRTUAL TABLE" in plan and "LIKE" not in plan
 
@@ -304,7 +304,7 @@ def test_sqlite_short_words_use_the_fts5_table(tmp_path: object) -> None:
 def test_postgres_short_words_use_the_gin_index(pg_url: str) -> None:
     engine = db.make_engine(pg_url)
     db.upgrade(engine)
-    condition = store._has_tokens(store.split_query("ai 微").short)
+    condition = searchstore._has_tokens(searchstore.split_query("ai 微").short)
     with engine.connect() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))  # an empty table: the planner would read it whole
         sql = str(sa.select(store.ITEMS.c.id).where(condition)

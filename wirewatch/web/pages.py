@@ -27,7 +27,7 @@ from wirewatch.config.loader import load_watchlist
 from wirewatch.config.types import parse_duration
 from wirewatch.ingest.store import utcnow
 from wirewatch.logs import redact
-from wirewatch.web import store, views
+from wirewatch.web import searchstore, store, views
 from wirewatch.web.security import CSRF_COOKIE, csrf_ok, new_csrf, origin_ok
 
 T = TypeVar("T")
@@ -271,7 +271,7 @@ async def search(request: Request) -> Response:
     except ValueError as exc:
         error, since, until = f"since/until: {exc} (or a date like 2026-12-01)", None, None
     if error is None and (text.strip() or feed or entity):
-        rows = await _read(store.search_items, reads, text, feed, entity, since, until)
+        rows = await _read(searchstore.search_items, reads, text, feed, entity, since, until)
     cfg = _console(request).config()
     return await _render(request, "search.html", q=text, feed=feed, entity=entity, since=q.get("since", ""),
                          until=q.get("until", ""), rows=rows, error=error, feeds=[f.name for f in cfg.feeds],
