@@ -31,15 +31,19 @@ def count(session: Session, model: type) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
 
 
-def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path: Path) -> None:
+def alpha_config(tmp_path: Path, server: FeedServer) -> Path:
+    """One feed at /f.xml, a watchlist of Alpha Corp to the console, 30 days of items and 90 of alerts."""
     (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
                                      "  - {id: ALPHA, name: Alpha, aliases: [Alpha Corp]}\n", encoding="utf-8")
+    return write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                        channels={"screen": {"type": "console"}},
+                        extra="retention: {items: 30d, delivered_alerts: 90d}\n")
+
+
+def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path: Path) -> None:
     with FeedServer() as server:
         server.add("/f.xml", rss(ITEMS))
-        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
-                              channels={"screen": {"type": "console"}},
-                              extra="retention: {items: 30d, delivered_alerts: 90d}\n")
-        app = App.open(config)
+        app = App.open(alpha_config(tmp_path, server))
         try:
             asyncio.run(poll_once(app))
             with Session(app.engine) as session:
@@ -92,14 +96,9 @@ def test_index_is_rebuilt_when_the_hashing_scheme_changes(tmp_path: Path, monkey
 
 
 def test_the_newest_story_row_outlives_its_items_so_a_new_story_never_reuses_an_alerted_id(tmp_path: Path) -> None:
-    (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
-                                     "  - {id: ALPHA, name: Alpha, aliases: [Alpha Corp]}\n", encoding="utf-8")
     with FeedServer() as server:
         server.add("/f.xml", rss(ITEMS[:2]))
-        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
-                              channels={"screen": {"type": "console"}},
-                              extra="retention: {items: 30d, delivered_alerts: 90d}\n")
-        app = App.open(config)
+        app = App.open(alpha_config(tmp_path, server))
         try:
             asyncio.run(poll_once(app))
             with Session(app.engine) as session:
