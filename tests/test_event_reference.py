@@ -193,6 +193,7 @@ def _assert_same(texts: list[tuple[str, str]]) -> int:
                 assert figures.scan_numbers(folded, cjk) == ref_figures.scan_numbers(folded, cjk), part
             assert figures.letter_codes(folded) == ref_figures.letter_codes(folded), part
             assert event.language(part) == ref_event.language(part), part
+            assert event.nfkc(part) == folded, part
             assert figures.parse_code(part[:12]) == ref_figures.parse_code(part[:12])
     rng = random.Random(len(signatures))
     pairs = list(zip(signatures, signatures[1:], strict=False))
