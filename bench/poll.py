@@ -139,6 +139,7 @@ def instrument(app: object) -> dict[str, float]:
     import wirewatch.ingest.pipeline as pipeline
     import wirewatch.ingest.prepare as prepare
     import wirewatch.ingest.stories as stories
+    from wirewatch.alerts.match import Matcher
     from wirewatch.app import AlertSink
 
     spent: dict[str, float] = {}
@@ -161,7 +162,7 @@ def instrument(app: object) -> dict[str, float]:
     wrap(stories.StoryAssigner, "assign", "story assignment (in memory)")
     wrap(stories, "write_index", "story index rows (signature, bands)")
     wrap(pipeline, "store_new_items", "store new items (all of the story lines)")
-    wrap(AlertSink, "match", "match (before the story lock)")
+    wrap(Matcher, "match", "match (before the story lock)")
     wrap(AlertSink, "record", "stored matches + alerts")
     wrap(pipeline.Pipeline, "store_document", "whole batch on the database thread")
     return spent

@@ -49,7 +49,7 @@ from typing import Any
 
 import ahocorasick_rs
 
-from wirewatch.ingest.figures import MONTHS, letter_codes, parse_code, scan_numbers
+from wirewatch.ingest.figures import MONTHS, capital_marks, letter_codes, parse_code, scan_numbers
 
 __all__ = [
     "EVENT_SCHEME",
@@ -72,6 +72,7 @@ EVENT_SCHEME = "event-1"
 _KANA = re.compile("[\u3040-\u30ff]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile("[A-Za-z]")
+_SCRIPT_RUNS = re.compile("([\u3040-\u30ff]+)|([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)|([A-Za-z]+)")
 
 # --- names and aliases -------------------------------------------------------------------------
 
@@ -86,8 +87,13 @@ _UPDATE = re.compile(
 
 def _names(text: str) -> list[tuple[int, str]]:
     """(position, n: feature) of Latin words of 3+ characters written with a capital."""
-    out = []
-    for m in _NAME.finditer(text):
+    out: list[tuple[int, str]] = []
+    marks = capital_marks(text)
+    at = marks.find(b"A")
+    while at >= 0:  # the matches `_NAME.finditer` gives: each starts at the next capital after the last one
+        m = _NAME.match(text, at)
+        assert m is not None  # a capital starts a name
+        at = marks.find(b"A", m.end())
         start = m.start()
         if start and text[start - 1].isascii() and text[start - 1].isalnum():
             continue  # inside a word: eBay, 3M
@@ -181,6 +187,25 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+_WIDE = [(w, unicodedata.normalize("NFKC", w)) for w in "，（）：；～？！％　"]
+"""The characters NFKC changes in most CJK news (full-width punctuation, the ideographic space): each is one
+ASCII character, its compatibility decomposition, so replacing it does not change the text's NFKC form."""
+
+
+def nfkc(text: str) -> str:
+    """`unicodedata.normalize("NFKC", text)`, faster for text that is ASCII, normalized already, or normalized
+    once its full-width punctuation is replaced (what most CJK news is)."""
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        return text
+    quick = text
+    for wide, narrow in _WIDE:
+        if wide in quick:
+            quick = quick.replace(wide, narrow)
+    if quick is not text and unicodedata.is_normalized("NFKC", quick):
+        return quick
+    return unicodedata.normalize("NFKC", text)
+
+
 # --- the signature -----------------------------------------------------------------------------
 
 
@@ -223,7 +248,10 @@ def language(text: str) -> str:
     sample = text[:400]
     if sample.isascii():
         return "latin" if _LATIN.search(sample) else ""
-    kana, han, latin = len(_KANA.findall(sample)), len(_HAN.findall(sample)), len(_LATIN.findall(sample))
+    counts = [0, 0, 0, 0]  # one pass over runs of kana, Han, Latin letters
+    for m in _SCRIPT_RUNS.finditer(sample):
+        counts[m.lastindex or 0] += m.end() - m.start()
+    _, kana, han, latin = counts
     if kana >= 3 and kana * 10 >= han:
         return "ja"
     if han >= 3 and han * 3 >= latin / 4:
@@ -243,6 +271,8 @@ class _Found:
 
 def _scan(text: str, aliases: AliasTable | None, cjk: bool) -> _Found:
     """Entities (watchlist, codes resolved to entities where listed), Latin names and figures of `text`."""
+    if not text:
+        return _Found([], [], [], [])
     entities: list[tuple[int, str]] = aliases.find(text.casefold()) if aliases is not None else []
     digit_codes, figures = scan_numbers(text, cjk)
     codes = [(start, key) for start, _, key in digit_codes + letter_codes(text)]
@@ -257,11 +287,10 @@ _RANK = {"e": 0, "c": 1, "n": 2}
 
 def event_signature(title: str, text: str, aliases: AliasTable | None = None) -> EventSignature:
     """The event signature of an item from its title and clean text (`aliases`: watchlist entities)."""
-    title_n = unicodedata.normalize("NFKC", title)
-    text_n = unicodedata.normalize("NFKC", text)
+    title_n, text_n = nfkc(title), nfkc(text)
     update = _UPDATE.search(title_n) is not None
-    bare_title = _UPDATE.sub("", title_n)
-    lang = language(title_n + "\n" + text_n)
+    bare_title = _UPDATE.sub("", title_n) if update else title_n
+    lang = language(title_n[:400] + "\n" + text_n[:400])
     cjk = lang in ("ja", "zh")
     head = _scan(bare_title, aliases, cjk)
     body = _scan(text_n, aliases, cjk)

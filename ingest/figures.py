@@ -13,10 +13,40 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 __all__ = ["MONTHS", "code_key", "letter_codes", "parse_code", "scan_numbers"]
 
 _KANA = re.compile("[\u3040-\u30ff]")
+
+# --- finding digits and capitals fast ----------------------------------------------------------
+# A regex pass costs ~10 ns a character; `bytes.translate` and `bytes.find` cost well under one. A text is
+# encoded one byte per character (`latin-1`, other characters as `?`: positions are the text's), marked
+# through a table and searched with `find`. Decimal digits other than 0-9 (Arabic-Indic, Devanagari…: `\d`
+# finds them too) live in a few 256-character blocks: a text with a character in one of them is scanned
+# the regex way instead.
+
+_DIGIT_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_CAPITAL_MARKS = bytes(0x41 if 0x41 <= b <= 0x5A else 0x20 for b in range(256))
+_DECIMAL_BLOCKS = frozenset(ord(c) >> 8 for c in map(chr, range(0x80, 0x10000)) if c.isdecimal()) \
+    | frozenset(range(0xD8, 0xDC))  # surrogates: a character beyond the BMP, where more digits live
+_BLOCK_MARKS = bytes(0x78 if b in _DECIMAL_BLOCKS else 0x20 for b in range(256))
+
+
+def digit_marks(text: str) -> bytes | None:
+    """`text` as one byte per character, `0` at each digit 0-9 and a space elsewhere; None when it may hold
+    other decimal digits (a regex must find those)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_DIGIT_MARKS)
+    if b"x" in text.encode("utf-16-le", "surrogatepass")[1::2].translate(_BLOCK_MARKS):
+        return None
+    return text.encode("latin-1", "replace").translate(_DIGIT_MARKS)
+
+
+def capital_marks(text: str) -> bytes:
+    """`text` as one byte per character, `A` at each capital A-Z and a space elsewhere."""
+    return text.encode("latin-1", "replace").translate(_CAPITAL_MARKS)
+
 
 # --- security codes --------------------------------------------------------------------------
 
@@ -41,6 +71,7 @@ _EXCHANGE_BEFORE = re.compile(r"(?:^|[^A-Za-z])(" + "|".join(sorted(map(re.escap
 _SUFFIX_AFTER = re.compile(r"\.(SH|SS|SZ|BJ|T|JP|HK|TW|KS|KQ)(?![A-Za-z0-9])", re.I)
 _CODE_LABEL = re.compile(r"(?:代码|代碼|コード|ticker|stock code)\s?[:]?\s?$", re.I)
 _UNIT_AFTER = frozenset("万亿億元円股辆台人家件吨年月日%倍只个位名次点")
+_LABEL_END = frozenset("码碼ドrReE")
 
 
 def code_key(symbol: str, market: str | None) -> str | None:
@@ -73,21 +104,22 @@ def _is_cjk(ch: str) -> bool:
     return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
-def _digit_code(text: str, start: int, end: int, kana: bool) -> tuple[int, int, str] | None:
+def _digit_code(text: str, start: int, end: int, kana: Callable[[], bool]) -> tuple[int, int, str] | None:
     """The code a digit run of 4-6 digits at [start, end) is written as, if it is one."""
     digits = text[start:end]
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
-    m = _SUFFIX_AFTER.match(text, end)
+    m = _SUFFIX_AFTER.match(text, end) if after == "." else None
     if m is not None:
         key = code_key(digits, _SUFFIX_MARKET[m.group(1).lower()])
         return (start, m.end(), key) if key else None
     window = text[max(0, start - 12):start]
-    ex = _EXCHANGE_BEFORE.search(window)
+    # the exchange's colon, the label's last letter: within the last characters (`\s?`, `$` before a newline)
+    ex = _EXCHANGE_BEFORE.search(window) if ":" in window[-3:] else None
     if ex is not None:
         key = code_key(digits, _EXCHANGE_MARKET[ex.group(1).lower()])
         return (start, end, key) if key else None
-    if _CODE_LABEL.search(window) is not None:
+    if not _LABEL_END.isdisjoint(window[-5:]) and _CODE_LABEL.search(window) is not None:
         key = code_key(digits, None)
         return (start, end, key) if key else None  # 证券代码：600519, 銘柄コード:7203
     glued = text[max(0, start - 2):start].lower()
@@ -98,7 +130,7 @@ def _digit_code(text: str, start: int, end: int, kana: bool) -> tuple[int, int, 
     inner_before = text[start - 2] if before == " " and start >= 2 else before
     inner_after = text[end + 1] if after == " " and end + 1 < len(text) else after
     if inner_before in _OPEN and inner_after in _CLOSE:
-        if len(digits) == 4 and digits[:2] in ("19", "20") and not kana:
+        if len(digits) == 4 and digits[:2] in ("19", "20") and not kana():
             return None  # (2019) in Chinese or English text is a year
         key = code_key(digits, None)
         return (start, end, key) if key else None
@@ -117,13 +149,18 @@ _CJK_CURRENCY = {"美元": "USD", "美金": "USD", "米ドル": "USD", "ドル":
                  "元": "CNY", "人民币": "CNY", "人民元": "CNY", "港元": "HKD", "港币": "HKD", "香港ドル": "HKD",
                  "欧元": "EUR", "ユーロ": "EUR", "英镑": "GBP", "ポンド": "GBP", "韩元": "KRW", "ウォン": "KRW"}
 _CJK_CURRENCY_RE = re.compile(r"\s?(" + "|".join(sorted(_CJK_CURRENCY, key=len, reverse=True)) + ")")
+_CJK_CURRENCY_FIRST = frozenset(c[0] for c in _CJK_CURRENCY)
 _SYMBOL_BEFORE = re.compile(r"(US\$|HK\$|\$|€|£|¥|RMB|USD|CNY|JPY|HKD|EUR)\s?$")
+_SYMBOLS = ("US$", "HK$", "$", "€", "£", "¥", "RMB", "USD", "CNY", "JPY", "HKD", "EUR")
 _SYMBOL_CURRENCY = {"US$": "USD", "$": "USD", "HK$": "HKD", "€": "EUR", "£": "GBP", "¥": "JPY", "RMB": "CNY",
                     "USD": "USD", "CNY": "CNY", "JPY": "JPY", "HKD": "HKD", "EUR": "EUR"}
 _WORD_CURRENCY = {"dollar": "USD", "yuan": "CNY", "renminbi": "CNY", "yen": "JPY", "euro": "EUR"}
 _EN_AFTER = re.compile(r"\s?(trillion|billion|million|thousand|mln|tn|bn|mn|b|m|k)(?![A-Za-z])"
                        r"(?:\s(dollar|yuan|renminbi|yen|euro)s?(?![A-Za-z]))?|\s(dollar|yuan|renminbi|yen|euro)s?"
                        r"(?![A-Za-z])", re.I)
+_EN_FIRST = frozenset("tbmkdyreTBMKDYRE\u212a")  # scale words and currencies (K: the Kelvin sign, under re.I)
+_PERCENT_FIRST = frozenset("%pP个パポ")
+_MONTH_AFTER_FIRST = frozenset("sSnNrRtT\u017f")  # st nd rd th (ſ: the long s, under re.I)
 _PERCENT_AFTER = re.compile(r"\s?(?:%|percent(?![A-Za-z])|per cent(?![A-Za-z])|percentage points?(?![A-Za-z])"
                             r"|个百分点|パーセント|ポイント)", re.I)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # one branch starting with a digit: the regex engine skips ahead fast
@@ -135,6 +172,16 @@ _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _MONTH_BEFORE = re.compile(rf"(?:^|[^A-Za-z])({_MONTH_RE})\.?\s$", re.I)
 _MONTH_AFTER = re.compile(rf"(?:st|nd|rd|th)?\s({_MONTH_RE})(?![A-Za-z])", re.I)
 _CJK_DAY = re.compile(r"月(\d{1,2})日")
+_SHORT_AFTER = frozenset(_CJK_SCALE) | {"月", "年"}
+_FIGURE_FIRST = _PERCENT_FIRST | _CJK_CURRENCY_FIRST | _EN_FIRST
+
+
+def _first_after(text: str, end: int) -> str:
+    """The character at `end`, or the one after it when it is a space (what a pattern opening with `\\s?` sees)."""
+    after = text[end] if end < len(text) else ""
+    if after.isspace():
+        return text[end + 1] if end + 1 < len(text) else ""
+    return after
 
 
 def _value(x: float) -> str:
@@ -174,24 +221,27 @@ def _cjk_figure(text: str, digits: str, end: int, value: float) -> tuple[str, in
         return "", end
     if after == "年" and len(digits) == 4 and digits[:2] in ("19", "20"):
         return f"y:{digits}", end
-    pct = _PERCENT_AFTER.match(text, end)
+    pct = _PERCENT_AFTER.match(text, end) if _first_after(text, end) in _PERCENT_FIRST else None
     if pct is not None:
         return f"p:{_value(value)}", pct.end()
     return None
 
 
-def _money(text: str, start: int, end: int, value: float, cjk: bool, kana: bool) -> tuple[str, int] | None:
+def _money(text: str, start: int, end: int, value: float, cjk: bool,
+           kana: Callable[[], bool]) -> tuple[str, int] | None:
     """Money written the Latin way ($50 billion, 50 billion dollars, ¥1,812) or a scaled count (3.9 million)."""
     after = text[end] if end < len(text) else ""
-    en = _EN_AFTER.match(text, end) if not cjk or after in " bmkBMKtT" else None
+    en = _EN_AFTER.match(text, end) if (not cjk or after in " bmkBMKtT") and _first_after(text, end) in _EN_FIRST \
+        else None
     scale_word = (en.group(1) or "") if en is not None else ""
     scale = _EN_SCALE.get(scale_word.lower(), 1.0)
     word = (en.group(2) or en.group(3)) if en is not None else None
-    symbol = _SYMBOL_BEFORE.search(text[max(0, start - 4):start])
+    before = text[max(0, start - 4):start]
+    symbol = _SYMBOL_BEFORE.search(before) if before.rstrip().endswith(_SYMBOLS) else None
     stop = en.end() if en is not None else end
     if symbol is not None:
         currency = _SYMBOL_CURRENCY[symbol.group(1)]
-        if currency == "JPY" and cjk and not kana:
+        if currency == "JPY" and cjk and not kana():
             currency = "CNY"  # ¥ in Chinese text is the yuan
         return f"m:{currency}:{_value(value * scale)}", stop
     if scale_word.lower() in ("b", "m", "k"):
@@ -207,8 +257,9 @@ def _plain(text: str, start: int, end: int, digits: str, value: float, cjk: bool
     """A bare number: a Latin date (Nov. 24, 24 November), a year, or a long count (452,318)."""
     after = text[end] if end < len(text) else ""
     if not cjk and digits.isdigit() and 1 <= int(digits) <= 31:
-        month = _MONTH_BEFORE.search(text[max(0, start - 11):start])
-        month_after = _MONTH_AFTER.match(text, end) if month is None else None
+        month = _MONTH_BEFORE.search(text[max(0, start - 11):start]) if start and text[start - 1].isspace() else None
+        month_after = _MONTH_AFTER.match(text, end) if month is None and (after in _MONTH_AFTER_FIRST
+                                                                          or after.isspace()) else None
         name = month.group(1) if month is not None else month_after.group(1) if month_after else None
         if name is not None:
             return f"d:{MONTHS[name.lower()]:02d}-{int(digits):02d}"
@@ -220,17 +271,51 @@ def _plain(text: str, start: int, end: int, digits: str, value: float, cjk: bool
     return None
 
 
+def _plain_short(text: str, start: int, end: int, cjk: bool) -> bool:
+    """Whether a number of at most three characters at [start, end) surely is no figure: nothing around it
+    that a figure needs (a scale or unit, a currency or percent sign, a month)."""
+    after = text[end] if end < len(text) else ""
+    if after in _SHORT_AFTER or _first_after(text, end) in _FIGURE_FIRST \
+            or text[max(0, start - 4):start].rstrip().endswith(_SYMBOLS):
+        return False
+    return cjk or not ((start and text[start - 1].isspace()) or after in _MONTH_AFTER_FIRST or after.isspace())
+
+
+def _well_formed(digits: str) -> str:
+    """1,234.5 stays whole; 1,2 or 1.2.3 is cut where the well-formed number ends."""
+    if ("," in digits or digits.count(".") > 1) and (exact := _GROUPED.match(digits)) is not None:
+        return exact.group()
+    return digits
+
+
+def _next_number(text: str, marks: bytes | None, pos: int) -> re.Match[str] | None:
+    """The next digit run at or after `pos` (found through `marks` when there are marks)."""
+    if marks is None:
+        return _NUMBER.search(text, pos)
+    at = marks.find(b"0", pos)
+    return _NUMBER.match(text, at) if at >= 0 else None
+
+
 def scan_numbers(text: str, cjk: bool) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
     """One pass over the digit runs of `text`: (codes as (start, end, c:), figures as (position, feature))."""
     codes: list[tuple[int, int, str]] = []
     figures: list[tuple[int, str]] = []
-    kana = _KANA.search(text) is not None
+    marks = digit_marks(text)
+    if marks is not None and b"0" not in marks:
+        return codes, figures
+    known: list[bool] = []
+
+    def kana() -> bool:
+        if not known:
+            known.append(_KANA.search(text) is not None)
+        return known[0]
+
     pos = 0
-    while (m := _NUMBER.search(text, pos)) is not None:
-        start, pos, digits = m.start(), m.end(), m.group()
-        if ("," in digits or digits.count(".") > 1) and (exact := _GROUPED.match(digits)) is not None:
-            digits = exact.group()  # 1,234.5 stays whole; 1,2 or 1.2.3 is cut where the number ends
-            pos = start + len(digits)
+    while (m := _next_number(text, marks, pos)) is not None:
+        start, digits = m.start(), _well_formed(m.group())
+        pos = start + len(digits)
+        if len(digits) <= 3 and "," not in digits and _plain_short(text, start, pos, cjk):
+            continue
         if 4 <= len(digits) <= 6 and digits.isdigit():
             code = _digit_code(text, start, pos, kana)
             if code is not None:
@@ -240,7 +325,7 @@ def scan_numbers(text: str, cjk: bool) -> tuple[list[tuple[int, int, str]], list
         value, end, scaled = _compound(text, pos, _num(digits))
         found = None if scaled else _cjk_figure(text, digits, end, value)
         if found is None:
-            cur = _CJK_CURRENCY_RE.match(text, end)
+            cur = _CJK_CURRENCY_RE.match(text, end) if _first_after(text, end) in _CJK_CURRENCY_FIRST else None
             if cur is not None:
                 found = f"m:{_CJK_CURRENCY[cur.group(1)]}:{_value(value)}", cur.end()
             elif scaled:
@@ -269,7 +354,7 @@ def letter_codes(text: str) -> list[tuple[int, int, str]]:
             symbol = text[start:m.start()]
             if 1 <= len(symbol) <= 5 and (start == 0 or not text[start - 1].isalnum()):
                 found.append((start, m.end(), f"c:US:{symbol}"))
-    if ":" in text:
+    if ":" in text and ("NASDAQ" in text or "Nasdaq" in text or "NYSE" in text or "AMEX" in text or "OTC" in text):
         for m in exchange.finditer(text):
             if m.start() == 0 or not text[m.start() - 1].isalpha():
                 found.append((m.start(), m.end(), f"c:US:{m.group(2)}"))
