@@ -15,7 +15,7 @@ from wirewatch.app import App
 from wirewatch.daemon import poll_once
 from wirewatch.ingest.shortwords import stored_tokens
 from wirewatch.ingest.store import ItemRow, learned_rules
-from wirewatch.web.store import search_items
+from wirewatch.web.searchstore import search_items
 
 FOOTER = "欢迎订阅本站晨间快讯，每个交易日早八点准时送达。"
 STORED_FOOTER = FOOTER  # stored as written: full-width punctuation stays

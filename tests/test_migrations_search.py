@@ -11,7 +11,7 @@ from sqlalchemy import text
 from tests.helpers import insert_legacy_items
 from wirewatch import db
 from wirewatch.ingest.shortwords import stored_tokens
-from wirewatch.web import store
+from wirewatch.web import searchstore
 
 N = 4_100  # more than two of the migration's batches of 2,000
 
@@ -31,13 +31,13 @@ def test_items_stored_before_the_migration_are_found_by_short_words(db_url: str)
             stored: dict[int, str] = dict(conn.execute(text("SELECT id, search_short FROM item")).all())
         assert len(stored) == N
         assert all(stored[r["id"]] == stored_tokens(r["title"], r["body"]) for r in rows)
-        assert [r["id"] for r in store.search_items(engine, "微软")] == [4007, 3007, 2007, 1007, 7]
-        assert len(store.search_items(engine, "ai", limit=5000)) == N // 2
-        assert store.search_items(engine, "ai 第1号", limit=5000)[0]["id"] == 1  # trigram and short word together
-        assert [r["id"] for r in store.search_items(engine, "ai", limit=2)] == [4099, 4097]
+        assert [r["id"] for r in searchstore.search_items(engine, "微软")] == [4007, 3007, 2007, 1007, 7]
+        assert len(searchstore.search_items(engine, "ai", limit=5000)) == N // 2
+        assert searchstore.search_items(engine, "ai 第1号", limit=5000)[0]["id"] == 1  # trigram and short word together
+        assert [r["id"] for r in searchstore.search_items(engine, "ai", limit=2)] == [4099, 4097]
         with engine.begin() as conn:  # the triggers keep the index in step after the migration too
             conn.execute(text("DELETE FROM item WHERE id = 4007"))
-        assert [r["id"] for r in store.search_items(engine, "微")] == [3007, 2007, 1007, 7]
+        assert [r["id"] for r in searchstore.search_items(engine, "微")] == [3007, 2007, 1007, 7]
         command.downgrade(cfg, "0005g")
         with engine.connect() as conn:
             columns = {c for c in (r[0] for r in conn.execute(text(
@@ -45,6 +45,6 @@ def test_items_stored_before_the_migration_are_found_by_short_words(db_url: str)
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'item'")))}
         assert "search_short" not in columns
         command.upgrade(cfg, "head")
-        assert [r["id"] for r in store.search_items(engine, "微")] == [3007, 2007, 1007, 7]
+        assert [r["id"] for r in searchstore.search_items(engine, "微")] == [3007, 2007, 1007, 7]
     finally:
         engine.dispose()
