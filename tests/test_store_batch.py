@@ -32,8 +32,8 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def item(feed: str, guid: str, text: str, source: str | None = None) -> Item:
-    made = Item(feed=feed, identity=guid, guid=guid, url=f"http://{feed}.invalid/{guid}", title=text[:40],
+def item(feed: str, guid: str, text: str, source: str | None = None, url: str | None = None) -> Item:
+    made = Item(feed=feed, identity=guid, guid=guid, url=url or f"http://{feed}.invalid/{guid}", title=text[:40],
                 raw_summary=text, raw_content="", published_at=NOW, fetched_at=NOW)
     made.text, made.source, made.content_hash = text, source, dedupe.text_hash(text)
     return made

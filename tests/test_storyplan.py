@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
+from tests.test_store_batch import EVENT, NOW, OTHER, item
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.item import Item
 from wirewatch.ingest.shortwords import stored_tokens
@@ -19,20 +18,6 @@ from wirewatch.ingest.storyplan import (
     prepare,
     walk,
 )
-
-NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-EVENT = ("Contemporary Amperex said on Wednesday that the first phase of its battery plant in Debrecen, Hungary, "
-         "has started production with a planned annual capacity of 40 gigawatt hours, and that its first cells "
-         "will go to several European carmakers.")
-OTHER = ("The central bank left its benchmark lending rate unchanged for a fifth month in a row, in line with the "
-         "expectations of every economist polled, and said it would keep liquidity reasonably ample.")
-
-
-def item(feed: str, guid: str, text: str, url: str | None = None) -> Item:
-    made = Item(feed=feed, identity=guid, guid=guid, url=url or f"http://{feed}.invalid/{guid}", title=text[:40],
-                raw_summary=text, raw_content="", published_at=NOW, fetched_at=NOW)
-    made.text, made.content_hash = text, dedupe.text_hash(text)
-    return made
 
 
 def stored(story_id: int, item_id: int, text: str) -> Candidates:
