@@ -172,17 +172,16 @@ static PyMethodDef folder_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject FolderType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wirewatch.alerts._scan.Folder",
-    .tp_doc = "The per-code-point fold table and edge classes.",
-    .tp_basicsize = sizeof(Folder),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)folder_init,
-    .tp_dealloc = (destructor)folder_dealloc,
-    .tp_methods = folder_methods,
-};
+/* Both types of this module: a static type made by PyType_GenericNew, set up by `init`, freed by `dealloc`. */
+#define SCAN_TYPE(ctype, name, doc, init, dealloc, methods)                                         \
+    {                                                                                                \
+        PyVarObject_HEAD_INIT(NULL, 0) .tp_name = "wirewatch.alerts._scan." name, .tp_doc = doc,     \
+        .tp_basicsize = sizeof(ctype), .tp_flags = Py_TPFLAGS_DEFAULT, .tp_new = PyType_GenericNew,  \
+        .tp_init = (initproc)init, .tp_dealloc = (destructor)dealloc, .tp_methods = methods,         \
+    }
+
+static PyTypeObject FolderType = SCAN_TYPE(Folder, "Folder", "The per-code-point fold table and edge classes.",
+                                           folder_init, folder_dealloc, folder_methods);
 
 /* ---- Scanner: building --------------------------------------------------------------------------- */
 
@@ -508,17 +507,9 @@ static PyMethodDef scanner_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject ScannerType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wirewatch.alerts._scan.Scanner",
-    .tp_doc = "An Aho–Corasick automaton over folded code points, with edge checks.",
-    .tp_basicsize = sizeof(Scanner),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)scanner_init,
-    .tp_dealloc = (destructor)scanner_dealloc,
-    .tp_methods = scanner_methods,
-};
+static PyTypeObject ScannerType = SCAN_TYPE(Scanner, "Scanner",
+                                            "An Aho–Corasick automaton over folded code points, with edge checks.",
+                                            scanner_init, scanner_dealloc, scanner_methods);
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,

@@ -211,12 +211,8 @@ def edge_classes(folds: array.array[int]) -> bytes:
 
 def fold(text: str) -> str:
     """Fold `text` for matching (NFKC, casefold, Traditional→Simplified), keeping its length."""
-    if text.isascii():
-        return text.lower()
-    folder = native_folder()
-    if folder is not None:
-        return folder.fold(text)
-    return fold_without_native(text)
+    folder = None if text.isascii() else native_folder()
+    return folder.fold(text) if folder is not None else fold_without_native(text)
 
 
 def fold_without_native(text: str) -> str:

@@ -13,25 +13,12 @@ from collections.abc import Sequence
 
 import ahocorasick_rs
 
+from wirewatch.alerts import vocabulary as vocab
 from wirewatch.alerts.errors import WatchlistError
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.normalise import fold, native_folder
 from wirewatch.alerts.tickers import ANCHORS, parse_ticker
-from wirewatch.alerts.vocabulary import (
-    ALIAS,
-    ANCHOR,
-    ANY,
-    CAPS,
-    EXACT,
-    EXCLUDE,
-    KEYWORD,
-    NOT_KEYWORD,
-    TICKER,
-    Plan,
-    Rules,
-    Target,
-    char_class,
-)
+from wirewatch.alerts.vocabulary import Plan, Rules, Target, char_class
 from wirewatch.config.watchlist import EntityConfig, WatchlistConfig
 
 __all__ = ["compile_watchlists"]
@@ -59,7 +46,7 @@ class _Builder:
     def plan(self, watchlists: list[Rules], native: bool | None) -> Plan:
         if self.symbols:
             for anchor in ANCHORS:
-                self.add(anchor, Target(ANCHOR, -1, alias=anchor))
+                self.add(anchor, Target(vocab.ANCHOR, -1, alias=anchor))
         patterns = list(self.index)
         edges = [(char_class(p[0]), char_class(p[-1])) for p in patterns]
         targets = [tuple(t) for t in self.targets]
@@ -69,7 +56,7 @@ class _Builder:
             raise WatchlistError("the native matcher (alerts/_scan.c) was not built in this installation")
         automaton = scanner = None
         if folder is not None and patterns:
-            flags = bytes(left | right << 2 | (16 if all(t.kind < TICKER for t in ts) else 0)
+            flags = bytes(left | right << 2 | (16 if all(t.kind < vocab.TICKER for t in ts) else 0)
                           for (left, right), ts in zip(edges, targets, strict=True))
             from wirewatch.alerts._scan import Scanner
 
@@ -81,7 +68,7 @@ class _Builder:
 
 def _identity(target: Target) -> tuple[object, ...]:
     """Targets with the same identity behave the same on the same folded pattern."""
-    written = target.written if target.case != ANY else ""
+    written = target.written if target.case != vocab.ANY else ""
     return target.kind, target.watchlist, target.entity, target.case, written, target.ticker
 
 
@@ -96,25 +83,25 @@ def _phrase(value: str, where: str, what: str) -> str:
 
 def _case_rule(entity: EntityConfig, alias: str) -> int:
     if entity.case == "sensitive":
-        return EXACT
+        return vocab.EXACT
     if entity.case == "insensitive" or alias == alias.lower():
-        return ANY
-    return CAPS
+        return vocab.ANY
+    return vocab.CAPS
 
 
 def _entity(builder: _Builder, wi: int, ei: int, entity: EntityConfig, where: str) -> None:
     for alias in entity.aliases:
         written = unicodedata.normalize("NFKC", alias.strip())
-        target = Target(ALIAS, wi, ei, alias.strip(), _case_rule(entity, written), written)
+        target = Target(vocab.ALIAS, wi, ei, alias.strip(), _case_rule(entity, written), written)
         builder.add(_phrase(alias, where, "alias"), target)
     for phrase in entity.exclude:
-        builder.add(_phrase(phrase, where, "exclude phrase"), Target(EXCLUDE, wi, ei, phrase.strip()))
+        builder.add(_phrase(phrase, where, "exclude phrase"), Target(vocab.EXCLUDE, wi, ei, phrase.strip()))
     for raw in entity.tickers:
         try:
             ticker = parse_ticker(raw)
         except ValueError as exc:
             raise WatchlistError(f"{where}: {exc}") from None
-        target = Target(TICKER, wi, ei, raw.strip(), ticker=ticker)
+        target = Target(vocab.TICKER, wi, ei, raw.strip(), ticker=ticker)
         builder.symbols.setdefault(ticker.key, []).append(target)
         for core in ticker.cores():
             builder.add(core, target)
@@ -135,7 +122,7 @@ def _rules(builder: _Builder, wi: int, watchlist: WatchlistConfig) -> Rules:
         if unknown:
             raise WatchlistError(f"watchlist {name!r}: {rule} names {unknown}, which are not entity ids here")
         refs[rule] = frozenset(ids[ref] for ref in getattr(watchlist, rule))
-    for kind, phrases in ((KEYWORD, watchlist.keywords), (NOT_KEYWORD, watchlist.exclude_keywords)):
+    for kind, phrases in ((vocab.KEYWORD, watchlist.keywords), (vocab.NOT_KEYWORD, watchlist.exclude_keywords)):
         for phrase in phrases:
             builder.add(_phrase(phrase, f"watchlist {name!r}", "keyword"), Target(kind, wi, alias=phrase.strip()))
     return Rules(

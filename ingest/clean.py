@@ -265,32 +265,35 @@ def _trim_ends(view: _View, low: str, work: _Work) -> str:
     line = view.folded
     start, end = 0, len(line)
     while start < end:
-        m = SOURCE_START.match(line, start, end)
-        if m is not None:
-            work.found_source(m, view)
-        else:
-            found = _first(rules.start, line, low, start, end)
-            if found is None:
-                break
-            m = found[1]
-            work.remove(found[0].id, view.text(m.start(), m.end()).strip())
+        m = _take_end(SOURCE_START.match(line, start, end), rules.start, view, low, start, end, work)
+        if m is None:
+            break
         start = m.end()
         while start < end and line[start].isspace():
             start += 1
     while start < end:
-        m = SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
-        if m is not None:
-            work.found_source(m, view)
-        else:
-            found = _first(rules.end, line, low, start, end)
-            if found is None:
-                break
-            m = found[1]
-            work.remove(found[0].id, view.text(m.start(), m.end()).strip())
+        marker = SOURCE_END.search(line, max(start, end - TAIL), end) if line[end - 1] in _CLOSERS else None
+        m = _take_end(marker, rules.end, view, low, start, end, work)
+        if m is None:
+            break
         end = m.start()
         while end > start and line[end - 1].isspace():
             end -= 1
     return view.text(start, end)
+
+
+def _take_end(marker: re.Match[str] | None, rules: tuple[Rule, ...], view: _View, low: str,
+              start: int, end: int, work: _Work) -> re.Match[str] | None:
+    """At one end of the line: a source marker is kept as the source, else the first rule that matches is removed."""
+    if marker is not None:
+        work.found_source(marker, view)
+        return marker
+    found = _first(rules, view.folded, low, start, end)
+    if found is None:
+        return None
+    rule, m = found
+    work.remove(rule.id, view.text(m.start(), m.end()).strip())
+    return m
 
 
 def _cut_spans(view: _View, spans: list[tuple[int, int]]) -> str:

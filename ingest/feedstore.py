@@ -33,6 +33,7 @@ class FeedSpec:
     name: str
     url: str
     interval: float
+    """Seconds between polls (the feed's own `interval`, else the config's default)."""
     enabled: bool = True
 
 

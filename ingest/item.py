@@ -16,10 +16,13 @@ class Entry:
     """One entry of a feed, raw, as the parser found it."""
 
     guid: str | None
+    """The entry's own id (RSS `guid`, Atom `id`, JSON Feed `id`), if it has one."""
     link: str | None
     title: str
     summary: str = ""
+    """The short form as HTML (RSS `description`, Atom `summary`)."""
     content: str = ""
+    """The full form as HTML (`content:encoded`, Atom `content`), when the feed carries one."""
     published: datetime | None = None
     author: str | None = None
     source: str | None = None
@@ -89,7 +92,9 @@ class StoryRef:
 
     id: int
     first_seen: datetime
+    """When the story's first item was stored."""
     sources: list[str]
+    """The outlets of the story's items (`story.sources`)."""
     items: int
     created: bool = False
     updated: bool = False

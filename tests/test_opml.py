@@ -160,6 +160,13 @@ def test_import_refuses_hostile_opml_and_writes_nothing(tmp_path: Path, capsys: 
     assert not (tmp_path / "feeds.yaml").exists() and "feeds_files" not in config.read_text(encoding="utf-8")
 
 
+def test_import_of_a_missing_file_says_it_cannot_read_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    missing = tmp_path / "nowhere.opml"
+    assert main(["--config", str(config), "feeds", "import", str(missing)]) == 2
+    assert f"error: cannot read {missing}: No such file or directory" in capsys.readouterr().err
+
+
 def test_export_then_import_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "a"
     source.mkdir()

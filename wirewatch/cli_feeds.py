@@ -76,11 +76,9 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     cfg = loaded.config
     try:
         outlines = parse_opml(Path(args.file).read_bytes())
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except OpmlError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
+    except (OSError, OpmlError) as exc:
+        why = f"cannot read {args.file}: {exc.strerror or exc}" if isinstance(exc, OSError) else f"{args.file}: {exc}"
+        print(f"error: {why}", file=sys.stderr)
         return 2
     target = Path(args.to) if Path(args.to).is_absolute() else loaded.base_dir / args.to
     included = target.resolve() in {p.resolve() for p in loaded.feeds_paths}
