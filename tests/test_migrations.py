@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from wirewatch import db
@@ -22,6 +24,25 @@ def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None
             diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
                                     SQLModel.metadata)
         assert diff == [], f"models and migrations disagree; add a migration: {diff}"
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_goes_down_to_an_empty_database_and_up_again(db_url: str) -> None:
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        cfg = db._alembic_config(engine)
+        command.downgrade(cfg, "base")
+        assert db.current_revision(engine) is None
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}, "a downgrade left tables behind"
+        command.upgrade(cfg, "head")
+        assert db.is_current(engine)
+        load_models()
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
+                                    SQLModel.metadata)
+        assert diff == [], f"after a round trip, models and migrations disagree: {diff}"
     finally:
         engine.dispose()
 

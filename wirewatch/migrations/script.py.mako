@@ -1,19 +1,11 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
+"""${message} (revision ${up_revision}, after ${down_revision | comma,n}, ${create_date.strftime("%Y-%m-%d %H:%M:%S")})."""
 
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 ${imports if imports else ""}
-
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
 
 
 def upgrade() -> None:

@@ -1,19 +1,13 @@
-"""feeds, items, stories, story index, learned boilerplate, matches
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-28 11:50:45.219351
-"""
+"""feeds, items, stories, story index, learned boilerplate, matches (revision 0001, the first, 2026-11-28 11:50:45)."""
 
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
+from wirewatch.migrations.steps import drop_tables
 
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -36,8 +30,7 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
-    with op.batch_alter_table('feed', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_feed_next_poll_at'), ['next_poll_at'], unique=False)
+    op.create_index(op.f('ix_feed_next_poll_at'), 'feed', ['next_poll_at'], unique=False)
 
     op.create_table('feed_history',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -47,8 +40,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('feed_history', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_feed_history_feed'), ['feed'], unique=False)
+    op.create_index(op.f('ix_feed_history_feed'), 'feed_history', ['feed'], unique=False)
 
     op.create_table('index_meta',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -75,12 +67,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('feed', 'identity', name='uq_item_feed_identity')
     )
-    with op.batch_alter_table('item', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_item_content_hash'), ['content_hash'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_feed'), ['feed'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_fetched_at'), ['fetched_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_story_id'), ['story_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_url'), ['url'], unique=False)
+    op.create_index(op.f('ix_item_content_hash'), 'item', ['content_hash'], unique=False)
+    op.create_index(op.f('ix_item_feed'), 'item', ['feed'], unique=False)
+    op.create_index(op.f('ix_item_fetched_at'), 'item', ['fetched_at'], unique=False)
+    op.create_index(op.f('ix_item_story_id'), 'item', ['story_id'], unique=False)
+    op.create_index(op.f('ix_item_url'), 'item', ['url'], unique=False)
 
     op.create_table('item_match',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -93,10 +84,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('item_id', 'watchlist', 'entity', name='uq_item_match')
     )
-    with op.batch_alter_table('item_match', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_item_match_item_id'), ['item_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_match_story_id'), ['story_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_match_watchlist'), ['watchlist'], unique=False)
+    op.create_index(op.f('ix_item_match_item_id'), 'item_match', ['item_id'], unique=False)
+    op.create_index(op.f('ix_item_match_story_id'), 'item_match', ['story_id'], unique=False)
+    op.create_index(op.f('ix_item_match_watchlist'), 'item_match', ['watchlist'], unique=False)
 
     op.create_table('item_signature',
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -106,9 +96,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('item_id')
     )
-    with op.batch_alter_table('item_signature', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_item_signature_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_signature_story_id'), ['story_id'], unique=False)
+    op.create_index(op.f('ix_item_signature_created_at'), 'item_signature', ['created_at'], unique=False)
+    op.create_index(op.f('ix_item_signature_story_id'), 'item_signature', ['story_id'], unique=False)
 
     op.create_table('learned_rule',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -120,8 +109,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('feed', 'line_hash', name='uq_learned_feed_line')
     )
-    with op.batch_alter_table('learned_rule', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_learned_rule_feed'), ['feed'], unique=False)
+    op.create_index(op.f('ix_learned_rule_feed'), 'learned_rule', ['feed'], unique=False)
 
     op.create_table('story',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -134,8 +122,7 @@ def upgrade() -> None:
     sa.Column('sources', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('story', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_story_first_seen'), ['first_seen'], unique=False)
+    op.create_index(op.f('ix_story_first_seen'), 'story', ['first_seen'], unique=False)
 
     op.create_table('story_band',
     sa.Column('band', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -144,52 +131,20 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('band', 'item_id')
     )
-    with op.batch_alter_table('story_band', schema=None) as batch_op:
-        batch_op.create_index('ix_story_band_created', ['created_at'], unique=False)
+    op.create_index('ix_story_band_created', 'story_band', ['created_at'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('story_band', schema=None) as batch_op:
-        batch_op.drop_index('ix_story_band_created')
-
-    op.drop_table('story_band')
-    with op.batch_alter_table('story', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_story_first_seen'))
-
-    op.drop_table('story')
-    with op.batch_alter_table('learned_rule', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_learned_rule_feed'))
-
-    op.drop_table('learned_rule')
-    with op.batch_alter_table('item_signature', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_item_signature_story_id'))
-        batch_op.drop_index(batch_op.f('ix_item_signature_created_at'))
-
-    op.drop_table('item_signature')
-    with op.batch_alter_table('item_match', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_item_match_watchlist'))
-        batch_op.drop_index(batch_op.f('ix_item_match_story_id'))
-        batch_op.drop_index(batch_op.f('ix_item_match_item_id'))
-
-    op.drop_table('item_match')
-    with op.batch_alter_table('item', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_item_url'))
-        batch_op.drop_index(batch_op.f('ix_item_story_id'))
-        batch_op.drop_index(batch_op.f('ix_item_fetched_at'))
-        batch_op.drop_index(batch_op.f('ix_item_feed'))
-        batch_op.drop_index(batch_op.f('ix_item_content_hash'))
-
-    op.drop_table('item')
-    op.drop_table('index_meta')
-    with op.batch_alter_table('feed_history', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_feed_history_feed'))
-
-    op.drop_table('feed_history')
-    with op.batch_alter_table('feed', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_feed_next_poll_at'))
-
-    op.drop_table('feed')
-    # ### end Alembic commands ###
+    drop_tables(
+        ('story_band', ('ix_story_band_created',)),
+        ('story', ('ix_story_first_seen',)),
+        ('learned_rule', ('ix_learned_rule_feed',)),
+        ('item_signature', ('ix_item_signature_story_id', 'ix_item_signature_created_at')),
+        ('item_match', ('ix_item_match_watchlist', 'ix_item_match_story_id', 'ix_item_match_item_id')),
+        ('item', ('ix_item_url', 'ix_item_story_id', 'ix_item_fetched_at', 'ix_item_feed', 'ix_item_content_hash')),
+        ('index_meta', ()),
+        ('feed_history', ('ix_feed_history_feed',)),
+        ('feed', ('ix_feed_next_poll_at',)),
+    )

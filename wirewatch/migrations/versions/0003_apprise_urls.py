@@ -1,19 +1,10 @@
-"""apprise per-URL delivery state
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28 12:07:31.405544
-"""
+"""apprise per-URL delivery state (revision 0003, after 0002, 2026-11-28 12:07:31)."""
 
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

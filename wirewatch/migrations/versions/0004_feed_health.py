@@ -1,19 +1,11 @@
-"""feed health and cadence
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-28 12:10:08.886393
-"""
+"""feed health and cadence (revision 0004, after 0003, 2026-11-28 12:10:08)."""
 
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

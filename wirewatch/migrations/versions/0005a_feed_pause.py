@@ -1,18 +1,10 @@
-"""feed pause state
-
-Revision ID: 0005a
-Revises: 0004
-Create Date: 2026-12-07 11:40:00
-"""
+"""feed pause state (revision 0005a, after 0004, 2026-12-07 11:40:00)."""
 
 from alembic import op
 import sqlalchemy as sa
 
-
 revision = '0005a'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,11 @@
-"""feed.polled_by: which daemon recorded a feed's last poll (daemons sharing a database take turns)
-
-Revision ID: 0005b
-Revises: 0005a
-Create Date: 2026-12-07 11:50:00
-"""
+"""feed.polled_by: which daemon recorded a feed's last poll (daemons sharing a database take turns) (revision 0005b, after 0005a, 2026-12-07 11:50:00)."""
 
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-
 revision = '0005b'
 down_revision = '0005a'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""event signatures: item_signature.event/code/joined, the story_feature index, signatures for stored items
-
-Revision ID: 0005c
-Revises: 0005b
-Create Date: 2026-12-07 12:00:00
+"""event signatures: item_signature.event/code/joined, the story_feature index, signatures for stored items (revision 0005c, after 0005b, 2026-12-07 12:00:00)
 
 Stored items get their event signature here, on SQLite and PostgreSQL alike. Migrations must not
 import model code; `ingest.event.event_signature` is not model code but a pure function of an
@@ -18,11 +14,8 @@ import sqlmodel
 
 from wirewatch.ingest.event import EVENT_SCHEME, event_signature, index_features
 
-
 revision = '0005c'
 down_revision = '0005b'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -38,8 +31,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('feature', 'item_id')
     )
-    with op.batch_alter_table('story_feature', schema=None) as batch_op:
-        batch_op.create_index('ix_story_feature_created', ['created_at'], unique=False)
+    op.create_index('ix_story_feature_created', 'story_feature', ['created_at'], unique=False)
     _backfill()
 
 

@@ -1,18 +1,10 @@
-"""item teaser flag
-
-Revision ID: 0005d
-Revises: 0005c
-Create Date: 2026-12-07 12:00:00
-"""
+"""item teaser flag (revision 0005d, after 0005c, 2026-12-07 12:00:00)."""
 
 from alembic import op
 import sqlalchemy as sa
 
-
 revision = '0005d'
 down_revision = '0005c'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""item search: an FTS5 trigram index on SQLite, pg_trgm GIN indexes on PostgreSQL
-
-Revision ID: 0005f
-Revises: 0005d
-Create Date: 2026-12-07 11:50:00
+"""item search: an FTS5 trigram index on SQLite, pg_trgm GIN indexes on PostgreSQL (revision 0005f, after 0005d, 2026-12-07 11:50:00)
 
 Trigrams index every script alike, so Chinese and Japanese need no word segmentation. On
 SQLite, `item_fts` is an external-content FTS5 table over item(title, text), kept in step by
@@ -12,11 +8,8 @@ table) drops those triggers and must create them again (`create_sqlite_triggers`
 
 from alembic import op
 
-
 revision = '0005f'
 down_revision = '0005d'
-branch_labels = None
-depends_on = None
 
 SQLITE_TRIGGERS = (
     "CREATE TRIGGER IF NOT EXISTS item_fts_ai AFTER INSERT ON item BEGIN "

@@ -1,8 +1,4 @@
-"""delivery_attempt (one row per try of a delivery or digest) and poll_log (recent polls per feed)
-
-Revision ID: 0005g
-Revises: 0005f
-Create Date: 2026-12-07 12:55:00
+"""delivery_attempt (one row per try of a delivery or digest) and poll_log (recent polls per feed) (revision 0005g, after 0005f, 2026-12-07 12:55:00)
 
 Both are new tables: `item` is not touched, so its FTS triggers (0005f) stay in place.
 """
@@ -11,11 +7,10 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
+from wirewatch.migrations.steps import drop_tables
 
 revision = '0005g'
 down_revision = '0005f'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -35,9 +30,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['digest_id'], ['alert_digests.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )
-    with op.batch_alter_table('delivery_attempt', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_delivery_attempt_delivery_id'), ['delivery_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_delivery_attempt_digest_id'), ['digest_id'], unique=False)
+    op.create_index(op.f('ix_delivery_attempt_delivery_id'), 'delivery_attempt', ['delivery_id'], unique=False)
+    op.create_index(op.f('ix_delivery_attempt_digest_id'), 'delivery_attempt', ['digest_id'], unique=False)
     op.create_table(
         'poll_log',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -52,15 +46,11 @@ def upgrade() -> None:
         sa.Column('error', sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
-    with op.batch_alter_table('poll_log', schema=None) as batch_op:
-        batch_op.create_index('ix_poll_log_feed_id', ['feed', 'id'], unique=False)
+    op.create_index('ix_poll_log_feed_id', 'poll_log', ['feed', 'id'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('poll_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_poll_log_feed_id')
-    op.drop_table('poll_log')
-    with op.batch_alter_table('delivery_attempt', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_delivery_attempt_digest_id'))
-        batch_op.drop_index(batch_op.f('ix_delivery_attempt_delivery_id'))
-    op.drop_table('delivery_attempt')
+    drop_tables(
+        ('poll_log', ('ix_poll_log_feed_id',)),
+        ('delivery_attempt', ('ix_delivery_attempt_digest_id', 'ix_delivery_attempt_delivery_id')),
+    )

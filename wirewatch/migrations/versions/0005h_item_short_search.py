@@ -1,8 +1,4 @@
-"""item search for words of one or two characters: item.search_short and its index
-
-Revision ID: 0005h
-Revises: 0005g
-Create Date: 2026-12-07 17:40:00
+"""item search for words of one or two characters: item.search_short and its index (revision 0005h, after 0005g, 2026-12-07 17:40:00)
 
 `item.search_short` holds the item's short tokens (`wirewatch.ingest.shortwords`: short whole
 words, CJK characters and CJK pairs), separated by spaces. The writer fills it when an item is
@@ -23,8 +19,6 @@ from wirewatch.ingest.shortwords import stored_tokens
 
 revision = '0005h'
 down_revision = '0005g'
-branch_labels = None
-depends_on = None
 
 BATCH = 2000
 

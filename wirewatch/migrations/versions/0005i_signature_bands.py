@@ -1,8 +1,4 @@
-"""story index bounded per story: item_signature.bands and an index on (story_id, code)
-
-Revision ID: 0005i
-Revises: 0005h
-Create Date: 2026-12-07 23:40:00
+"""story index bounded per story: item_signature.bands and an index on (story_id, code) (revision 0005i, after 0005h, 2026-12-07 23:40:00)
 
 `item_signature.bands` is a bit mask of the item's band keys that have rows in `story_band` (bit i:
 band i). An item joining a story that already has `ingest.storyindex.BAND_COPIES` recent items
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = '0005i'
 down_revision = '0005h'
-branch_labels = None
-depends_on = None
 
 ALL_BANDS = (1 << 32) - 1
 
