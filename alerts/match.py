@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import asdict
 
 from wirewatch.alerts.normalise import NO_EDGE, fold, fold_without_native
 from wirewatch.alerts.tickers import anchor_symbol, core_end
@@ -49,7 +47,7 @@ from wirewatch.alerts.vocabulary import (
     char_class,
 )
 
-__all__ = ["Matcher", "candidates_to_json", "fold", "matches_to_json"]
+__all__ = ["Matcher", "fold"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_MENTIONS = 20
@@ -379,31 +377,3 @@ _SALIENCE = tuple(tuple(round(lead + math.log2(1 + n), 3) for n in range(64)) fo
 
 def _order(hit: Hit) -> tuple[int, int]:
     return hit[0], -hit[1]
-
-
-def matches_to_json(matches: Sequence[WatchlistMatch]) -> list[dict[str, object]]:
-    """A JSON-able form: watchlist, salience, entities[id, name, salience, count, mentions[...]]."""
-    return [
-        {
-            "watchlist": m.watchlist,
-            "salience": m.salience,
-            "entities": [
-                {
-                    "id": e.id, "name": e.name, "salience": e.salience, "count": e.count,
-                    "in_title": e.in_title,
-                    "mentions": [
-                        {"alias": x.alias, "text": x.text, "kind": x.kind, "field": x.field,
-                         "start": x.start, "end": x.end, "snippet": x.snippet}
-                        for x in e.mentions
-                    ],
-                }
-                for e in m.entities
-            ],
-        }
-        for m in matches
-    ]
-
-
-def candidates_to_json(rows: Sequence[Candidate]) -> list[dict[str, object]]:
-    """A JSON-able form of `Matcher.mentions` (explain output): one dict per candidate."""
-    return [asdict(row) for row in rows]

@@ -1,8 +1,9 @@
-"""Result types of matching, shared by the matcher, the outbox and the renderers."""
+"""Result types of matching, shared by the matcher, the outbox and the renderers, and their JSON form."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Field = Literal["title", "body"]
@@ -58,3 +59,31 @@ class Candidate:
     end: int
     text: str
     verdict: Verdict
+
+
+def matches_to_json(matches: Sequence[WatchlistMatch]) -> list[dict[str, object]]:
+    """A JSON-able form: watchlist, salience, entities[id, name, salience, count, mentions[...]]."""
+    return [
+        {
+            "watchlist": m.watchlist,
+            "salience": m.salience,
+            "entities": [
+                {
+                    "id": e.id, "name": e.name, "salience": e.salience, "count": e.count,
+                    "in_title": e.in_title,
+                    "mentions": [
+                        {"alias": x.alias, "text": x.text, "kind": x.kind, "field": x.field,
+                         "start": x.start, "end": x.end, "snippet": x.snippet}
+                        for x in e.mentions
+                    ],
+                }
+                for e in m.entities
+            ],
+        }
+        for m in matches
+    ]
+
+
+def candidates_to_json(rows: Sequence[Candidate]) -> list[dict[str, object]]:
+    """A JSON-able form of `Matcher.mentions` (explain output): one dict per candidate."""
+    return [asdict(row) for row in rows]

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import native_built
-from wirewatch.alerts.match import Matcher, candidates_to_json, matches_to_json, salience
+from wirewatch.alerts.match import Matcher, salience
 from wirewatch.alerts.normalise import fold, fold_table, fold_without_native
+from wirewatch.alerts.types import candidates_to_json, matches_to_json
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.watchlist import WatchlistConfig
 

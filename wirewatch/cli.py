@@ -211,7 +211,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     """Match text from standard input against one watchlist file; print JSON."""
-    from wirewatch.alerts.match import candidates_to_json, matches_to_json
+    from wirewatch.alerts.types import candidates_to_json, matches_to_json
     from wirewatch.alerts.watchlist import compile_watchlists
     from wirewatch.config.loader import load_watchlist
 
