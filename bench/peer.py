@@ -144,14 +144,11 @@ def serve(port_queue: Any, feeds: int, items: int) -> None:
     """The feed server's process: both sets at /distinct/N and /lookalike/N, HTTP/1.0, ETags."""
     from tests.feedserver import FeedServer
 
-    server = FeedServer(protocol="HTTP/1.0")
+    server = FeedServer(protocol="HTTP/1.0", record=False)
     for kind in ("distinct", "lookalike"):
         for n, body in build_feeds(kind, feeds, items).items():
             server.add(f"/{kind}/{n}", body, etag=f'"{kind}-{n}"')
-    server.start()
-    port_queue.put(server.port)
-    while True:
-        time.sleep(3600)
+    server.serve_until_killed(port_queue)
 
 
 # --- the runs -----------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import resource
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,39 +46,18 @@ def feed_body(n: int, items: int) -> bytes:
 
 
 def serve(port_queue: multiprocessing.Queue, items: int) -> None:  # type: ignore[type-arg]
-    """Serve /feed/N with an ETag; answer 304 on a matching If-None-Match."""
+    """Serve /feed/N with an ETag (`tests/feedserver.py`); 304 on a matching If-None-Match."""
+    from tests.feedserver import FeedServer, Route
+
     cache: dict[int, bytes] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def feed(path: str) -> Route:
+        n = int(path.rsplit("/", 1)[1])
+        return Route(body=cache.setdefault(n, feed_body(n, items)), etag=f'"{n}"', content_type="application/rss+xml")
 
-        def do_GET(self) -> None:
-            n = int(self.path.rsplit("/", 1)[1])
-            etag = f'"{n}"'
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = cache.setdefault(n, feed_body(n, items))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 1024
-        daemon_threads = True
-
-    server = Server(("127.0.0.1", 0), Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+    server = FeedServer(record=False)
+    server.add_dynamic("/feed/", feed)
+    server.serve_until_killed(port_queue)
 
 
 class MemorySampler:

@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -137,41 +136,21 @@ def percentile(values: list[float], q: float) -> float:
 
 def serve(port_queue: Any, generation: Synchronized[int], items: int) -> None:
     """Serve /feed/N: `items` items of the current generation, ETag per generation, 304 when it matches."""
+    from tests.feedserver import FeedServer, Route
+
     cache: dict[tuple[int, int], bytes] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def feed(path: str) -> Route:
+        n = int(path.rsplit("/", 1)[1])
+        gen = generation.value
+        body = cache.get((n, gen))
+        if body is None:
+            body = cache[(n, gen)] = feed_body(n + gen * 1_000_000, items)
+        return Route(body=body, etag=f'"{n}-{gen}"', content_type="application/rss+xml")
 
-        def do_GET(self) -> None:
-            n = int(self.path.rsplit("/", 1)[1])
-            gen = generation.value
-            etag = f'"{n}-{gen}"'
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = cache.get((n, gen))
-            if body is None:
-                body = cache[(n, gen)] = feed_body(n + gen * 1_000_000, items)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 1024
-        daemon_threads = True
-
-    server = Server(("127.0.0.1", 0), Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+    server = FeedServer(record=False)
+    server.add_dynamic("/feed/", feed)
+    server.serve_until_killed(port_queue)
 
 
 # --- one setup -----------------------------------------------------------------------------------------

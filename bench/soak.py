@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -83,53 +82,25 @@ def feed_body(n: int, count: int) -> bytes:
 
 
 def serve(port_queue: Any, t0: float, stop_publishing: float) -> None:
-    """Serve /feed/N as the module docstring describes, from the clock alone."""
+    """Serve /feed/N as the module docstring describes, from the clock alone (`tests/feedserver.py`)."""
+    from tests.feedserver import FeedServer, Route
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def feed(path: str) -> Route:
+        n = int(path.rsplit("/", 1)[1])
+        now = time.time()
+        kind = failing(n, t0, now)
+        delay = 6.0 if kind == "slow" else 0.0
+        if kind in ("500", "404"):
+            return Route(body=b"failing on purpose", status=int(kind), content_type="text/plain", delay=delay)
+        if kind == "not-a-feed":
+            return Route(body=b"<html><body>maintenance</body></html>", content_type="text/html", delay=delay)
+        count = published(n, t0, min(now, stop_publishing))
+        return Route(body=feed_body(n, count), etag=f'"{n}-{count}"', content_type="application/rss+xml",
+                     delay=delay)
 
-        def do_GET(self) -> None:
-            n = int(self.path.rsplit("/", 1)[1])
-            now = time.time()
-            kind = failing(n, t0, now)
-            if kind == "slow":
-                time.sleep(6)
-            if kind in ("500", "404"):
-                self.answer(int(kind), b"failing on purpose", "text/plain")
-                return
-            if kind == "not-a-feed":
-                self.answer(200, b"<html><body>maintenance</body></html>", "text/html")
-                return
-            count = published(n, t0, min(now, stop_publishing))
-            etag = f'"{n}-{count}"'
-            if self.headers.get("If-None-Match") == etag:
-                self.answer(304, b"", None, etag)
-                return
-            self.answer(200, feed_body(n, count), "application/rss+xml", etag)
-
-        def answer(self, status: int, body: bytes, ctype: str | None, etag: str | None = None) -> None:
-            self.send_response(status)
-            if ctype:
-                self.send_header("Content-Type", ctype)
-            if etag:
-                self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 512
-        daemon_threads = True
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            return  # the daemon giving up on a slow answer is expected
-
-    server = Server(("127.0.0.1", 0), Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+    server = FeedServer(record=False)
+    server.add_dynamic("/feed/", feed)
+    server.serve_until_killed(port_queue)
 
 
 def write_config(work: Path, db: str, port: int, feeds: int, interval: float, hook: str) -> Path:
@@ -172,7 +143,7 @@ def check(engine: sa.Engine, args: argparse.Namespace, t0: float, stop_publishin
                 for k in range(published(n, t0, stop_publishing))}
     if not expected <= stored:
         problems.append(f"{len(expected - stored)} published items never stored")
-    if int(scalar(engine, "select count(*) - count(distinct (feed, guid)) from item")):
+    if int(scalar(engine, "select count(*) - (select count(*) from (select distinct feed, guid from item) d) from item")):
         problems.append("items stored twice")
     undelivered = int(scalar(engine, "select count(*) from alert_deliveries where state <> 'delivered'"))
     if undelivered:

@@ -11,11 +11,14 @@ Usage::
         server.add("/lie", body, content_length=10)    # Content-Length that lies
         server.add("/nolen", body, close_delimited=True)  # no Content-Length, ends at close
         server.redirect("/a", "/b")                     # 302 by default; `to` may be absolute
+        server.add_dynamic("/feed/", lambda path: Route(body=make(path), etag=tag(path)))  # built per request
         url = server.url("/feed.xml")
         server.hits("/feed.xml"), server.requests[-1].headers, server.max_in_flight
 
 A route answers 304 when the request's If-None-Match equals its `etag` or its
-If-Modified-Since equals its `last_modified`. Unknown paths answer 404. `max_in_flight` is
+If-Modified-Since equals its `last_modified`. A dynamic route is a function from the path to a `Route`
+(or None: 404), asked at every request under its prefix: benchmarks use it for feeds that change with
+the clock or a generation counter. Unknown paths answer 404. `max_in_flight` is
 the largest number of requests the server was handling at once (for concurrency caps).
 Everything runs in daemon threads; `stop()` (or leaving the `with`) closes the socket and
 ends hostile handlers that are still sending.
@@ -29,10 +32,11 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 __all__ = ["FeedServer", "Route", "SeenRequest", "deflate_bomb", "gzip_bomb"]
 
@@ -95,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         owner._enter(SeenRequest(self.path, {k.lower(): v for k, v in self.headers.items()}))
         try:
-            route = owner.routes.get(path)
+            route = owner.routes.get(path) or owner._dynamic(path)
             if route is None:
                 self._send(404, {"Content-Type": "text/plain"}, b"not found")
             else:
@@ -178,7 +182,7 @@ def _repeat(body: bytes) -> Iterator[int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128  # benchmarks open many connections at once; the default 5 drops SYNs
+    request_queue_size = 1024  # benchmarks open many connections at once; the default 5 drops SYNs
     owner: FeedServer
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -188,9 +192,12 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """A threaded HTTP server on 127.0.0.1 serving `Route`s per path; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", protocol: str = "HTTP/1.1") -> None:
-        """`protocol`: "HTTP/1.0" closes every connection after one answer (like `python -m http.server`)."""
+    def __init__(self, host: str = "127.0.0.1", protocol: str = "HTTP/1.1", *, record: bool = True) -> None:
+        """`protocol`: "HTTP/1.0" closes every connection after one answer (like `python -m http.server`);
+        `record=False` keeps no `requests` (long benchmark runs)."""
         self.routes: dict[str, Route] = {}
+        self.dynamic: list[tuple[str, Callable[[str], Route | None]]] = []
+        self.record = record
         self.requests: list[SeenRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -217,6 +224,16 @@ class FeedServer:
         self.routes[path] = route
         return route
 
+    def add_dynamic(self, prefix: str, make: Callable[[str], Route | None]) -> None:
+        """Answer every path under `prefix` with the `Route` `make(path)` returns at that request (None: 404)."""
+        self.dynamic.append((prefix, make))
+
+    def _dynamic(self, path: str) -> Route | None:
+        for prefix, make in self.dynamic:
+            if path.startswith(prefix):
+                return make(path)
+        return None
+
     def redirect(self, path: str, to: str, status: int = 302) -> Route:
         """Answer `path` with a redirect to `to` (a path on this server or any absolute URL)."""
         return self.add(path, b"", status=status, headers={"Location": to}, content_type="text/plain")
@@ -233,7 +250,8 @@ class FeedServer:
 
     def _enter(self, request: SeenRequest) -> None:
         with self._lock:
-            self.requests.append(request)
+            if self.record:
+                self.requests.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -246,6 +264,12 @@ class FeedServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="feedserver", daemon=True)
         self._thread.start()
         return self
+
+    def serve_until_killed(self, port_queue: Any) -> None:
+        """For a server process of its own: start, put the port on `port_queue`, and serve until killed."""
+        self.start()
+        port_queue.put(self.port)
+        self.stopping.wait()
 
     def stop(self) -> None:
         """Stop serving, end hostile handlers and close the listening socket."""
