@@ -12,13 +12,11 @@ from wirewatch.config.models import CleanRuleConfig
 from wirewatch.config.packs import load_packs
 from wirewatch.ingest.boilerplate import (
     compile_rule,
-    literal_needle,
-    regex_needle,
-    regex_needles,
     regex_source,
     unlearn_boilerplate,
 )
 from wirewatch.ingest.clean import clean_item, compile_ruleset, item_lines, learn_boilerplate, tidy
+from wirewatch.ingest.needles import literal_needle, regex_needle, regex_needles
 
 PACKS = load_packs()
 RULES = compile_ruleset(PACKS)
