@@ -9,7 +9,7 @@ Pure functions, no I/O. `clean_item` does, in order:
    `source` and leaves the text; boilerplate rules (packs, feed rules, learned lines and sentences)
    remove whole lines, prefixes, suffixes or pieces, each removal recorded with its rule id;
 3. a body delivered twice is kept once: a line made of other lines (a flattened copy) is dropped in
-   favour of the structured copy, then repeated lines and teasers contained in other lines;
+   favour of the structured copy, then repeated lines and teasers contained in other lines (`copies`);
 4. the title repeated at the top of the body is removed;
 5. with no source line, the source is a wire dateline (`MOSCOW (Reuters) -`, kept in the text), else
    the title's provider suffix (`…(Impress Watch)`, stripped from `Cleaned.title`), else the entry's
@@ -35,6 +35,7 @@ from wirewatch.ingest.boilerplate import (
     learn_boilerplate,
     sentence_spans,
 )
+from wirewatch.ingest.copies import repeated_lines
 from wirewatch.ingest.html import (
     fold,
     fold_in_place,
@@ -73,19 +74,12 @@ __all__ = [
 SOURCE = "source-line"
 TITLE = "title-repeat"
 DOUBLE = "double-body"
-FLAT_MIN = 60
-FLAT_COVER = 0.8
-DUP_MIN = 12
-TEASER_MIN = 50
-TEASER_WINDOW = 64
-FLAT_CANDIDATES = 16
 TAIL = 200
 
 _SPACES = re.compile(r"\s+")
 _CLOSERS = frozenset(")]】〕")
 _NON_WORD = re.compile(r"[\W_]+")
 _TITLE_PREFIX = re.compile(r"^(?:update\s*\d*\s*[-:]|exclusive\s*[-:]|breaking\s*[-:])\s*", re.IGNORECASE)
-_ELLIPSIS = re.compile(r"(?:\.{2,}|\[\.+\])\Z")
 
 
 @dataclass(slots=True)
@@ -343,18 +337,7 @@ def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]
     """Keep a body delivered twice once: drop flattened copies, repeated lines and contained teasers."""
     if len(kept) < 2:
         return kept
-    keys = [_key(work.folded(line)) for _, line in kept]
-    if not _anything_repeats(keys):
-        return kept
-    dropped = _flattened(keys)
-    seen: set[str] = set()
-    for i, key in enumerate(keys):
-        if i in dropped or len(key) < DUP_MIN:
-            continue
-        if key in seen:
-            dropped.add(i)
-        seen.add(key)
-    _drop_teasers(keys, dropped)
+    dropped = repeated_lines([_key(work.folded(line)) for _, line in kept])
     out = []
     for i, item in enumerate(kept):
         if i in dropped:
@@ -362,52 +345,6 @@ def _collapse(kept: list[tuple[int, str]], work: _Work) -> list[tuple[int, str]]
         else:
             out.append(item)
     return out
-
-
-def _anything_repeats(keys: list[str]) -> bool:
-    """Whether some line's first `DUP_MIN` characters occur elsewhere: needed for any copy to exist."""
-    joined = "".join(keys)
-    offset = 0
-    for key in keys:
-        if len(key) >= DUP_MIN:
-            head = key[:DUP_MIN]
-            if joined.find(head, 0, offset + DUP_MIN - 1) != -1 or joined.find(head, offset + 1) != -1:
-                return True
-        offset += len(key)
-    return False
-
-
-def _flattened(keys: list[str]) -> set[int]:
-    """Lines made mostly of two or more other lines: a body flattened into one paragraph.
-
-    Only the `FLAT_CANDIDATES` longest lines are candidates (a flattened copy is long), which keeps
-    a text of thousands of lines linear.
-    """
-    longest = sorted((i for i, key in enumerate(keys) if len(key) >= FLAT_MIN), key=lambda i: -len(keys[i]))
-    dropped: set[int] = set()
-    for i in sorted(longest[:FLAT_CANDIDATES]):
-        key = keys[i]
-        parts = {keys[j] for j in range(len(keys))
-                 if j != i and j not in dropped and DUP_MIN <= len(keys[j]) < len(key) and keys[j] in key}
-        if len(parts) >= 2 and sum(map(len, parts)) >= FLAT_COVER * len(key):
-            dropped.add(i)
-    return dropped
-
-
-def _drop_teasers(keys: list[str], dropped: set[int]) -> None:
-    """Drop lines whose text (a trailing ellipsis aside) appears within the `TEASER_WINDOW` lines around them."""
-    live = [i for i in range(len(keys)) if i not in dropped]
-    joined = "".join(keys[i] for i in live)
-    offsets = [0]
-    for i in live:
-        offsets.append(offsets[-1] + len(keys[i]))
-    for n, i in enumerate(live):
-        probe = _ELLIPSIS.sub("", keys[i])
-        if len(probe) < TEASER_MIN:
-            continue
-        lo, hi = offsets[max(0, n - TEASER_WINDOW)], offsets[min(len(live), n + 1 + TEASER_WINDOW)]
-        if joined.find(probe, lo, offsets[n]) != -1 or joined.find(probe, offsets[n + 1], hi) != -1:
-            dropped.add(i)
 
 
 def _title_keys(title: str) -> set[str]:
