@@ -66,18 +66,20 @@ _WORD_RUN = re.compile(r"[^\W_]+")  # letters and digits: `\w` is `str.isalnum` 
 
 def _tokens_of(text: str, out: set[str]) -> None:
     for run in _WORD_RUN.findall(text):  # inside a run every character is a word character
-        if not _IN_RANGES.search(run):
+        cjk = _CJK_RUN.search(run)
+        if cjk is None:
             if len(run) <= 2:
                 out.add(run)
             continue
-        out.update(_IN_RANGES.findall(run))
-        pairs = set(map(str.__add__, run, run[1:]))
-        for piece in _CJK_RUN.split(run):  # the non-CJK stretches: short ones are words, their pairs are not
+        while cjk is not None:  # each CJK stretch with one neighbour either side: its characters and pairs
+            start, end = cjk.span()
+            out.update(cjk.group())
+            edge = run[max(start - 1, 0):end + 1]
+            out.update(map(str.__add__, edge, edge[1:]))
+            cjk = _CJK_RUN.search(run, end)
+        for piece in _CJK_RUN.split(run):  # the non-CJK stretches: short ones are words
             if 0 < len(piece) <= 2:
                 out.add(piece)
-            if len(piece) >= 2:
-                pairs.difference_update(map(str.__add__, piece, piece[1:]))
-        out |= pairs
 
 
 def short_tokens(*texts: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wirewatch.ingest.shortwords import encode, is_cjk, normalise, query_tokens, short_tokens
 
@@ -45,3 +47,35 @@ def test_helpers() -> None:
     assert [is_cjk(c) for c in "微かカ한a。々"] == [True, True, True, True, False, False, True]
     assert encode(["a", "微软"]) == "a 微软"
     assert all(" " not in t for t in short_tokens("a b\u3000微\u00a0软"))  # no token ever holds a separator
+
+
+def _tokens_by_the_rules(text: str) -> list[str]:
+    """The module docstring's three rules, spelled out character by character (the oracle)."""
+    folded = normalise(text)
+    out: set[str] = set()
+    runs: list[str] = []
+    run = ""
+    for ch in folded + " ":  # maximal runs of word characters (letters and digits)
+        if ch.isalnum():
+            run += ch
+        elif run:
+            runs.append(run)
+            run = ""
+    for run in runs:
+        out.update(ch for ch in run if is_cjk(ch))
+        out.update(a + b for a, b in zip(run, run[1:], strict=False) if is_cjk(a) or is_cjk(b))
+        piece = ""
+        for ch in run + "中":  # a CJK sentinel closes the last piece
+            if is_cjk(ch):
+                if 0 < len(piece) <= 2:
+                    out.add(piece)
+                piece = ""
+            else:
+                piece += ch
+    return sorted(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="aB7_ .，中文微软カブｶﾌﾞ가ε\u3000-ＡＩ々", max_size=40))
+def test_short_tokens_follow_the_documented_rules(text: str) -> None:
+    assert short_tokens(text) == _tokens_by_the_rules(text)
