@@ -46,6 +46,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import ahocorasick_rs
@@ -198,9 +199,11 @@ _WIDE = [(w, unicodedata.normalize("NFKC", w)) for w in "，（）：；～？�
 ASCII character, its compatibility decomposition, so replacing it does not change the text's NFKC form."""
 
 
+@lru_cache(maxsize=16)
 def nfkc(text: str) -> str:
     """`unicodedata.normalize("NFKC", text)`, faster for text that is ASCII, normalized already, or normalized
-    once its full-width punctuation is replaced (what most CJK news is)."""
+    once its full-width punctuation is replaced (what most CJK news is). Cached: the MinHash signature
+    (`dedupe._fold`) and the event signature of one text ask for it in a row."""
     if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
     quick = text
