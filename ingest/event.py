@@ -41,10 +41,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import ahocorasick_rs
@@ -73,6 +75,7 @@ _KANA = re.compile("[\u3040-\u30ff]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile("[A-Za-z]")
 _SCRIPT_RUNS = re.compile("([\u3040-\u30ff]+)|([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)|([A-Za-z]+)")
+_KANA_RUN, _HAN_RUN, _LATIN_RUN = (operator.itemgetter(k) for k in range(3))
 
 # --- names and aliases -------------------------------------------------------------------------
 
@@ -85,22 +88,26 @@ _UPDATE = re.compile(
     r"|[(\[【]\s*(?:更新|訂正|修正|更正|続報|续报|update[d]?\s*\d*)\s*[)\]】]\s*$", re.I)
 
 
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
 def _names(text: str) -> list[tuple[int, str]]:
     """(position, n: feature) of Latin words of 3+ characters written with a capital."""
     out: list[tuple[int, str]] = []
     marks = capital_marks(text)
     at = marks.find(b"A")
+    match = _NAME.match
     while at >= 0:  # the matches `_NAME.finditer` gives: each starts at the next capital after the last one
-        m = _NAME.match(text, at)
+        m = match(text, at)
         assert m is not None  # a capital starts a name
-        at = marks.find(b"A", m.end())
-        start = m.start()
-        if start and text[start - 1].isascii() and text[start - 1].isalnum():
-            continue  # inside a word: eBay, 3M
-        word = m.group()
-        folded = word.casefold()
-        if len(word) >= 3 and folded not in _CALENDAR and not word[0].isdigit():
-            out.append((m.start(), "n:" + folded))
+        end = m.end()
+        if (at and text[at - 1] in _ASCII_ALNUM) or end - at < 3:  # inside a word (eBay, 3M), or short
+            at = marks.find(b"A", end)
+            continue
+        folded = m.group().lower()  # ASCII: lower() is casefold()
+        if folded not in _CALENDAR:
+            out.append((at, "n:" + folded))
+        at = marks.find(b"A", end)
     return out
 
 
@@ -192,9 +199,11 @@ _WIDE = [(w, unicodedata.normalize("NFKC", w)) for w in "，（）：；～？�
 ASCII character, its compatibility decomposition, so replacing it does not change the text's NFKC form."""
 
 
+@lru_cache(maxsize=16)
 def nfkc(text: str) -> str:
     """`unicodedata.normalize("NFKC", text)`, faster for text that is ASCII, normalized already, or normalized
-    once its full-width punctuation is replaced (what most CJK news is)."""
+    once its full-width punctuation is replaced (what most CJK news is). Cached: the MinHash signature
+    (`dedupe._fold`) and the event signature of one text ask for it in a row."""
     if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
     quick = text
@@ -248,10 +257,8 @@ def language(text: str) -> str:
     sample = text[:400]
     if sample.isascii():
         return "latin" if _LATIN.search(sample) else ""
-    counts = [0, 0, 0, 0]  # one pass over runs of kana, Han, Latin letters
-    for m in _SCRIPT_RUNS.finditer(sample):
-        counts[m.lastindex or 0] += m.end() - m.start()
-    _, kana, han, latin = counts
+    runs = _SCRIPT_RUNS.findall(sample)  # (kana, Han, Latin) per run, two of them empty: counted without a step per run
+    kana, han, latin = (sum(map(len, map(script, runs))) for script in (_KANA_RUN, _HAN_RUN, _LATIN_RUN))
     if kana >= 3 and kana * 10 >= han:
         return "ja"
     if han >= 3 and han * 3 >= latin / 4:

@@ -99,6 +99,37 @@ def _generated(count: int = 3000, seed: int = 20) -> Iterator[tuple[str, str]]:
 _FULL_WIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
 
 
+_CAPS = ["OpenAI", "AWS", "NVDA", "IBM", "eBay", "iPhone", "3M", "X", "AB", "ABC", "A-B-C", "AT&T", "O'Neil",
+         "McDonald's", "Coca-Cola", "Q3", "FY2026", "GPT-4o", "B2B", "U.S.", "S&P", "Dow", "Nikkei", "MONDAY",
+         "Sept", "SEPT", "Nov", "December", "Mayday", "May", "Fri", "Friday", "ÉLYSÉE", "Éric", "Zürich", "Straße",
+         "ＡＢＣ", "Ｘｙｚ", "TSLA", "NVDA.O", "BRK-B", "A&", "B'", "C-", "D--E", "F&&G", "H''I", "J-K-", "L1", "M12x"]
+_EDGES = ["", " ", "a", "1", "_", "é", "ß", "贵", "ア", "。", "-", "'", "&", ".", "(", "（", "$", "\n", "\t", "\u3000"]
+_KANA_HAN_LATIN = ["ア", "トヨタ", "の", "ソフトバンク", "株", "自動車", "贵州茅台", "涨停", "a", "Toyota", "NVIDIA", "de",
+                   "ヴ", "ー", "・", "々", "〇", "ｱ", "ｶﾀｶﾅ", "漢", "字"]
+
+
+def _mixed_scripts(count: int = 1200, seed: int = 21) -> Iterator[tuple[str, str]]:
+    """Capitals, acronyms and names against every kind of neighbour; kana, Han and Latin in every proportion
+    (the language guess's thresholds and its 400-character sample)."""
+    rng = random.Random(seed)
+    for n in range(count):
+        out = []
+        for _ in range(rng.randint(1, 80)):
+            pick = rng.random()
+            if pick < 0.45:
+                out.append(rng.choice(_CAPS))
+            elif pick < 0.75:
+                out.append(rng.choice(_KANA_HAN_LATIN) * rng.randint(1, 3))
+            elif pick < 0.85:
+                out.append(rng.choice(_NUMBERS + _CODES))
+            out.append(rng.choice(_EDGES + _GLUE))
+        text = "".join(out)
+        if n % 5 == 0:
+            text = "x" * rng.choice([390, 396, 399, 400, 401]) + text  # the sample boundary
+        title = "".join(rng.choices(_CAPS + _KANA_HAN_LATIN + [" "] * 6, k=rng.randint(0, 12)))
+        yield title, text
+
+
 def _test_strings() -> Iterator[tuple[str, str]]:
     """Every string written in tests/test_event.py, as a text and as a title."""
     tree = ast.parse((HERE / "test_event.py").read_text(encoding="utf-8"))
@@ -210,6 +241,15 @@ def _assert_same(texts: list[tuple[str, str]]) -> int:
 def test_generated_edge_cases_give_the_reference_signatures() -> None:
     texts = list(_generated())
     assert _assert_same(texts) == len(texts) * len(_tables())
+
+
+def test_capitals_acronyms_and_mixed_scripts_give_the_reference_signatures() -> None:
+    texts = list(_mixed_scripts())
+    assert _assert_same(texts) == len(texts) * len(_tables())
+    langs = {ref_event.language(title[:400] + "\n" + text[:400]) for title, text in texts}
+    assert langs >= {"ja", "zh", "latin"}
+    names = {f for title, text in texts for f in ref_event.event_signature(title, text).entities if f[0] == "n"}
+    assert len(names) > 30  # the table is only a test of `_names` if the reference finds many names in it
 
 
 def test_test_tables_templated_events_and_bench_items_give_the_reference_signatures() -> None:
