@@ -1,0 +1,115 @@
+"""The database gateway: async code's database work runs on its threads (one writer on SQLite), nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.receivers import Receiver
+from tests.test_outbox_helpers import gateway, make_item, make_match, make_story
+from wirewatch.alerts.chat import AppriseSender
+from wirewatch.alerts.create import create_alerts
+from wirewatch.alerts.deliver import deliver_due
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.route import Channel, build_channels, close_channels
+from wirewatch.config.models import AppriseChannel, RetryConfig, WebhookChannel
+from wirewatch.db import make_engine
+from wirewatch.gateway import THREAD_PREFIX, Gateway, writer_threads
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The name of the thread each SQL statement on `engine` ran on, from here on."""
+    seen: list[str] = []
+
+    def note(*_: Any) -> None:
+        seen.append(threading.current_thread().name)
+
+    event.listen(engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(engine, "before_cursor_execute", note)
+
+
+def alert(engine: Engine, channel: str) -> None:
+    with Session(engine) as session:
+        create_alerts(session, make_item(1), make_story(1), [make_match()], {"acme": [channel]})
+        session.commit()
+
+
+class ThreadsOf(Outbox):
+    """A real outbox that notes the thread its claim and its record ran on."""
+
+    ran: dict[str, str]
+
+    def claim_due(self, *args: Any, **kwargs: Any) -> Any:
+        self.ran = {"claim_due": threading.current_thread().name}
+        return super().claim_due(*args, **kwargs)
+
+    def settle(self, *args: Any, **kwargs: Any) -> Any:
+        self.ran["settle"] = threading.current_thread().name
+        return super().settle(*args, **kwargs)
+
+
+def test_the_delivery_pass_claims_and_records_on_the_gateways_one_writer_thread(
+        engine: Engine, receiver: Receiver, statements: list[str]) -> None:
+    alert(engine, "hook")
+    statements.clear()  # from here on, the pass's statements only
+    configs = {"hook": WebhookChannel(type="webhook", url=receiver.url)}
+    outbox = ThreadsOf(engine, "w", RetryConfig(), channels=configs)
+    with gateway(engine) as db:
+
+        async def go() -> dict[str, int]:
+            channels = build_channels(configs)
+            try:
+                return await deliver_due(outbox, channels, db=db)
+            finally:
+                await close_channels(channels)
+
+        assert asyncio.run(go())["delivered"] == 1
+    assert set(outbox.ran) == {"claim_due", "settle"}
+    assert outbox.ran["claim_due"] == outbox.ran["settle"]  # SQLite: one writer thread, the same one
+    assert outbox.ran["claim_due"].startswith(THREAD_PREFIX) and "-read" not in outbox.ran["claim_due"]
+    assert statements and set(statements) == {outbox.ran["claim_due"]}
+
+
+def test_the_apprise_channel_reads_and_writes_its_url_state_on_the_gateway(
+        engine: Engine, receiver: Receiver, statements: list[str]) -> None:
+    alert(engine, "chat")
+    statements.clear()
+    host = receiver.url.split("//")[1].split("/")[0]
+    config = AppriseChannel.model_validate({"type": "apprise", "urls": [f"json://{host}/alerts"]})
+    outbox = Outbox(engine, "w", RetryConfig(), channels={"chat": config})
+    with gateway(engine) as db:
+        sender: Channel = AppriseSender("chat", config, db)
+        assert asyncio.run(deliver_due(outbox, {"chat": sender}, db=db))["delivered"] == 1
+    assert len(receiver.requests) == 1
+    assert len(statements) > 4  # claim, URL state read and write, record
+    assert {name.startswith(THREAD_PREFIX) for name in statements} == {True}
+    assert len(set(statements)) == 1
+
+
+def test_reads_run_on_a_thread_of_their_own_and_writes_on_one_thread_on_sqlite(engine: Engine) -> None:
+    async def names(db: Gateway) -> tuple[set[str], str]:
+        writers = await asyncio.gather(*(db.run(lambda: threading.current_thread().name) for _ in range(8)))
+        return set(writers), await db.read(lambda: threading.current_thread().name)
+
+    with gateway(engine) as db:
+        writers, reader = asyncio.run(names(db))
+        assert db.reading.get_execution_options() != engine.get_execution_options()  # DEFERRED: no write lock
+    assert len(writers) == 1 and reader not in writers
+    assert reader.startswith(f"{THREAD_PREFIX}-read")
+
+
+def test_postgresql_gets_four_database_threads_and_sqlite_one(tmp_path: Any) -> None:
+    pg = make_engine("postgresql+psycopg://127.0.0.1/none")  # not connected: only its dialect is read
+    lite = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert (writer_threads(pg), writer_threads(lite)) == (4, 1)
+    pg.dispose()
+    lite.dispose()
