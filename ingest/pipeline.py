@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from wirewatch.config.models import CleanRuleConfig, Config, FeedConfig
 from wirewatch.ingest import clean as cleaning
@@ -31,12 +31,20 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
 from wirewatch.ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
-from wirewatch.ingest.feedstore import known_entries
+from wirewatch.ingest.feedstore import known_entries, stored_items
 from wirewatch.ingest.fetch import Fetcher, FetchResult
 from wirewatch.ingest.item import Cleaned, Item, StoryRef
 from wirewatch.ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
 from wirewatch.ingest.sources import parse_document
-from wirewatch.ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
+from wirewatch.ingest.store import (
+    Known,
+    LearnedRule,
+    add_history,
+    feed_history,
+    known_items,
+    learned_rules,
+    utcnow,
+)
 from wirewatch.ingest.stories import BandTail, store_new_items, update_item
 from wirewatch.ingest.urls import entry_identity
 
@@ -382,7 +390,7 @@ class Cleaner:
                      learn: bool = True) -> tuple[set[str], set[str]]:
         """Learned lines in force (learned from history + batch, plus pinned, minus disabled) and the new ones."""
         cfg = feed.clean.learned
-        stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
+        stored = {r.line: r for r in learned_rules(session, feed.name)}
         new: set[str] = set()
         if cfg.enabled and learn:
             newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
@@ -408,11 +416,7 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, rematch: Rematch
     rulesets: dict[str, cleaning.Ruleset] = {}
     count = 0
     with Session(engine) as session:
-        query = select(ItemRow).order_by(ItemRow.id)  # type: ignore[arg-type]
-        if feed is not None:
-            query = query.where(ItemRow.feed == feed)
-        rows = list(session.exec(query).all())
-        for row in rows:
+        for row in stored_items(session, feed):
             fcfg = feeds.get(row.feed) or FeedConfig(name=row.feed, url="https://unknown.invalid/")
             item = Item(feed=row.feed, identity=row.identity, guid=row.guid, url=row.url, title=row.title,
                         raw_summary=row.raw_summary, raw_content=row.raw_content,
