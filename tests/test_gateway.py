@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_config
 from tests.receivers import Receiver
 from tests.test_outbox_helpers import gateway, make_item, make_match, make_story
 from wirewatch.alerts.chat import AppriseSender
@@ -19,7 +22,9 @@ from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import Channel, build_channels, close_channels
+from wirewatch.app import App
 from wirewatch.config.models import AppriseChannel, RetryConfig, WebhookChannel
+from wirewatch.daemon import poll_once
 from wirewatch.db import make_engine
 from wirewatch.gateway import THREAD_PREFIX, Gateway, writer_threads
 
@@ -113,3 +118,36 @@ def test_postgresql_gets_four_database_threads_and_sqlite_one(tmp_path: Any) -> 
     assert (writer_threads(pg), writer_threads(lite)) == (4, 1)
     pg.dispose()
     lite.dispose()
+
+
+def test_a_poll_pass_runs_every_statement_on_the_apps_one_gateway(tmp_path: Path) -> None:
+    """Claim, fetch, store, record, alert and deliver: `wirewatch poll`'s path, with `full_text` reading too."""
+    (tmp_path / "w.yaml").write_text("watchlist: w\nchannels: [screen]\nentities:\n"
+                                     "  - {id: ALPHA, name: Alpha, aliases: [Alpha Corp]}\n", encoding="utf-8")
+    with FeedServer() as server:
+        server.add("/page", b"<html><body><article><p>Alpha Corp raised its guidance after strong demand "
+                   b"from cloud customers, the company said on Thursday.</p></article></body></html>",
+                   content_type="text/html")
+        server.add("/f.xml", rss([{"title": "Alpha raises guidance", "link": server.url("/page"), "guid": "a-1",
+                                   "body": "<p>Alpha Corp raised its guidance.</p>"}]))
+        config = write_config(tmp_path, {"f": server.url("/f.xml")}, watchlists=["w.yaml"],
+                              channels={"screen": {"type": "console"}})
+        config.write_text(config.read_text().replace("{name: f, ", "{name: f, full_text: true, "))
+        app = App.open(config)
+        seen: list[str] = []
+
+        def note(*_: Any) -> None:
+            seen.append(threading.current_thread().name)
+
+        event.listen(app.engine, "before_cursor_execute", note)
+        try:
+            assert app.pipeline.db is app.db
+            counts: dict[str, int] = {}
+            [report] = asyncio.run(poll_once(app, deliveries=counts))
+            assert report.status == "ok" and report.new == 1
+            assert counts.get("delivered") == 1 and server.hits("/page") == 1
+        finally:
+            event.remove(app.engine, "before_cursor_execute", note)
+            app.close()
+    assert len(seen) > 10
+    assert set(seen) == {f"{THREAD_PREFIX}_0"}  # SQLite: the one writer thread, and nothing else
