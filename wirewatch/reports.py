@@ -130,10 +130,10 @@ def _iso(value: datetime | None) -> str | None:
 def export_lines(engine: Engine, feed: str | None = None, since: float | None = None) -> Iterator[str]:
     """The `export --format jsonl` lines: feed, guid, url, title, text, source, teaser, published, story, matches."""
     with Session(engine) as session:
-        after = utcnow() - timedelta(seconds=since) if since else None
+        fetched_since = utcnow() - timedelta(seconds=since) if since else None
         last = 0
         while True:
-            rows = viewstore.items_page(session, feed, after, last, 1000)
+            rows = viewstore.items_page(session, feed, fetched_since, last, 1000)
             if not rows:
                 return
             matches = matches_for(session, [r.id for r in rows if r.id is not None])
