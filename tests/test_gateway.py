@@ -151,3 +151,37 @@ def test_a_poll_pass_runs_every_statement_on_the_apps_one_gateway(tmp_path: Path
             app.close()
     assert len(seen) > 10
     assert set(seen) == {f"{THREAD_PREFIX}_0"}  # SQLite: the one writer thread, and nothing else
+
+
+def test_the_consoles_forms_write_on_the_gateway(engine: Engine, statements: list[str]) -> None:
+    """In the daemon the console's writes (here: Retry now) share the gateway's writer thread, not Starlette's pool."""
+    import httpx
+    import sqlalchemy as sa
+
+    from wirewatch.alerts.models import DELIVERIES
+    from wirewatch.alerts.watchlist import compile_watchlists
+    from wirewatch.config.models import Config
+    from wirewatch.web.app import Console, build_app
+    from wirewatch.web.security import CSRF_COOKIE
+
+    alert(engine, "hook")
+    with engine.begin() as conn:
+        conn.execute(DELIVERIES.update().values(state="dead"))
+        delivery_id = conn.execute(sa.select(DELIVERIES.c.id)).scalar_one()
+    matcher = compile_watchlists([])
+
+    async def retry(console: Console) -> httpx.Response:
+        transport = httpx.ASGITransport(app=build_app(console))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                     cookies={CSRF_COOKIE: "t" * 32}) as client:
+            return await client.post(f"/deliveries/{delivery_id}/retry", data={"csrf": "t" * 32})
+
+    with gateway(engine) as db:
+        statements.clear()
+        answer = asyncio.run(retry(Console(reads=engine, writes=engine, config=Config, matcher=lambda: matcher,
+                                           db=db)))
+        written = list(statements)
+    assert answer.status_code == 303, answer.text
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(DELIVERIES.c.state)).scalar_one() == "pending"
+    assert written and set(written) == {f"{THREAD_PREFIX}_0"}

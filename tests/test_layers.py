@@ -115,11 +115,14 @@ THREADS_ALLOWED: dict[str, str] = {
     "ingest/lifetime.py": "the watch that ends the parse workers with the daemon",
     "wirewatch/metrics.py": "the metrics server, and the readiness probe on its own one-connection engine",
     "wirewatch/demo.py": "the demo's feed server",
+    "wirewatch/web/pages.py": "the console's reads (an engine of their own, read-only) and rendering; its writes "
+                              "go through the gateway",
 }
 """Where a module may start threads or run work on an executor, and why; any other database work from async
 code goes through `wirewatch.gateway.Gateway` (one writer thread on SQLite)."""
 
-_THREADING = {"to_thread", "run_in_executor", "ThreadPoolExecutor", "ProcessPoolExecutor", "Thread"}
+_THREADING = {"to_thread", "run_in_executor", "run_in_threadpool", "ThreadPoolExecutor", "ProcessPoolExecutor",
+              "Thread"}
 
 
 def thread_uses(source: str) -> list[tuple[int, str]]:
