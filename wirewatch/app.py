@@ -161,15 +161,19 @@ class App:
         cfg = self.wiring.loaded.config
         sync_feeds(self.engine, [FeedSpec(f.name, f.url, cfg.feed_interval(f), f.enabled) for f in cfg.feeds])
 
-    def swap(self, wiring: Wiring) -> None:
-        """Install a freshly validated wiring (reload); in-flight polls finish with the old one."""
+    def swap(self, wiring: Wiring, *, sync: bool = True) -> None:
+        """Install a freshly validated wiring (reload); in-flight polls finish with the old one.
+
+        `sync=False` leaves the feed table to the caller: the daemon syncs it on the database gateway.
+        """
         self.wiring = wiring
         self.pipeline.config = wiring.loaded.config
         self.pipeline.cleaner = wiring.cleaner
         self.pipeline.aliases = wiring.aliases
         self.pipeline.sink = self.sink()
         self.pipeline.rematch = self.rematch()
-        self.sync_feeds()
+        if sync:
+            self.sync_feeds()
 
     def sink(self) -> AlertSink:
         """The pipeline's sink for the current wiring: match before the story lock, save matches and alerts in it."""

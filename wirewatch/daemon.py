@@ -278,9 +278,14 @@ class Daemon:
         except Exception as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        self.app.swap(wiring)
+        self.app.swap(wiring, sync=False)
+        self._soon(self._sync_feeds, "sync the feed table")
         self.fingerprint = files_fingerprint(wiring.loaded)
         log.info("reloaded: %d feeds, %d watchlists", len(wiring.loaded.config.feeds), len(wiring.loaded.watchlists))
+
+    async def _sync_feeds(self) -> None:
+        """Bring the feed table in line with the reloaded config, on the database gateway."""
+        await self.app.db.run(self.app.sync_feeds)
 
     def banner(self) -> dict[str, object]:
         """The start-up summary as the fields of one log event (one JSON object in JSON mode)."""
