@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import ATTEMPTS, AttemptOutcome, Claim, Outcome
+from wirewatch.alerts.models import AttemptOutcome, Claim, Outcome
 from wirewatch.alerts.outboxlog import log, log_fields
+from wirewatch.alerts.outboxstore import attempts_of
 from wirewatch.config.redaction import redact
 
 __all__ = ["ATTEMPT_OUTCOMES", "Sent", "attempt_row", "attempts_of", "log_attempt"]
@@ -46,16 +44,6 @@ def attempt_row(claim: Claim, error: DeliveryError | None, outcome: str, sent: S
             "digest_id": claim.id if claim.kind == "digest" else None, "channel": claim.channel,
             "attempt": claim.attempts + 1, "started_at": started, "finished_at": now, "http_status": status,
             "error": text, "outcome": outcome}
-
-
-def attempts_of(conn: Connection, delivery_id: int, digest_id: int | None = None) -> list[dict[str, Any]]:
-    """The tries of one delivery (and of the digest it went out in, if any), oldest first, as plain dicts."""
-    t = ATTEMPTS.c
-    which = t.delivery_id == delivery_id if digest_id is None else sa.or_(t.delivery_id == delivery_id,
-                                                                          t.digest_id == digest_id)
-    query = sa.select(t.id, t.delivery_id, t.digest_id, t.channel, t.attempt, t.started_at, t.finished_at,
-                      t.http_status, t.error, t.outcome).where(which).order_by(t.id)
-    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def log_attempt(claim: Claim, error: DeliveryError | None, outcome: Outcome, next_at: datetime | None,

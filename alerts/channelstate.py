@@ -3,6 +3,7 @@ success and error, one `alert_channel_states` row per channel.
 
 A disabled channel is remembered with a hash of its config (secrets left out): when the config differs
 at the next start or reload, the channel is enabled again, since its endpoint may have been fixed.
+The rows are read and written by `channelstore`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wirewatch.alerts.digest import insert_ignoring_conflict
+from wirewatch.alerts import channelstore
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
-from wirewatch.alerts.models import CHANNEL_STATES
 from wirewatch.alerts.outboxlog import log
 from wirewatch.alerts.route import ChannelConfig
 
 __all__ = ["all_states", "channel_states", "config_hash", "disabled", "enable", "enable_changed", "note_result"]
-
-_STATE = CHANNEL_STATES.c
-
 
 def config_hash(config: ChannelConfig) -> str:
     """A digest of a channel's config without its secrets: what a change of config is."""
@@ -35,36 +31,32 @@ def config_hash(config: ChannelConfig) -> str:
 def note_result(conn: Connection, channel: str, error: DeliveryError | None, now: datetime,
                 config: ChannelConfig | None) -> None:
     """Record a send's result on its channel; 410 Gone disables the channel (with its config's hash)."""
-    insert_ignoring_conflict(conn, CHANNEL_STATES, {"name": channel, "disabled": False}, ["name"])
-    where = _STATE.name == channel
     if error is None:
-        conn.execute(CHANNEL_STATES.update().where(where).values(last_success_at=now))
+        channelstore.note(conn, channel, {"last_success_at": now})
         return
     values: dict[str, Any] = {"last_error_at": now, "last_error": str(error)[:2000]}
     if isinstance(error, ChannelGoneError):
         values.update(disabled=True, disabled_at=now, reason=str(error)[:2000],
                       config_hash=config_hash(config) if config is not None else None)
         log.error("channel %r disabled: %s (change its config, or `wirewatch alerts enable`)", channel, error)
-    conn.execute(CHANNEL_STATES.update().where(where).values(**values))
+    channelstore.note(conn, channel, values)
 
 
 def disabled(conn: Connection) -> set[str]:
     """The names of the disabled channels."""
-    return set(conn.execute(sa.select(_STATE.name).where(_STATE.disabled == sa.true())).scalars())
+    return channelstore.disabled_names(conn)
 
 
 def enable(conn: Connection, name: str) -> int:
     """Clear a channel's disabled flag, reason and config hash; 1 if it had a row, else 0."""
-    return int(conn.execute(CHANNEL_STATES.update().where(_STATE.name == name)
-                            .values(disabled=False, disabled_at=None, reason=None, config_hash=None)).rowcount)
+    return channelstore.clear_disabled(conn, name)
 
 
 def enable_changed(engine: Engine, configs: Mapping[str, ChannelConfig]) -> list[str]:
     """Enable the disabled channels whose config changed since they were disabled; returns their names."""
     enabled: list[str] = []
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(_STATE.name, _STATE.config_hash).where(_STATE.disabled == sa.true())).all()
-        for name, digest in rows:
+        for name, digest in channelstore.disabled_hashes(conn):
             config = configs.get(name)
             if config is not None and digest is not None and config_hash(config) != digest:
                 enable(conn, name)
@@ -76,12 +68,10 @@ def enable_changed(engine: Engine, configs: Mapping[str, ChannelConfig]) -> list
 def all_states(engine: Engine) -> list[dict[str, Any]]:
     """Every recorded channel state, by name, as plain dicts."""
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(CHANNEL_STATES).order_by(_STATE.name))]
+        return channelstore.all_states(conn)
 
 
 def channel_states(engine: Engine) -> dict[str, str]:
     """Disabled channels and why (for `wirewatch status`)."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(_STATE.name, _STATE.reason).where(_STATE.disabled == sa.true())
-                            .order_by(_STATE.name))
-        return {name: reason or "disabled" for name, reason in rows}
+        return channelstore.disabled_reasons(conn)

@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from wirewatch.alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
 from wirewatch.alerts.chat_render import (
     ELLIPSIS,
@@ -29,6 +27,7 @@ from wirewatch.alerts.chat_render import (
 )
 from wirewatch.alerts.chatstore import delivered_urls, prune_url_states, record_urls
 from wirewatch.alerts.errors import DeliveryError, TemplateError
+from wirewatch.alerts.route import Database
 from wirewatch.config.models import AppriseChannel
 
 __all__ = ["SEND_TIMEOUT", "AppriseSender"]
@@ -40,14 +39,14 @@ PRUNE_EVERY = 3600.0
 class AppriseSender:
     """A configured Apprise channel; a retry of a delivery sends only to the URLs that failed it."""
 
-    def __init__(self, name: str, config: AppriseChannel, engine: Engine | None,
+    def __init__(self, name: str, config: AppriseChannel, db: Database | None,
                  timeout: float = SEND_TIMEOUT) -> None:
         from apprise import AppriseAsset
 
         load_plugins()
         self.name = name
         self.config = config
-        self.engine = engine
+        self.db = db
         self.timeout = timeout
         self._asset = AppriseAsset(service_timeout=timeout, storage_mode="memory", secure_logging=True)
         self._targets = [apprise_target(name, i, url, self._asset) for i, url in enumerate(dict.fromkeys(config.urls))]
@@ -78,7 +77,7 @@ class AppriseSender:
 
     async def _deliver(self, delivery_id: str, render: Callable[[str, int, int], tuple[str, str]],
                        context: Mapping[str, Any]) -> None:
-        done = await asyncio.to_thread(self._done, delivery_id)
+        done = await self._done(delivery_id)
         pending = [t for t in self._targets if t.key not in done]
         if not pending:
             return
@@ -89,7 +88,7 @@ class AppriseSender:
         errors = await asyncio.gather(*(self._notify(t, *m) for t, m in zip(pending, messages, strict=True)))
         sent = [t.key for t, error in zip(pending, errors, strict=True) if error is None]
         if sent:
-            await asyncio.to_thread(self._mark, delivery_id, sent)
+            await self._mark(delivery_id, sent)
         failed = [f"{t.label}: {error}" for t, error in zip(pending, errors, strict=True) if error is not None]
         if failed:
             raise DeliveryError(f"channel {self.name!r}: {len(failed)} of {len(self._targets)} URLs failed, "
@@ -124,16 +123,18 @@ class AppriseSender:
 
     # --- per-URL state ---------------------------------------------------------------------
 
-    def _done(self, delivery_id: str) -> set[str]:
-        if self.engine is None:
+    async def _done(self, delivery_id: str) -> set[str]:
+        """The URLs this delivery already reached (on the database gateway's threads)."""
+        if self.db is None:
             return set(self._memory.get(delivery_id, ()))
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY
-            prune_url_states(self.engine)
-        return delivered_urls(self.engine, delivery_id)
+            await self.db.run(prune_url_states, self.db.engine)
+        return await self.db.run(delivered_urls, self.db.engine, delivery_id)
 
-    def _mark(self, delivery_id: str, keys: list[str]) -> None:
-        if self.engine is None:
+    async def _mark(self, delivery_id: str, keys: list[str]) -> None:
+        """Record the URLs this delivery just reached (on the database gateway's threads)."""
+        if self.db is None:
             self._memory.setdefault(delivery_id, set()).update(keys)
             return
-        record_urls(self.engine, delivery_id, keys)
+        await self.db.run(record_urls, self.db.engine, delivery_id, keys)

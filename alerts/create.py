@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from wirewatch.alerts.digest import insert_ignoring_conflict
 from wirewatch.alerts.models import ALERTS, DELIVERIES, Alert, DeliveryState
 from wirewatch.alerts.outboxlog import log, log_fields
+from wirewatch.alerts.outboxstore import insert_ignoring_conflict, instant_alerts_since
 from wirewatch.alerts.render import build_payload
 from wirewatch.alerts.route import Route, route_of
 from wirewatch.alerts.types import WatchlistMatch
@@ -60,17 +59,11 @@ def insert_alert(conn: Connection, *, public_id: str, type_: str, story_id: int,
     return alert
 
 
-def _recent_instant_alerts(conn: Connection, watchlist: str, now: datetime) -> int:
-    a = ALERTS.c
-    query = sa.select(sa.func.count()).where(
-        a.watchlist == watchlist, a.created_at > now - timedelta(hours=1), a.throttled == sa.false())
-    return int(conn.execute(query).scalar_one())
-
-
 def _match_alert(conn: Connection, type_: str, key: str, item: Item, story: StoryRef, match: WatchlistMatch,
                  route: Route, now: datetime) -> Alert | None:
     """One alert of a watchlist match, throttled into the hourly digest past the route's `max_per_hour`."""
-    throttled = route.max_per_hour is not None and _recent_instant_alerts(conn, match.watchlist, now) >= route.max_per_hour
+    throttled = route.max_per_hour is not None and \
+        instant_alerts_since(conn, match.watchlist, now - timedelta(hours=1)) >= route.max_per_hour
     public_id = new_id("alt")
     payload = build_payload(alert_id=public_id, type=type_, created_at=now, item=item, story=story, match=match)
     alert = insert_alert(conn, public_id=public_id, type_=type_, story_id=story.id, watchlist=match.watchlist,

@@ -13,14 +13,12 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from wirewatch.alerts.attempts import Sent
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import Claim, Outcome
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.outboxlog import log, log_fields
-from wirewatch.alerts.route import Channel, ChannelConfig, build_channels
+from wirewatch.alerts.route import Channel, ChannelConfig, Database, build_channels
 from wirewatch.config.clock import utcnow
 
 __all__ = ["build_each", "deliver_due", "summary"]
@@ -28,19 +26,19 @@ __all__ = ["build_each", "deliver_due", "summary"]
 _build_log = logging.getLogger("wirewatch.delivery")  # the logger name these lines had before they moved here
 
 
-def build_each(configs: Mapping[str, ChannelConfig], engine: Engine | None = None) -> dict[str, Channel]:
+def build_each(configs: Mapping[str, ChannelConfig], db: Database | None = None) -> dict[str, Channel]:
     """Build the channels; one that cannot be built is logged and left out, so the others still deliver.
 
     The left-out channel's deliveries stay pending (nothing claims them) until a reload fixes it.
     """
     try:
-        return build_channels(configs, engine=engine)
+        return build_channels(configs, db=db)
     except Exception:  # find the broken one(s); the rest are built one by one below
         pass
     built: dict[str, Channel] = {}
     for name, config in configs.items():
         try:
-            built.update(build_channels({name: config}, engine=engine))
+            built.update(build_channels({name: config}, db=db))
         except Exception as exc:  # one broken channel never blocks another
             _build_log.error("channel %r cannot be built, its deliveries wait until the config is fixed: %s: %s",
                              name, type(exc).__name__, exc)
@@ -91,8 +89,10 @@ def _safe_batch(outbox: Outbox, channels: Mapping[str, Channel], concurrency: in
 
 async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: int = 100,
                       concurrency: int = 16, now: datetime | None = None,
-                      stop: asyncio.Event | None = None) -> dict[str, int]:
+                      stop: asyncio.Event | None = None, *, db: Database) -> dict[str, int]:
     """One worker pass: claim what is due for these channels, send concurrently, record; counts by outcome.
+
+    The claim and the record run on `db`'s threads (the composition root's gateway), as all database work does.
 
     `now` is for tests (what is due, when results are recorded); the daemon leaves it to the clock.
     An Outbox made without channel configs takes them from the channels (their `config`).
@@ -103,7 +103,7 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
         known = {name: getattr(ch, "config", None) for name, ch in channels.items()}
         outbox.use_configs({name: c for name, c in known.items() if c is not None})
     limit = min(limit, _safe_batch(outbox, channels, concurrency))
-    claims = await asyncio.to_thread(outbox.claim_due, limit, now, list(channels))
+    claims = await db.run(outbox.claim_due, limit, now, list(channels))
     counts = {"claimed": len(claims), **{o.value: 0 for o in Outcome}, "unsent": 0}
     if not claims:
         return counts
@@ -126,7 +126,7 @@ async def deliver_due(outbox: Outbox, channels: Mapping[str, Channel], limit: in
             unsent.append(claim)
         else:
             answered.append((claim, result if isinstance(result, DeliveryError) else None))
-    settling = asyncio.ensure_future(asyncio.to_thread(outbox.settle, answered, unsent, now, sent))
+    settling = asyncio.ensure_future(db.run(outbox.settle, answered, unsent, now, sent))
     try:
         outcomes = await asyncio.shield(settling)
     except asyncio.CancelledError:

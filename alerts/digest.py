@@ -5,21 +5,22 @@ watchlist's `max_per_hour` held back (hourly windows). Membership is written to 
 (`Delivery.digest_id`) in the same transaction that creates the `Digest` row, so each alert is
 in exactly one digest and nothing is lost across restarts. Several workers may close windows at
 once: the (channel, window_end) unique constraint lets only one of them create the digest.
+The queries are `outboxstore`'s; this module decides when a window ends.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Connection
 
-from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState
+from wirewatch.alerts import outboxstore
+from wirewatch.alerts.models import DIGESTS, DeliveryState
+from wirewatch.alerts.outboxstore import insert_ignoring_conflict
 from wirewatch.config.types import parse_duration
 
 __all__ = ["Cron", "Every", "Schedule", "close_window", "insert_ignoring_conflict", "parse_every"]
@@ -92,48 +93,6 @@ def parse_every(value: str) -> Schedule:
         raise ValueError(f"expected a duration like 1h or a cron expression like '0 8 * * *', got {value!r}") from exc
 
 
-def insert_ignoring_conflict(conn: Connection, table: sa.Table, values: dict[str, Any] | list[dict[str, Any]],
-                             keys: list[str], returning: sa.Column[Any] | None = None) -> list[Any]:
-    """INSERT … ON CONFLICT (keys) DO NOTHING; returns the `returning` value of each row inserted.
-
-    The statement is built once per table and the values are passed as parameters (an executemany
-    for a list): a statement carrying its values was compiled again on every call, which was most of
-    the cost of creating an alert.
-    """
-    if isinstance(values, list) and not values:
-        return []
-    if returning is not None and isinstance(values, list):  # RETURNING of several rows: one multi-row VALUES
-        stmt: Any = _insert_statement(conn.dialect.name, table, tuple(keys), None)
-        return list(conn.execute(stmt.values(values).returning(returning)).scalars())
-    stmt = _insert_statement(conn.dialect.name, table, tuple(keys), returning)
-    if returning is not None:
-        return list(conn.execute(stmt, values).scalars())
-    conn.execute(stmt, values)
-    return []
-
-
-@functools.cache
-def _insert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...], returning: sa.Column[Any] | None) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(f"database {dialect!r} is not supported")
-    return stmt if returning is None else stmt.returning(returning)
-
-
-def _waiting(channel: str, all_rows: bool, now: datetime) -> sa.ColumnElement[bool]:
-    d = DELIVERIES.c
-    batched = sa.true() if all_rows else d.batched == sa.true()
-    return sa.and_(
-        d.channel == channel, d.digest_id.is_(None), d.state.in_(DeliveryState.OPEN), batched,
-        sa.or_(d.lease_until.is_(None), d.lease_until < now),
-    )
-
-
 def close_window(conn: Connection, channel: str, schedule: Schedule, now: datetime, *, all_rows: bool,
                  message_id: str) -> int | None:
     """Close the channel's latest ended window, if any has waiting deliveries; returns the digest id.
@@ -141,11 +100,10 @@ def close_window(conn: Connection, channel: str, schedule: Schedule, now: dateti
     `all_rows` is True for a digest-mode channel (every delivery waits) and False for an instant
     channel (only deliveries held back by `max_per_hour` wait).
     """
-    waiting = _waiting(channel, all_rows, now)
-    oldest = conn.execute(sa.select(sa.func.min(DELIVERIES.c.created_at)).where(waiting)).scalar()
+    oldest = outboxstore.oldest_waiting(conn, channel, all_rows, now)
     if oldest is None:
         return None
-    last = conn.execute(sa.select(sa.func.max(DIGESTS.c.window_end)).where(DIGESTS.c.channel == channel)).scalar()
+    last = outboxstore.last_window_end(conn, channel)
     start = max(oldest, last) if last is not None else oldest
     boundary = schedule.next_after(start)
     if boundary > now:
@@ -158,11 +116,7 @@ def close_window(conn: Connection, channel: str, schedule: Schedule, now: dateti
     if not ids:
         return None  # another worker closed this window
     digest_id = int(ids[0])
-    moved = conn.execute(
-        DELIVERIES.update().where(waiting, DELIVERIES.c.created_at < boundary)
-        .values(digest_id=digest_id, state=DeliveryState.PENDING)
-    ).rowcount
-    if not moved:
-        conn.execute(DIGESTS.delete().where(DIGESTS.c.id == digest_id))
+    if not outboxstore.move_waiting(conn, channel, all_rows, now, boundary, digest_id):
+        outboxstore.drop_digest(conn, digest_id)
         return None
     return digest_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -19,10 +19,28 @@ from wirewatch.alerts.webhook import WebhookSender
 from wirewatch.config.models import AppriseChannel, ConsoleChannel, EmailChannel, WebhookChannel
 from wirewatch.config.watchlist import WatchlistConfig
 
-__all__ = ["Channel", "ChannelConfig", "Route", "build_channels", "channel_problems",
+__all__ = ["Channel", "ChannelConfig", "Database", "Route", "build_channels", "channel_problems",
            "close_channels", "route_of", "routes_from"]
 
 ChannelConfig = WebhookChannel | EmailChannel | AppriseChannel | ConsoleChannel
+T = TypeVar("T")
+
+
+class Database(Protocol):
+    """The database as the delivery pass and the channels reach it from the event loop.
+
+    The composition root's `wirewatch.gateway.Gateway`: its engine, and `run`, which does blocking
+    database work on its threads (one writer on SQLite), never on the event loop or a thread of its own.
+    """
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the work runs against."""
+        ...
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` on the database threads and wait for its result."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +82,18 @@ class Channel(Protocol):
         """Deliver one message listing several alerts; the HTTP status, if the channel has one."""
 
 
-def _apprise(name: str, config: AppriseChannel, engine: Engine | None) -> Channel:
+def _apprise(name: str, config: AppriseChannel, db: Database | None) -> Channel:
     from wirewatch.alerts.chat import AppriseSender
 
-    channel: Channel = AppriseSender(name, config, engine)
+    channel: Channel = AppriseSender(name, config, db)
     return channel
 
 
 def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient | None = None,
-                   engine: Engine | None = None) -> dict[str, Channel]:
+                   db: Database | None = None) -> dict[str, Channel]:
     """Channel objects for every enabled channel config; one shared HTTP client for webhooks.
 
-    When `http` is None a client is created; close it with `close_channels`. `engine` lets
+    When `http` is None a client is created; close it with `close_channels`. `db` lets
     Apprise channels remember which of their URLs a delivery already reached.
     Raises `TemplateError` for a template that does not compile, naming the channel.
     """
@@ -96,7 +114,7 @@ def build_channels(configs: Mapping[str, ChannelConfig], http: httpx.AsyncClient
         elif isinstance(config, ConsoleChannel):
             channels[name] = ConsoleSender(name, config=config)
         else:
-            channels[name] = _apprise(name, config, engine)
+            channels[name] = _apprise(name, config, db)
     return channels
 
 

@@ -40,6 +40,7 @@ from wirewatch.alerts.outbox import Outbox  # noqa: E402
 from wirewatch.alerts.route import build_channels, close_channels  # noqa: E402
 from wirewatch.config.models import RetryConfig, WebhookChannel  # noqa: E402
 from wirewatch.db import make_engine  # noqa: E402
+from wirewatch.gateway import Gateway  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"wirewatch-bench-secret-0123456789").decode()
 
@@ -84,12 +85,14 @@ def run(alerts: int, limit: int, concurrency: int, latency: float) -> dict[str, 
 
         async def drain() -> int:
             channels = build_channels(configs)
+            gateway = Gateway(engine)
             passes = 0
             try:
-                while (await deliver_due(outbox, channels, limit=limit, concurrency=concurrency))["claimed"]:
+                while (await deliver_due(outbox, channels, limit=limit, concurrency=concurrency, db=gateway))["claimed"]:
                     passes += 1
             finally:
                 await close_channels(channels)
+                gateway.close()
             return passes
 
         start = time.perf_counter()

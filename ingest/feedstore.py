@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from wirewatch.ingest.schedule import first_poll, next_poll
-from wirewatch.ingest.store import FeedRow, PollLogRow, as_utc, utcnow
+from wirewatch.ingest.store import FeedRow, ItemRow, Known, PollLogRow, as_utc, known_items, utcnow
 
 POLL_LOG_KEEP = 50
 """Polls kept per feed in `poll_log` (older ones are deleted as new ones are recorded)."""
@@ -285,3 +285,17 @@ def list_feeds(engine: Engine) -> list[FeedRow]:
         for row in rows:
             session.expunge(row)
         return rows
+
+
+def stored_items(session: Session, feed: str | None = None) -> list[ItemRow]:
+    """Every stored item of one feed (of every feed when `feed` is None), by id: what `reprocess` cleans again."""
+    query = select(ItemRow).order_by(col(ItemRow.id))
+    if feed is not None:
+        query = query.where(ItemRow.feed == feed)
+    return list(session.exec(query).all())
+
+
+def known_entries(engine: Engine, feed: str, identities: Sequence[str]) -> dict[str, Known]:
+    """What is stored of these entries of the feed, by identity (a read, in a session of its own)."""
+    with Session(engine) as session:
+        return known_items(session, feed, identities)

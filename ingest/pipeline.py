@@ -12,12 +12,10 @@ other half) → one commit → the report. The composition root plugs matching a
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -25,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from wirewatch.config.models import CleanRuleConfig, Config, FeedConfig
 from wirewatch.ingest import clean as cleaning
@@ -33,11 +31,20 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.boilerplate import UNLEARN_WINDOW, unlearn_boilerplate
 from wirewatch.ingest.errors import FetchError, HTTPStatusError, IngestError, ParseError
 from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
+from wirewatch.ingest.feedstore import known_entries, stored_items
 from wirewatch.ingest.fetch import Fetcher, FetchResult
 from wirewatch.ingest.item import Cleaned, Item, StoryRef
 from wirewatch.ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
 from wirewatch.ingest.sources import parse_document
-from wirewatch.ingest.store import ItemRow, Known, LearnedRule, add_history, feed_history, known_items, utcnow
+from wirewatch.ingest.store import (
+    Known,
+    LearnedRule,
+    add_history,
+    feed_history,
+    known_items,
+    learned_rules,
+    utcnow,
+)
 from wirewatch.ingest.stories import BandTail, store_new_items, update_item
 from wirewatch.ingest.urls import entry_identity
 
@@ -70,6 +77,13 @@ class Sink(Protocol[M]):
     def record(self, session: Session, item: Item, story: StoryRef, matched: M) -> None:
         """Write what `match` decided for the item stored in `story` (matches, alerts), in the caller's transaction."""
         ...
+
+
+class DatabaseRunner(Protocol):
+    """Where async code runs blocking database work (`wirewatch.gateway.Gateway`: one writer thread on SQLite)."""
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` on the database threads and wait for its result."""
 
 
 Rematch = Callable[[Session, Item, StoryRef], None]
@@ -106,21 +120,17 @@ class Pipeline:
     engine: Engine
     config: Config
     cleaner: Cleaner
+    db: DatabaseRunner
+    """Where the database stages run: the composition root's gateway (`wirewatch.gateway.Gateway`)."""
     sink: Sink[Any] | None = None
     """Matches and alerts (the composition root's, `wirewatch.app.AlertSink`): decided before the story lock, recorded in."""
     rematch: Rematch | None = None
     """What `reprocess` calls for the feed's earlier items cleaned again after learning boilerplate (never alerts)."""
-    executor: ThreadPoolExecutor | None = None
     tail: BandTail = field(default_factory=BandTail)
     parse_pool: ParsePool | None = None
     aliases: AliasTable | None = None
     """The watchlists' entities for event signatures (`ingest.event`), set by the composition root."""
     _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.executor is None:
-            workers = 1 if self.engine.dialect.name == "sqlite" else 4
-            self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirewatch-db")
 
     async def poll(self, fetcher: Fetcher, feed: FeedConfig, etag: str | None = None,
                    last_modified: str | None = None) -> PollReport:
@@ -163,16 +173,13 @@ class Pipeline:
             self.reclean(feed, len(batch.learned))
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking database work on the pipeline's database threads (one writer on SQLite)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        """Run blocking database work through the gateway (its threads: one writer on SQLite)."""
+        return await self.db.run(fn, *args, **kwargs)
 
     def close(self) -> None:
-        """Stop the parse workers and the database threads after in-flight work finishes."""
+        """Stop the parse workers (the gateway's threads are its owner's to stop)."""
         if self.parse_pool is not None:
             self.parse_pool.close()
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
 
     def documents_in_flight(self) -> asyncio.Semaphore:
         """This event loop's bound on polls between the start of a fetch and the end of storing it.
@@ -215,8 +222,7 @@ class Pipeline:
         from wirewatch.ingest.fulltext import extract_article
 
         parsed = parse_document(feed, result.body, result.headers, result.url)
-        with Session(self.engine) as session:
-            known = known_items(session, feed.name, [entry_identity(e) for e in parsed.entries])
+        known = await self.run_db(known_entries, self.engine, feed.name, [entry_identity(e) for e in parsed.entries])
         pages: dict[str, str] = {}
         for entry in parsed.entries:
             if entry_identity(entry) in known or not entry.link:
@@ -384,7 +390,7 @@ class Cleaner:
                      learn: bool = True) -> tuple[set[str], set[str]]:
         """Learned lines in force (learned from history + batch, plus pinned, minus disabled) and the new ones."""
         cfg = feed.clean.learned
-        stored = {r.line: r for r in session.exec(select(LearnedRule).where(LearnedRule.feed == feed.name)).all()}
+        stored = {r.line: r for r in learned_rules(session, feed.name)}
         new: set[str] = set()
         if cfg.enabled and learn:
             newest_first = [*batch, *feed_history(session, feed.name)]  # a feed lists its newest items first
@@ -410,11 +416,7 @@ def reprocess(engine: Engine, config: Config, cleaner: Cleaner, rematch: Rematch
     rulesets: dict[str, cleaning.Ruleset] = {}
     count = 0
     with Session(engine) as session:
-        query = select(ItemRow).order_by(ItemRow.id)  # type: ignore[arg-type]
-        if feed is not None:
-            query = query.where(ItemRow.feed == feed)
-        rows = list(session.exec(query).all())
-        for row in rows:
+        for row in stored_items(session, feed):
             fcfg = feeds.get(row.feed) or FeedConfig(name=row.feed, url="https://unknown.invalid/")
             item = Item(feed=row.feed, identity=row.identity, guid=row.guid, url=row.url, title=row.title,
                         raw_summary=row.raw_summary, raw_content=row.raw_content,

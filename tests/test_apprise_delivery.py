@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 import wirewatch.alerts.matchstore  # noqa: F401 - every table in the metadata
 import wirewatch.ingest.store  # noqa: F401
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story
+from tests.test_outbox_helpers import gateway, make_item, make_match, make_story
 from wirewatch.alerts.chat import AppriseSender
 from wirewatch.alerts.chat_render import ELLIPSIS
 from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
@@ -54,8 +54,9 @@ def create(engine: Engine, n: int = 1, title: str = ZH_JA, text: str = "第一�
 def deliver(engine: Engine, config: AppriseChannel, now: Any = None) -> dict[str, int]:
     """One outbox pass with a freshly built sender (as after a restart)."""
     outbox = Outbox(engine, "w1", QUICK, channels={"chat": config})
-    sender = AppriseSender("chat", config, engine)
-    counts = asyncio.run(deliver_due(outbox, {"chat": sender}, now=now))
+    with gateway(engine) as db:
+        sender = AppriseSender("chat", config, db)
+        counts = asyncio.run(deliver_due(outbox, {"chat": sender}, now=now, db=db))
     time.sleep(0.01)  # past the next try's due time
     return counts
 

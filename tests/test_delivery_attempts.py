@@ -14,11 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story
+from tests.test_outbox_helpers import deliver_pass, make_item, make_match, make_story
 from wirewatch import db
 from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.create import create_alerts
-from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.models import ATTEMPTS, DELIVERIES
 from wirewatch.alerts.outbox import Outbox, prune_delivered
@@ -51,7 +50,7 @@ def passes(outbox: Outbox, channels: Mapping[str, Channel], *, stop_first: bool 
             for n in range(count):
                 if stop_first and n == 0:
                     stop.set()
-                await deliver_due(outbox, channels, now=utcnow() + timedelta(minutes=n),
+                await deliver_pass(outbox, channels, now=utcnow() + timedelta(minutes=n),
                                   stop=stop if stop_first and n == 0 else None)
         finally:
             await close_channels(channels)

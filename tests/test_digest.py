@@ -13,9 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import T0, make_item, make_match, make_story, sqlite_engine
+from tests.test_outbox_helpers import T0, deliver_pass, make_item, make_match, make_story, sqlite_engine
 from wirewatch.alerts.create import create_alerts
-from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.digest import Cron, Every, parse_every
 from wirewatch.alerts.email import build_message
 from wirewatch.alerts.errors import DeliveryError
@@ -51,7 +50,7 @@ def deliver(outbox: Outbox, configs: dict[str, WebhookChannel], at: datetime) ->
     async def go() -> dict[str, int]:
         channels = build_channels(configs)
         try:
-            return await deliver_due(outbox, channels, now=at)
+            return await deliver_pass(outbox, channels, now=at)
         finally:
             await close_channels(channels)
     return asyncio.run(go())

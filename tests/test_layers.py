@@ -104,3 +104,104 @@ def test_the_checker_sees_function_level_and_relative_imports() -> None:
     assert not _allowed("ingest.itemx", ALLOWED["alerts"])
     assert not _allowed("ingest.store", ALLOWED["alerts"])
     assert _modules("config"), "the checker found no modules: wrong root?"
+
+
+# --- one database gateway ---------------------------------------------------------------------------
+
+THREADS_ALLOWED: dict[str, str] = {
+    "wirewatch/gateway.py": "the database gateway's own threads (`Gateway.run`, `Gateway.read`)",
+    "alerts/email.py": "SMTP sends: network I/O, kept off the database threads",
+    "ingest/prepare.py": "the parse worker processes (pure CPU work, no database)",
+    "ingest/lifetime.py": "the watch that ends the parse workers with the daemon",
+    "wirewatch/metrics.py": "the metrics server, and the readiness probe on its own one-connection engine",
+    "wirewatch/demo.py": "the demo's feed server",
+    "wirewatch/web/pages.py": "the console's reads (an engine of their own, read-only) and rendering; its writes "
+                              "go through the gateway",
+}
+"""Where a module may start threads or run work on an executor, and why; any other database work from async
+code goes through `wirewatch.gateway.Gateway` (one writer thread on SQLite)."""
+
+_THREADING = {"to_thread", "run_in_executor", "run_in_threadpool", "ThreadPoolExecutor", "ProcessPoolExecutor",
+              "Thread"}
+
+
+def thread_uses(source: str) -> list[tuple[int, str]]:
+    """Every `asyncio.to_thread`, `run_in_executor`, executor or `Thread` named in a module, with its line."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in _THREADING:
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.Name) and node.id in _THREADING:
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.ImportFrom):
+            found.extend((node.lineno, a.name) for a in node.names if a.name in _THREADING)
+    return found
+
+
+def test_database_work_from_async_code_goes_through_the_gateway() -> None:
+    out = []
+    for package in OURS:
+        for path in _modules(package):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.split("/")[1:2] in (["config"], ["ingest"], ["alerts"]) or rel in THREADS_ALLOWED:
+                continue  # `wirewatch/ingest` and the like are links to the packages, read as themselves
+            out += [f"{rel}:{line} uses {name}" for line, name in thread_uses(path.read_text(encoding="utf-8"))]
+    assert out == []
+    assert all((ROOT / rel).exists() for rel in THREADS_ALLOWED), "a module named in THREADS_ALLOWED is gone"
+
+
+def test_the_thread_checker_sees_every_spelling() -> None:
+    source = ("import asyncio\nfrom concurrent.futures import ThreadPoolExecutor\n\nasync def f(loop):\n"
+              "    await asyncio.to_thread(g)\n    await loop.run_in_executor(None, g)\n")
+    assert thread_uses(source) == [(2, "ThreadPoolExecutor"), (5, "to_thread"), (6, "run_in_executor")]
+
+
+# --- SQL lives in `*store` modules ------------------------------------------------------------------
+
+SQL_ALLOWED: dict[str, str] = {
+    "alerts/models.py": "the outbox's table definitions (column types, constraints)",
+    "wirewatch/db.py": "the engine: SQLite pragmas, the schema version, migrations",
+    "ingest/stories.py": "the story writer: its SQL moves to a store with the split of #19 under way",
+    "ingest/storyindex.py": "the story index rows: their SQL moves to a store with the split of #19 under way",
+}
+"""Modules besides `*store.py` that may build or run SQL, and why; the migrations are outside the rule."""
+
+_SQL_NAMES_OK = {"Session", "Engine", "Connection", "SQLModel", "Field", "exc"}
+_SQL_CALLS = {"exec", "execute", "scalar", "scalars", "exec_driver_sql"}
+
+
+def sql_uses(source: str) -> list[tuple[int, str]]:
+    """SQL constructs a module imports (anything of SQLAlchemy or SQLModel beyond sessions, engines, connections,
+    table bases and errors) and the statements it runs (`.exec`, `.execute`, `.scalar(s)`), with their lines."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names
+                      if a.name.split(".")[0] in ("sqlalchemy", "sqlmodel") and a.name != "sqlalchemy.exc"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("sqlalchemy", "sqlmodel"):
+            if node.module in ("sqlalchemy.exc", "sqlalchemy.engine"):
+                continue
+            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names if a.name not in _SQL_NAMES_OK]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SQL_CALLS:
+            found.append((node.lineno, f".{node.func.attr}()"))
+    return sorted(found)
+
+
+def test_sql_lives_in_store_modules() -> None:
+    out = []
+    for package in OURS:
+        for path in _modules(package):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.split("/")[1:2] in (["config"], ["ingest"], ["alerts"]) or rel in SQL_ALLOWED:
+                continue  # `wirewatch/ingest` and the like are links to the packages, read as themselves
+            if path.stem.endswith("store"):
+                continue
+            out += [f"{rel}:{line} {name}" for line, name in sql_uses(path.read_text(encoding="utf-8"))]
+    assert out == []
+    assert all((ROOT / rel).exists() for rel in SQL_ALLOWED), "a module named in SQL_ALLOWED is gone"
+
+
+def test_the_sql_checker_sees_imports_and_statements() -> None:
+    source = ("import sqlalchemy as sa\nfrom sqlalchemy.engine import Engine\nfrom sqlmodel import Session, select\n"
+              "from sqlalchemy.exc import OperationalError\nimport sqlalchemy.exc\n\ndef f(session):\n    return session.exec(q).all()\n")
+    assert sql_uses(source) == [(1, "sqlalchemy"), (3, "sqlmodel.select"), (8, ".exec()")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from wirewatch.alerts.chatstore import URL_STATES
+from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.route import Channel
 from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch
+from wirewatch.gateway import Gateway
 from wirewatch.ingest.item import Item, StoryRef
 
 PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -76,6 +80,22 @@ def postgres_engine(url: str) -> Engine:
     engine = sa.create_engine(url, pool_size=10)
     SQLModel.metadata.create_all(engine, tables=TABLES)
     return engine
+
+
+@contextmanager
+def gateway(engine: Engine) -> Iterator[Gateway]:
+    """A database gateway over `engine` (what the daemon's `App` owns), its threads stopped after."""
+    db = Gateway(engine)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+async def deliver_pass(outbox: Outbox, channels: Mapping[str, Channel], **options: Any) -> dict[str, int]:
+    """One `deliver_due` pass through a gateway of its own over the outbox's engine."""
+    with gateway(outbox.engine) as db:
+        return await deliver_due(outbox, channels, db=db, **options)
 
 
 def make_item(n: int = 1, *, feed: str = "wire", title: str | None = None, text: str = "Acme Corp beat estimates.",

@@ -16,9 +16,8 @@ from sqlmodel import Session
 from standardwebhooks import Webhook
 
 from tests.receivers import Receiver, Reply
-from tests.test_outbox_helpers import make_item, make_match, make_story
+from tests.test_outbox_helpers import deliver_pass, make_item, make_match, make_story
 from wirewatch.alerts.create import create_alerts
-from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import build_channels, close_channels
 from wirewatch.alerts.webhook import MAX_RETRY_AFTER
@@ -47,7 +46,7 @@ def run(outbox: Outbox, configs: dict[str, WebhookChannel], passes: int = 1) -> 
         try:
             results = []
             for _ in range(passes):
-                results.append(await deliver_due(outbox, channels))
+                results.append(await deliver_pass(outbox, channels))
                 await asyncio.sleep(0.01)
             return results
         finally:
@@ -180,7 +179,7 @@ def test_a_caller_supplied_http_client_is_used_and_left_open(engine: Engine, rec
     async def go() -> dict[str, int]:
         async with httpx.AsyncClient() as http:
             channels = build_channels(configs, http)
-            counts = await deliver_due(Outbox(engine, "w", QUICK), channels)
+            counts = await deliver_pass(Outbox(engine, "w", QUICK), channels)
             await close_channels(channels)
             assert not http.is_closed
             return counts
@@ -198,7 +197,7 @@ def test_a_pass_claims_no_more_than_it_can_send_within_the_lease(engine: Engine)
     async def go() -> dict[str, int]:
         channels = build_channels(configs)
         try:
-            return await deliver_due(outbox, channels, limit=100, concurrency=2)
+            return await deliver_pass(outbox, channels, limit=100, concurrency=2)
         finally:
             await close_channels(channels)
 

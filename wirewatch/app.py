@@ -30,6 +30,7 @@ from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.errors import ConfigError, Problem
 from wirewatch.config.loader import Loaded, load_config, problem_in
 from wirewatch.config.packs import load_packs
+from wirewatch.gateway import Gateway
 from wirewatch.ingest.event import AliasTable
 from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.item import Item, StoryRef
@@ -128,6 +129,8 @@ class App:
     engine: Engine
     wiring: Wiring
     worker: str = field(default_factory=worker_id)
+    db: Gateway = field(init=False)
+    """The one database gateway: every database call of async code (pipeline, daemon, outbox, channels) runs on it."""
     pipeline: Pipeline = field(init=False)
     _channels: tuple[int, dict[str, Channel], asyncio.AbstractEventLoop] | None = field(default=None, init=False)
 
@@ -135,7 +138,8 @@ class App:
         cfg = self.wiring.loaded.config
         workers = default_workers() if cfg.parse_workers is None else cfg.parse_workers
         pool = ParsePool(workers, self.wiring.cleaner.packs) if workers else None
-        self.pipeline = Pipeline(engine=self.engine, config=cfg, cleaner=self.wiring.cleaner, sink=self.sink(),
+        self.db = Gateway(self.engine)
+        self.pipeline = Pipeline(engine=self.engine, config=cfg, cleaner=self.wiring.cleaner, db=self.db, sink=self.sink(),
                                  rematch=self.rematch(), parse_pool=pool, aliases=self.wiring.aliases)
 
     @classmethod
@@ -157,15 +161,19 @@ class App:
         cfg = self.wiring.loaded.config
         sync_feeds(self.engine, [FeedSpec(f.name, f.url, cfg.feed_interval(f), f.enabled) for f in cfg.feeds])
 
-    def swap(self, wiring: Wiring) -> None:
-        """Install a freshly validated wiring (reload); in-flight polls finish with the old one."""
+    def swap(self, wiring: Wiring, *, sync: bool = True) -> None:
+        """Install a freshly validated wiring (reload); in-flight polls finish with the old one.
+
+        `sync=False` leaves the feed table to the caller: the daemon syncs it on the database gateway.
+        """
         self.wiring = wiring
         self.pipeline.config = wiring.loaded.config
         self.pipeline.cleaner = wiring.cleaner
         self.pipeline.aliases = wiring.aliases
         self.pipeline.sink = self.sink()
         self.pipeline.rematch = self.rematch()
-        self.sync_feeds()
+        if sync:
+            self.sync_feeds()
 
     def sink(self) -> AlertSink:
         """The pipeline's sink for the current wiring: match before the story lock, save matches and alerts in it."""
@@ -188,7 +196,7 @@ class App:
             if self._channels is not None and self._channels[2] is asyncio.get_running_loop():
                 await close_channels(self._channels[1])
             built = build_each(  # one broken channel never blocks the others
-                self.wiring.loaded.config.channels, engine=self.engine)
+                self.wiring.loaded.config.channels, db=self.db)
             self._channels = (key, built, asyncio.get_running_loop())
         return self._channels[1]
 
@@ -201,5 +209,6 @@ class App:
     def close(self) -> None:
         """Finish database work and release connections."""
         self.pipeline.close()
+        self.db.close()
         self.engine.dispose()
 

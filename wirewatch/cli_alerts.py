@@ -47,19 +47,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def _require_known(engine: Engine, loaded: Loaded, watchlist: str | None, channel: str | None) -> None:
     """Filters must name a watchlist or channel the config or the database knows."""
-    import sqlalchemy as sa
-
-    from wirewatch.alerts.models import ALERTS, DELIVERIES
+    from wirewatch.viewstore import known_channels, known_watchlists
 
     with engine.connect() as conn:
         if watchlist is not None:
-            known = {wl.watchlist for _, wl in loaded.watchlists}
-            known |= set(conn.execute(sa.select(ALERTS.c.watchlist).distinct()).scalars())
+            known = {wl.watchlist for _, wl in loaded.watchlists} | known_watchlists(conn)
             if watchlist not in known:
                 raise UsageError(f"no watchlist named {watchlist!r} (known: {', '.join(sorted(known)) or 'none'})")
         if channel is not None:
-            known = set(loaded.config.channels)
-            known |= set(conn.execute(sa.select(DELIVERIES.c.channel).distinct()).scalars())
+            known = set(loaded.config.channels) | known_channels(conn)
             if channel not in known:
                 raise UsageError(f"no channel named {channel!r} (known: {', '.join(sorted(known)) or 'none'})")
 
@@ -83,26 +79,20 @@ def _writable(args: argparse.Namespace) -> tuple[Loaded, Engine]:
 
 def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> list[tuple[int, str, str]]:
     """The deliveries `ref` names, as (id, channel, state): a delivery id, its `msg_…` id, or an alert's `alt_…` id."""
-    import sqlalchemy as sa
+    from wirewatch.viewstore import deliveries_named
 
-    from wirewatch.alerts.models import ALERTS, DELIVERIES
-
-    d, a = DELIVERIES.c, ALERTS.c
-    query = sa.select(d.id, d.channel, d.state).join(ALERTS, a.id == d.alert_id).order_by(d.id)
     ref = ref.strip()
     if ref.isdigit():
-        query = query.where(d.id == int(ref))
+        which: dict[str, Any] = {"delivery_id": int(ref)}
     elif ref.startswith("msg_"):
-        query = query.where(d.message_id == ref)
+        which = {"message_id": ref}
     elif ref.startswith("alt_"):
-        query = query.where(a.public_id == ref)
+        which = {"alert_id": ref}
     else:
         raise UsageError(f"{ref!r} is not a delivery id (a number, msg_…) or an alert id (alt_…) "
                          "as `wirewatch alerts` shows them")
-    if channel is not None:
-        query = query.where(d.channel == channel)
     with engine.connect() as conn:
-        found = [(int(r.id), str(r.channel), str(r.state)) for r in conn.execute(query)]
+        found = deliveries_named(conn, channel=channel, **which)
     if not found:
         extra = f" to channel {channel!r}" if channel else ""
         raise UsageError(f"no delivery {ref}{extra}; `wirewatch alerts` lists them")
@@ -193,20 +183,19 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Show what a watchlist would have matched in stored history, story by story."""
-    from sqlmodel import Session, col, select
+    from sqlmodel import Session
 
     from wirewatch.alerts.watchlist import compile_watchlists
     from wirewatch.config.clock import utcnow
     from wirewatch.config.loader import load_watchlist
-    from wirewatch.ingest.store import ItemRow
+    from wirewatch.viewstore import items_since
 
     matcher = compile_watchlists([load_watchlist(Path(args.watchlist))])
     since = utcnow() - timedelta(seconds=args.since)
     stories: dict[int | None, dict[str, Any]] = {}
     with open_readonly(args.config) as ro:
         with Session(ro.engine) as session:
-            rows = session.exec(select(ItemRow).where(col(ItemRow.fetched_at) >= since).order_by(col(ItemRow.id)))
-            for row in rows:
+            for row in items_since(session, since):
                 found = matcher.match(row.title, row.text)
                 if not found:
                     continue

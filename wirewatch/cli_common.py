@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from wirewatch.config.loader import Loaded, load_config
@@ -79,13 +78,10 @@ def open_readonly(config_path: str | Path | None) -> Iterator[ReadOnly]:
 
 def feed_names(engine: Engine, loaded: Loaded) -> set[str]:
     """Feeds known to the config or to the database (a removed feed's items are still stored)."""
-    from wirewatch.ingest.store import FeedRow, ItemRow
+    from wirewatch.viewstore import stored_feed_names
 
-    names = {f.name for f in loaded.config.feeds}
     with engine.connect() as conn:
-        names |= set(conn.execute(select(FeedRow.__table__.c.name)).scalars())  # type: ignore[attr-defined]
-        names |= set(conn.execute(select(ItemRow.__table__.c.feed).distinct()).scalars())  # type: ignore[attr-defined]
-    return names
+        return {f.name for f in loaded.config.feeds} | stored_feed_names(conn)
 
 
 def require_feed(name: str | None, known: Iterable[str]) -> None:

@@ -8,10 +8,11 @@ import sys
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from wirewatch import viewstore
 from wirewatch.ingest.event import EventSignature
-from wirewatch.ingest.store import ItemRow, ItemSignature, StoryRow
+from wirewatch.ingest.store import ItemSignature, StoryRow
 
 
 def explain_lines(engine: Engine, story_id: int) -> list[str]:
@@ -20,10 +21,8 @@ def explain_lines(engine: Engine, story_id: int) -> list[str]:
         story = session.get(StoryRow, story_id)
         if story is None:
             return [f"no story {story_id}"]
-        items = session.exec(select(ItemRow).where(col(ItemRow.story_id) == story_id).order_by(col(ItemRow.id))).all()
-        ids = [i.id for i in items if i.id is not None]
-        signatures = {s.item_id: s for s in session.exec(
-            select(ItemSignature).where(col(ItemSignature.item_id).in_(ids))).all()} if ids else {}
+        items = viewstore.story_items(session, story_id)
+        signatures = viewstore.signatures_of(session, [i.id for i in items if i.id is not None])
     lines = [f"story {story_id}: {story.title}",
              f"  {story.items} items, {story.updates} updates, sources: {', '.join(story.sources)}"]
     for item in items:

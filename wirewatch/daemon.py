@@ -173,8 +173,8 @@ class Daemon:
         if free <= 0:
             return
         turns = TAKE_TURNS if await self._peer_polling() else 0.0
-        rows = await self.app.pipeline.run_db(claim_due, self.app.engine, self.app.worker, cfg.lease, free,
-                                              take_turns=turns)
+        rows = await self.app.db.run(claim_due, self.app.engine, self.app.worker, cfg.lease, free,
+                                     take_turns=turns)
         self.dbwatch.succeeded()
         rows = [r for r in rows if r.name not in self.claimed]
         if not rows:
@@ -200,8 +200,8 @@ class Daemon:
         if now >= self.peer_checked + PEER_CHECK:
             self.peer_checked = now
             window = max(2 * self.app.wiring.loaded.config.lease, 60.0)
-            if await self.app.pipeline.run_db(others_polled_since, self.app.engine, self.app.worker,
-                                              utcnow() - timedelta(seconds=window)):
+            if await self.app.db.run(others_polled_since, self.app.engine, self.app.worker,
+                                     utcnow() - timedelta(seconds=window)):
                 self.peer_until = now + window
         return now < self.peer_until
 
@@ -241,18 +241,12 @@ class Daemon:
     async def gauges(self) -> None:
         """Refresh outbox depth, oldest pending age, delivery latency and feed staleness."""
         # reads only: they get through while SQLite's write lock is held elsewhere, so they do not end an outage
-        self.gauges_since = await asyncio.to_thread(refresh_gauges, self._reads(), self.gauges_since)
-
-    def _reads(self) -> Any:
-        """The app's engine for read-only work: its SQLite transactions begin DEFERRED (no write lock)."""
-        from wirewatch import db
-
-        return db.for_reading(self.app.engine)
+        self.gauges_since = await self.app.db.read(refresh_gauges, self.app.db.reading, self.gauges_since)
 
     async def keep_leases(self) -> None:
         """Renew leases on feeds still being polled (long polls must not be taken over)."""
         cfg = self.app.wiring.loaded.config
-        await self.app.pipeline.run_db(renew_leases, self.app.engine, self.app.worker, sorted(self.claimed), cfg.lease)
+        await self.app.db.run(renew_leases, self.app.engine, self.app.worker, sorted(self.claimed), cfg.lease)
 
     async def deliver(self) -> None:
         """Send what the outbox holds that is due."""
@@ -264,7 +258,7 @@ class Daemon:
 
     async def prune(self) -> None:
         """Daily upkeep: retention and vacuum."""
-        await self.app.pipeline.run_db(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
+        await self.app.db.run(upkeep.prune, self.app.engine, self.app.wiring.loaded.config)
 
     async def watch_files(self) -> None:
         """Reload when the config or a watchlist file changed on disk (a bad edit keeps the running config)."""
@@ -284,9 +278,14 @@ class Daemon:
         except Exception as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        self.app.swap(wiring)
+        self.app.swap(wiring, sync=False)
+        self._soon(self._sync_feeds, "sync the feed table")
         self.fingerprint = files_fingerprint(wiring.loaded)
         log.info("reloaded: %d feeds, %d watchlists", len(wiring.loaded.config.feeds), len(wiring.loaded.watchlists))
+
+    async def _sync_feeds(self) -> None:
+        """Bring the feed table in line with the reloaded config, on the database gateway."""
+        await self.app.db.run(self.app.sync_feeds)
 
     def banner(self) -> dict[str, object]:
         """The start-up summary as the fields of one log event (one JSON object in JSON mode)."""
@@ -361,8 +360,8 @@ class Daemon:
     async def _release(self) -> None:
         """Give back every feed and delivery lease this daemon holds, so the next one starts on them at once."""
         try:
-            await asyncio.to_thread(release_all, self.app.engine, self.app.worker)
-            released = await asyncio.to_thread(delivery.outbox_of(self.app).release_all)
+            await self.app.db.run(release_all, self.app.engine, self.app.worker)
+            released = await self.app.db.run(delivery.outbox_of(self.app).release_all)
         except Exception as exc:  # the leases expire on their own (`lease`)
             log.warning("could not give back leases at stop (they expire within `lease`): %s", redact(one_line(exc)))
             return

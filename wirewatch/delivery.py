@@ -28,7 +28,7 @@ async def deliver_once(app: App, limit: int = 200, stop: asyncio.Event | None = 
     if not cfg.channels:
         return {}
     channels = await app.channels()
-    counts = await deliver_due(outbox_of(app), channels, limit=limit, stop=stop)
+    counts = await deliver_due(outbox_of(app), channels, limit=limit, stop=stop, db=app.db)
     for outcome, n in counts.items():
         if outcome not in ("claimed", "unsent") and n:
             metrics.DELIVERIES.labels(outcome).inc(n)

@@ -7,12 +7,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from wirewatch import metrics
-from wirewatch.alerts.models import Delivery, DeliveryState
+from wirewatch import metrics, viewstore
 from wirewatch.alerts.ops import create_feed_event
 from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.config.models import Config
@@ -48,22 +46,15 @@ def refresh_gauges(engine: Engine, since: datetime) -> datetime:
     """Set outbox depth, oldest pending age, feed staleness, and observe latencies delivered after `since`."""
     now = utcnow()
     with Session(engine) as session:
-        waiting = (DeliveryState.PENDING, DeliveryState.RETRYING)
-        depth, oldest = session.execute(
-            select(func.count(), func.min(col(Delivery.created_at))).where(col(Delivery.state).in_(waiting))
-        ).one()
+        depth, oldest = viewstore.outbox_waiting(session)
         metrics.OUTBOX_DEPTH.set(depth)
         oldest_at = as_utc(oldest)
         metrics.OUTBOX_OLDEST.set((now - oldest_at).total_seconds() if oldest_at else 0)
-        for created, delivered in session.execute(
-            select(col(Delivery.created_at), col(Delivery.delivered_at))
-            .where(col(Delivery.delivered_at) > since, col(Delivery.delivered_at) <= now)
-        ).all():
+        for created, delivered in viewstore.delivered_between(session, since, now):
             done, made = as_utc(delivered), as_utc(created)
             if done and made:
                 metrics.DELIVERY_LATENCY.observe(max((done - made).total_seconds(), 0.0))
-        for name, polled in session.execute(select(col(FeedRow.name), col(FeedRow.last_polled_at))
-                                            .where(col(FeedRow.enabled))).all():
+        for name, polled in viewstore.feed_polls(session):
             polled_at = as_utc(polled)
             if polled_at is not None:
                 metrics.FEED_STALENESS.labels(name).set((now - polled_at).total_seconds())

@@ -78,9 +78,9 @@ class Recorder:
             while self.pending:
                 batch, self.pending = self.pending[: self.batch_max], self.pending[self.batch_max :]
                 try:
-                    await self.app.pipeline.run_db(record_polls, self.app.engine, self.app.worker,
-                                                   [poll for poll, _ in batch], jitter=cfg.defaults.jitter,
-                                                   max_backoff=cfg.fetch.max_backoff, per_feed=self.per_feed)
+                    await self.app.db.run(record_polls, self.app.engine, self.app.worker,
+                                          [poll for poll, _ in batch], jitter=cfg.defaults.jitter,
+                                          max_backoff=cfg.fetch.max_backoff, per_feed=self.per_feed)
                 except Exception as exc:  # every poll of the batch reports it
                     for _, done in batch:
                         if not done.done():
@@ -149,7 +149,7 @@ async def poll_once(app: App, names: list[str] | None = None,
     due seconds later, not now). `deliveries`, when given, receives the counts by outcome.
     """
     cfg = app.wiring.loaded.config
-    rows = await app.pipeline.run_db(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
+    rows = await app.db.run(claim_due, app.engine, app.worker, cfg.lease, 100_000, names, None, False)
     async with Fetcher(cfg.fetch, USER_AGENT) as fetcher:
         reports = await poll_rows(app, fetcher, rows)
     total: Counter[str] = Counter()

@@ -7,15 +7,16 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from wirewatch import viewstore
 from wirewatch.alerts.matchstore import matches_for
-from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryInfo
+from wirewatch.alerts.models import DeliveryInfo
+from wirewatch.alerts.outboxstore import list_deliveries
 from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest.feedstore import list_feeds
-from wirewatch.ingest.store import ItemRow, StoryRow, item_counts, learned_rules
+from wirewatch.ingest.store import item_counts, learned_rules
 
 
 def age(when: datetime | None, now: datetime) -> str:
@@ -129,14 +130,10 @@ def _iso(value: datetime | None) -> str | None:
 def export_lines(engine: Engine, feed: str | None = None, since: float | None = None) -> Iterator[str]:
     """The `export --format jsonl` lines: feed, guid, url, title, text, source, teaser, published, story, matches."""
     with Session(engine) as session:
-        query = select(ItemRow).order_by(col(ItemRow.id))
-        if feed:
-            query = query.where(ItemRow.feed == feed)
-        if since:
-            query = query.where(col(ItemRow.fetched_at) >= utcnow() - timedelta(seconds=since))
+        fetched_since = utcnow() - timedelta(seconds=since) if since else None
         last = 0
         while True:
-            rows = list(session.exec(query.where(col(ItemRow.id) > last).limit(1000)).all())
+            rows = viewstore.items_page(session, feed, fetched_since, last, 1000)
             if not rows:
                 return
             matches = matches_for(session, [r.id for r in rows if r.id is not None])
@@ -154,10 +151,7 @@ def story_rows(engine: Engine, since: float | None = None) -> list[list[str]]:
     """One row per story: id, copies, sources, first and last seen, title."""
     now = utcnow()
     with Session(engine) as session:
-        query = select(StoryRow).order_by(col(StoryRow.first_seen).desc())
-        if since:
-            query = query.where(col(StoryRow.last_updated) >= now - timedelta(seconds=since))
-        stories = session.exec(query).all()
+        stories = viewstore.stories_since(session, now - timedelta(seconds=since) if since else None)
         rows = [["STORY", "COPIES", "UPDATES", "FIRST SEEN", "LAST", "SOURCES", "TITLE"]]
         for s in stories:
             rows.append([str(s.id), str(s.items), str(s.updates), age(s.first_seen, now), age(s.last_updated, now),
@@ -177,15 +171,8 @@ def boilerplate_rows(engine: Engine, feed: str | None) -> list[list[str]]:
 def deliveries(engine: Engine, state: str | None = None, *, watchlist: str | None = None,
                channel: str | None = None, limit: int = 1000) -> list[DeliveryInfo]:
     """Deliveries newest first, optionally of one state, watchlist and channel (what `alerts` lists)."""
-    d, a = DELIVERIES.c, ALERTS.c
-    query = (sa.select(d.id, d.message_id, d.channel, d.state, d.attempts, d.next_attempt_at, d.last_error,
-                       d.created_at, d.delivered_at, d.digest_id, a.public_id, a.watchlist, a.title, a.type)
-             .join(ALERTS, a.id == d.alert_id).order_by(d.id.desc()).limit(limit))
-    for column, value in ((d.state, state), (a.watchlist, watchlist), (d.channel, channel)):
-        if value is not None:
-            query = query.where(column == value)
     with engine.connect() as conn:
-        return [DeliveryInfo(**r._mapping) for r in conn.execute(query)]
+        return list_deliveries(conn, state, limit, watchlist=watchlist, channel=channel)
 
 
 def alert_rows(rows: list[DeliveryInfo], now: datetime | None = None) -> list[list[str]]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
+from wirewatch import viewstore
 from wirewatch.alerts.attempts import attempts_of
-from wirewatch.alerts.models import ALERTS, DELIVERIES
 from wirewatch.alerts.watchlist import compile_watchlists
 from wirewatch.config.loader import Loaded
 from wirewatch.explain import render, verdicts
@@ -26,9 +25,7 @@ def find_items(session: Session, ref: str) -> list[ItemRow]:
         row = session.get(ItemRow, int(ref))
         if row is not None:
             return [row]
-    query = select(ItemRow).where(or_(col(ItemRow.guid) == ref, col(ItemRow.url) == ref,
-                                      col(ItemRow.identity) == ref)).order_by(col(ItemRow.id)).limit(MAX_ITEMS + 1)
-    return list(session.exec(query).all())
+    return viewstore.items_named(session, ref, MAX_ITEMS + 1)
 
 
 def _delivery_line(d: Any) -> str:
@@ -64,27 +61,23 @@ def _alerts(conn: Connection, story_id: int | None) -> dict[str, list[Any]]:
     if story_id is None:
         return {}
     out: dict[str, list[Any]] = {}
-    for row in conn.execute(sa.select(ALERTS).where(ALERTS.c.story_id == story_id).order_by(ALERTS.c.id)):
+    for row in viewstore.alerts_of_story(conn, story_id):
         out.setdefault(row.watchlist, []).append(row)
     return out
 
 
 def _deliveries(conn: Connection, alert_id: int) -> list[Any]:
-    return list(conn.execute(sa.select(DELIVERIES).where(DELIVERIES.c.alert_id == alert_id)
-                             .order_by(DELIVERIES.c.channel)))
+    return viewstore.deliveries_of_alert(conn, alert_id)
 
 
 def explain_item(session: Session, loaded: Loaded, row: ItemRow) -> list[str]:
     """The lines `why` prints for one item."""
-    from wirewatch.alerts.matchstore import ItemMatch
-
     now = utcnow()
     watchlists = [wl for _, wl in loaded.watchlists]
     matcher = compile_watchlists(watchlists)
     matched_now = {m.watchlist for m in matcher.match(row.title, row.text)}
     found = verdicts(watchlists, matcher.mentions(row.title, row.text), matched_now)
-    stored = sorted({(m.watchlist, m.entity) for m in session.exec(
-        select(ItemMatch).where(ItemMatch.item_id == row.id)).all()})
+    stored = sorted({(m.watchlist, m.entity) for m in viewstore.stored_matches(session, row.id)})
     stored_lists = {w for w, _ in stored}
     lines = [f"item {row.id}: feed {row.feed}, guid {row.guid or '-'}", f"  url:     {row.url}",
              f"  title:   {clip(row.title, 100)}",

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from wirewatch.alerts.match import Matcher
 from wirewatch.config.models import Config
+from wirewatch.gateway import Gateway
 from wirewatch.web import pages
 from wirewatch.web.security import Guard
 
@@ -44,6 +45,8 @@ class Console:
     matcher: Callable[[], Matcher]
     worker: str = "web"
     pause: Callable[[str, bool], bool] | None = None  # pause/resume a feed; None where not available
+    db: Gateway | None = None
+    """The daemon's database gateway: the forms' writes run on its writer thread (None: in the thread pool)."""
 
 
 def build_app(console: Console) -> Guard:

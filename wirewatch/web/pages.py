@@ -72,7 +72,14 @@ async def _form(request: Request, writes: bool = True) -> dict[str, str]:
 
 
 async def _read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Reads (on the console's read-only engine) and rendering: in Starlette's thread pool."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def _write(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """A form's write: on the daemon's database gateway, whose writer thread all the daemon's writes share."""
+    db = _console(request).db
+    return await db.run(fn, *args) if db is not None else await _read(fn, *args)
 
 
 def _int(value: str | None) -> int | None:
@@ -154,7 +161,7 @@ async def feed_rule(request: Request) -> Response:
             raise HTTPException(400, f"state must be one of {', '.join(store.RULE_STATES)}")
     except HTTPException as exc:
         return await _refused(request, exc)
-    if not await _read(store.set_rule_state, _console(request).writes, name, rule, state):
+    if not await _write(request, store.set_rule_state, _console(request).writes, name, rule, state):
         raise HTTPException(404, f"feed {name!r} has no learned line {rule}")
     return RedirectResponse(f"/feeds/{name}#rules", status_code=303)
 
@@ -171,7 +178,7 @@ async def feed_pause(request: Request) -> Response:
             raise HTTPException(400, "action must be pause or resume")
     except HTTPException as exc:
         return await _refused(request, exc)
-    if not await _read(console.pause, name, form["action"] == "pause"):
+    if not await _write(request, console.pause, name, form["action"] == "pause"):
         raise HTTPException(404, f"no feed named {name!r}")
     return RedirectResponse(f"/feeds/{name}", status_code=303)
 
@@ -241,7 +248,7 @@ async def delivery_retry(request: Request) -> Response:
     except HTTPException as exc:
         return await _refused(request, exc)
     delivery_id = request.path_params["id"]
-    if not await _read(_retry, _console(request), delivery_id):
+    if not await _write(request, _retry, _console(request), delivery_id):
         return await _render(request, "error.html", 409, title="Not requeued",
                              message=f"delivery {delivery_id} is neither dead nor retrying")
     return RedirectResponse(f"/deliveries/{delivery_id}", status_code=303)

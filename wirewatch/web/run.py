@@ -28,7 +28,7 @@ async def start_in_daemon(app: App) -> Running | None:
     console = Console(reads=read_engine(cfg.database, cfg.sqlite_cache), writes=app.engine,
                       config=lambda: app.wiring.loaded.config, matcher=lambda: app.wiring.matcher,
                       worker=app.worker,
-                      pause=lambda name, paused: set_feed_paused(app.engine, name, paused))
+                      pause=lambda name, paused: set_feed_paused(app.engine, name, paused), db=app.db)
     return await start(console, cfg.web.listen)
 
 
