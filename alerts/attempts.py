@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import AttemptOutcome, Claim, Outcome
 from wirewatch.alerts.outboxlog import log, log_fields
 from wirewatch.alerts.outboxstore import attempts_of
+from wirewatch.alerts.tables import AttemptOutcome, Claim, Outcome
 from wirewatch.config.redaction import redact
 
 __all__ = ["ATTEMPT_OUTCOMES", "Sent", "attempt_row", "attempts_of", "log_attempt"]

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from wirewatch.alerts.models import CHANNEL_STATES
 from wirewatch.alerts.outboxstore import insert_ignoring_conflict
+from wirewatch.alerts.tables import CHANNEL_STATES
 
 __all__ = ["all_states", "clear_disabled", "disabled_hashes", "disabled_names", "disabled_reasons", "note"]
 

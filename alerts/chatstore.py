@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
-from wirewatch.alerts.models import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
 from wirewatch.alerts.outboxstore import insert_ignoring_conflict
+from wirewatch.alerts.tables import DELIVERIES, DIGESTS, DeliveryState, UTCDateTime
 from wirewatch.config.clock import utcnow
 
 __all__ = ["URL_STATES", "AppriseUrlState", "delivered_urls", "prune_url_states", "record_urls", "url_hash"]

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from wirewatch.alerts.models import ALERTS, DELIVERIES, Alert, DeliveryState
 from wirewatch.alerts.outboxlog import log, log_fields
 from wirewatch.alerts.outboxstore import insert_ignoring_conflict, instant_alerts_since
 from wirewatch.alerts.render import build_payload
 from wirewatch.alerts.route import Route, route_of
+from wirewatch.alerts.tables import ALERTS, DELIVERIES, Alert, DeliveryState
 from wirewatch.alerts.types import WatchlistMatch
 from wirewatch.config.clock import utcnow
 from wirewatch.ingest.item import Item, StoryRef

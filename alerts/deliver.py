@@ -15,10 +15,10 @@ from datetime import datetime
 
 from wirewatch.alerts.attempts import Sent
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import Claim, Outcome
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.outboxlog import log, log_fields
 from wirewatch.alerts.route import Channel, ChannelConfig, Database, build_channels
+from wirewatch.alerts.tables import Claim, Outcome
 from wirewatch.config.clock import utcnow
 
 __all__ = ["build_each", "deliver_due", "summary"]

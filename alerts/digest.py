@@ -19,8 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Connection
 
 from wirewatch.alerts import outboxstore
-from wirewatch.alerts.models import DIGESTS, DeliveryState
 from wirewatch.alerts.outboxstore import insert_ignoring_conflict
+from wirewatch.alerts.tables import DIGESTS, DeliveryState
 from wirewatch.config.types import parse_duration
 
 __all__ = ["Cron", "Every", "Schedule", "close_window", "insert_ignoring_conflict", "parse_every"]

@@ -27,11 +27,11 @@ from wirewatch.alerts.attempts import ATTEMPT_OUTCOMES, Sent, attempt_row, log_a
 from wirewatch.alerts.create import new_id
 from wirewatch.alerts.digest import OVERFLOW_EVERY, Schedule, close_window, parse_every
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
-from wirewatch.alerts.models import AttemptOutcome, Claim, DeliveryInfo, DeliveryState, Outcome
 from wirewatch.alerts.outboxlog import log
 from wirewatch.alerts.outboxstore import prune_delivered
 from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import ChannelConfig
+from wirewatch.alerts.tables import AttemptOutcome, Claim, DeliveryInfo, DeliveryState, Outcome
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from wirewatch.alerts.models import ALERTS, ATTEMPTS, DELIVERIES, DIGESTS, Claim, DeliveryInfo, DeliveryState
+from wirewatch.alerts.tables import ALERTS, ATTEMPTS, DELIVERIES, DIGESTS, Claim, DeliveryInfo, DeliveryState
 
 __all__ = ["add_attempts", "attempts_of", "claim_deliveries", "claim_digests", "drop_digest", "give_back",
            "give_back_all", "insert_ignoring_conflict", "instant_alerts_since", "last_window_end",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import DeliveryState
+from wirewatch.alerts.tables import DeliveryState
 
 __all__ = ["RetryPlan", "plan_failure"]
 

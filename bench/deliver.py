@@ -35,9 +35,9 @@ from tests.receivers import Receiver, Reply  # noqa: E402
 from tests.test_outbox_helpers import make_item, make_match, make_story  # noqa: E402
 from wirewatch.alerts.create import create_alerts  # noqa: E402
 from wirewatch.alerts.deliver import deliver_due  # noqa: E402
-from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS  # noqa: E402
 from wirewatch.alerts.outbox import Outbox  # noqa: E402
 from wirewatch.alerts.route import build_channels, close_channels  # noqa: E402
+from wirewatch.alerts.tables import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS  # noqa: E402
 from wirewatch.config.models import RetryConfig, WebhookChannel  # noqa: E402
 from wirewatch.db import make_engine  # noqa: E402
 from wirewatch.gateway import Gateway  # noqa: E402

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wirewatch import db  # noqa: E402
 from wirewatch.alerts.matchstore import ItemMatch  # noqa: E402
-from wirewatch.alerts.models import ALERTS, DELIVERIES  # noqa: E402
+from wirewatch.alerts.tables import ALERTS, DELIVERIES  # noqa: E402
 from wirewatch.alerts.watchlist import compile_watchlists  # noqa: E402
 from wirewatch.config.clock import utcnow  # noqa: E402
 from wirewatch.config.models import Config, FeedConfig  # noqa: E402

@@ -25,9 +25,9 @@ from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import DELIVERIES
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.render import sample_payload
+from wirewatch.alerts.tables import DELIVERIES
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import AppriseChannel, RetryConfig
 

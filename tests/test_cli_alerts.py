@@ -119,7 +119,7 @@ def test_format_table_aligns_by_display_width() -> None:
 
 
 def test_alert_rows_say_when_a_waiting_delivery_is_due() -> None:
-    from wirewatch.alerts.models import DeliveryInfo
+    from wirewatch.alerts.tables import DeliveryInfo
     from wirewatch.reports import alert_rows
 
     now = utcnow()

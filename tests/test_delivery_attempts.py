@@ -19,9 +19,9 @@ from wirewatch import db
 from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import ATTEMPTS, DELIVERIES
 from wirewatch.alerts.outbox import Outbox, prune_delivered
 from wirewatch.alerts.route import Channel, build_channels, close_channels
+from wirewatch.alerts.tables import ATTEMPTS, DELIVERIES
 from wirewatch.config.models import RetryConfig, WebhookChannel
 from wirewatch.ingest.store import utcnow
 

@@ -23,9 +23,9 @@ from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import deliver_pass, make_item, make_match, make_story
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.deliver import build_each
-from wirewatch.alerts.models import DELIVERIES
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import Channel, close_channels
+from wirewatch.alerts.tables import DELIVERIES
 from wirewatch.config.models import RetryConfig, WebhookChannel
 
 ITEMS = [{"title": "Acme buys a rival", "link": "http://example.invalid/1", "guid": "1",

@@ -18,10 +18,10 @@ from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.digest import Cron, Every, parse_every
 from wirewatch.alerts.email import build_message
 from wirewatch.alerts.errors import DeliveryError
-from wirewatch.alerts.models import DELIVERIES, DIGESTS
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.render import sample_payload
 from wirewatch.alerts.route import Route, build_channels, close_channels
+from wirewatch.alerts.tables import DELIVERIES, DIGESTS
 from wirewatch.config.models import EmailChannel, RetryConfig, WebhookChannel
 
 QUICK = RetryConfig(schedule=[0.001, 0.001])

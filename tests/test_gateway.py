@@ -158,7 +158,7 @@ def test_the_consoles_forms_write_on_the_gateway(engine: Engine, statements: lis
     import httpx
     import sqlalchemy as sa
 
-    from wirewatch.alerts.models import DELIVERIES
+    from wirewatch.alerts.tables import DELIVERIES
     from wirewatch.alerts.watchlist import compile_watchlists
     from wirewatch.config.models import Config
     from wirewatch.web.app import Console, build_app

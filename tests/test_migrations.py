@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from wirewatch import db
-from wirewatch.schema import include_name, load_models
+from wirewatch.schema import include_name, load_tables
 
 
 def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None:
@@ -19,7 +19,7 @@ def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None
         db.upgrade(engine)
         assert db.is_current(engine)
         db.upgrade(engine)  # idempotent at start-up
-        load_models()
+        load_tables()
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
                                     SQLModel.metadata)
@@ -38,7 +38,7 @@ def test_every_migration_goes_down_to_an_empty_database_and_up_again(db_url: str
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}, "a downgrade left tables behind"
         command.upgrade(cfg, "head")
         assert db.is_current(engine)
-        load_models()
+        load_tables()
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
                                     SQLModel.metadata)

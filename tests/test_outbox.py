@@ -23,10 +23,10 @@ from tests.test_outbox_helpers import (
 from wirewatch.alerts.channelstate import channel_states
 from wirewatch.alerts.create import create_alerts, new_id
 from wirewatch.alerts.errors import ChannelGoneError, DeliveryError
-from wirewatch.alerts.models import ALERTS, DELIVERIES, Outcome
 from wirewatch.alerts.outbox import Outbox, prune_delivered
 from wirewatch.alerts.retry import plan_failure
 from wirewatch.alerts.route import Route, routes_from
+from wirewatch.alerts.tables import ALERTS, DELIVERIES, Outcome
 from wirewatch.config.models import RetryConfig
 from wirewatch.config.watchlist import WatchlistConfig
 

@@ -22,9 +22,9 @@ from sqlmodel import SQLModel
 
 from wirewatch.alerts.chatstore import URL_STATES
 from wirewatch.alerts.deliver import deliver_due
-from wirewatch.alerts.models import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import Channel
+from wirewatch.alerts.tables import ALERTS, ATTEMPTS, CHANNEL_STATES, DELIVERIES, DIGESTS
 from wirewatch.alerts.types import EntityMatch, Mention, WatchlistMatch
 from wirewatch.gateway import Gateway
 from wirewatch.ingest.item import Item, StoryRef

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from tests.conftest import REALWORLD
 from tests.feedserver import FeedServer
 from tests.helpers import write_config
-from wirewatch.alerts.models import ALERTS
+from wirewatch.alerts.tables import ALERTS
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
 from wirewatch.ingest.store import ItemRow, learned_rules

@@ -14,7 +14,7 @@ from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import upkeep
 from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.alerts.models import Alert, Delivery, DeliveryAttempt
+from wirewatch.alerts.tables import Alert, Delivery, DeliveryAttempt
 from wirewatch.app import App
 from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once

@@ -100,8 +100,8 @@ def resolve_deliveries(engine: Engine, ref: str, channel: str | None = None) -> 
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from wirewatch.alerts.models import DeliveryState
     from wirewatch.alerts.outbox import Outbox
+    from wirewatch.alerts.tables import DeliveryState
 
     if not args.id and not args.all_dead:
         print("error: give a delivery ID (as `wirewatch alerts` shows: 12, msg_…, alt_…) or --all-dead",

@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from wirewatch import viewstore
 from wirewatch.alerts.matchstore import matches_for
-from wirewatch.alerts.models import DeliveryInfo
 from wirewatch.alerts.outboxstore import list_deliveries
+from wirewatch.alerts.tables import DeliveryInfo
 from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest.feedstore import list_feeds
 from wirewatch.ingest.store import item_counts, learned_rules

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("wirewatch.ingest.store", "wirewatch.alerts.matchstore", "wirewatch.alerts.models", "wirewatch.alerts.chatstore")
+TABLE_MODULES = ("wirewatch.ingest.store", "wirewatch.alerts.matchstore", "wirewatch.alerts.tables", "wirewatch.alerts.chatstore")
 
 
-def load_models() -> None:
+def load_tables() -> None:
     """Import the table modules of both packages."""
     for name in TABLE_MODULES:
         importlib.import_module(name)

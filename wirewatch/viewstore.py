@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, or_, select
 
 from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.alerts.models import ALERTS, DELIVERIES, Delivery, DeliveryState
+from wirewatch.alerts.tables import ALERTS, DELIVERIES, Delivery, DeliveryState
 from wirewatch.ingest.store import FeedRow, ItemRow, ItemSignature, StoryRow
 
 __all__ = ["alerts_of_story", "deliveries_named", "deliveries_of_alert", "delivered_between", "feed_polls",

@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from wirewatch.schema import include_name, load_models
+from wirewatch.schema import include_name, load_tables
 
-load_models()
+load_tables()
 target_metadata = SQLModel.metadata
 config = context.config
 

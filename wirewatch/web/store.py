@@ -1,7 +1,7 @@
 """Every SQL statement the web console runs: reads for its pages, and the few writes its forms make.
 
 Route handlers call these with an engine and get plain values back; they hold no SQL. Reads
-reuse the ingest and alerts tables (`ingest.store`, `alerts.models`, `alerts.matchstore`).
+reuse the ingest and alerts tables (`ingest.store`, `alerts.tables`, `alerts.matchstore`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.matchstore import ItemMatch
-from wirewatch.alerts.models import ALERTS, DELIVERIES, DeliveryState
+from wirewatch.alerts.tables import ALERTS, DELIVERIES, DeliveryState
 from wirewatch.ingest import feedstore
 from wirewatch.ingest.dedupe import Signature, similarity
 from wirewatch.ingest.store import (
