@@ -11,7 +11,6 @@ Apprise is imported inside the methods, so importing `alerts` does not load it.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -25,7 +24,7 @@ from wirewatch.alerts.chat_render import (
     render_chat_digest,
     title_line,
 )
-from wirewatch.alerts.chatstore import delivered_urls, prune_url_states, record_urls
+from wirewatch.alerts.chatstore import delivered_urls, record_urls
 from wirewatch.alerts.errors import DeliveryError, TemplateError
 from wirewatch.alerts.route import Database
 from wirewatch.config.models import AppriseChannel
@@ -33,7 +32,6 @@ from wirewatch.config.models import AppriseChannel
 __all__ = ["SEND_TIMEOUT", "AppriseSender"]
 
 SEND_TIMEOUT = 30.0  # seconds for one URL, connection and retries included
-PRUNE_EVERY = 3600.0
 
 
 class AppriseSender:
@@ -52,7 +50,6 @@ class AppriseSender:
         self._targets = [apprise_target(name, i, url, self._asset) for i, url in enumerate(dict.fromkeys(config.urls))]
         self._template = ChatTemplate(config.template, name) if config.template else None
         self._memory: dict[str, set[str]] = {}  # per-URL state when there is no database
-        self._next_prune = time.monotonic()
 
     async def aclose(self) -> None:
         """Nothing to release: every send uses its own Apprise object."""
@@ -127,9 +124,6 @@ class AppriseSender:
         """The URLs this delivery already reached (on the database gateway's threads)."""
         if self.db is None:
             return set(self._memory.get(delivery_id, ()))
-        if time.monotonic() >= self._next_prune:
-            self._next_prune = time.monotonic() + PRUNE_EVERY
-            await self.db.run(prune_url_states, self.db.engine)
         return await self.db.run(delivered_urls, self.db.engine, delivery_id)
 
     async def _mark(self, delivery_id: str, keys: list[str]) -> None:

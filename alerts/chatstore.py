@@ -2,7 +2,7 @@
 
 A retry of a delivery sends only to the URLs not recorded here. URLs carry tokens, so only their
 SHA-256 is stored. Rows older than a day whose delivery was delivered or no longer exists are pruned
-(`prune_url_states`, called by the channel at most once an hour).
+(`prune_url_states`, by the daemon's daily retention job, `wirewatch.upkeep`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import upkeep
+from wirewatch.alerts.chatstore import AppriseUrlState, url_hash
 from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.tables import Alert, Delivery, DeliveryAttempt
 from wirewatch.app import App
@@ -57,6 +58,9 @@ def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path:
                 session.execute(update(ItemSignature).values(created_at=old))
                 session.execute(update(StoryBand).values(created_at=old))
                 session.execute(update(Alert).values(created_at=old))
+                delivered = session.exec(select(Delivery.message_id)).first()
+                for delivery_id, at in ((delivered, old), ("gone-long-ago", old), ("gone-just-now", utcnow())):
+                    session.add(AppriseUrlState(delivery_id=delivery_id, url_hash=url_hash("json://x"), delivered_at=at))
                 session.commit()
             counts = upkeep.prune(app.engine, app.wiring.loaded.config)
             with Session(app.engine) as session:
@@ -69,6 +73,9 @@ def test_retention_prunes_old_items_matches_index_and_delivered_alerts(tmp_path:
                 assert count(session, Alert) == 0 and count(session, Delivery) == 0
                 assert count(session, DeliveryAttempt) == 0  # the attempt history goes with its delivery
                 assert count(session, PollLogRow) == 0
+                # Apprise URL states: kept for a day, then pruned once their delivery is finished or gone
+                assert counts["apprise_urls"] == 2
+                assert session.exec(select(AppriseUrlState.delivery_id)).all() == ["gone-just-now"]
         finally:
             app.close()
 

@@ -1,6 +1,8 @@
-"""Retention: prune old items and their index rows, stories left without items, old polls, delivered alerts, and vacuum SQLite when worthwhile.
+"""Retention: prune old items and their index rows, stories left without items, old polls, delivered alerts,
+Apprise per-URL states of finished deliveries, and vacuum SQLite when worthwhile.
 
-The deletes are `upkeepstore`'s (and `alerts.outboxstore.prune_delivered`); this module works out the cutoffs.
+The deletes are `upkeepstore`'s (and `alerts.outboxstore.prune_delivered`, `alerts.chatstore.prune_url_states`);
+this module works out the cutoffs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from wirewatch import upkeepstore
+from wirewatch.alerts.chatstore import prune_url_states
 from wirewatch.alerts.outbox import prune_delivered
 from wirewatch.config.models import Config
 from wirewatch.ingest.store import utcnow
@@ -21,7 +24,7 @@ log = logging.getLogger("wirewatch.upkeep")
 
 def prune(engine: Engine, config: Config) -> dict[str, int]:
     """Delete items (with matches, index rows), stories left empty and polls past `retention.items`, delivered
-    alerts past theirs; counts."""
+    alerts past theirs, Apprise URL states of finished deliveries older than a day; counts."""
     now = utcnow()
     cutoff = now - timedelta(seconds=config.retention.items)
     window_cutoff = now - timedelta(seconds=config.dedupe.window)
@@ -32,6 +35,7 @@ def prune(engine: Engine, config: Config) -> dict[str, int]:
         upkeepstore.prune_window(session, window_cutoff, cutoff)
         counts["alerts"] = prune_delivered(session, now - timedelta(seconds=config.retention.delivered_alerts))
         session.commit()
+    counts["apprise_urls"] = prune_url_states(engine, now)
     if engine.dialect.name == "sqlite" and counts["items"] > 1000:
         upkeepstore.vacuum(engine)
     log.info("pruned %s", counts)
