@@ -28,7 +28,9 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    union_all,
 )
+from sqlalchemy import literal as sa_literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
@@ -254,6 +256,42 @@ def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[
         for identity, item_id, raw_hash, story_id in conn.execute(query, {"wanted": wanted[start : start + 500]}):
             out[identity] = Known(item_id, raw_hash, story_id)
     return out
+
+
+@dataclass
+class Exact:
+    """What the store holds for a batch, read in one statement: items already stored, stories by URL and by text."""
+
+    taken: set[tuple[str, str]]
+    """(feed, identity) of the batch's items already stored"""
+    by_url: dict[str, int]
+    """URL → story of an item in the window with that URL (the first found)"""
+    by_hash: dict[str, int]
+
+
+def exact_matches(session: Session, identities: Iterable[tuple[str, str]], urls: Iterable[str],
+                  hashes: Iterable[str], since: datetime) -> Exact:
+    """Which (feed, identity) pairs are stored, and the stories of window items with these URLs or content hashes."""
+    table = ItemRow.__table__  # type: ignore[attr-defined]
+    by_feed: dict[str, list[str]] = {}
+    for feed, identity in sorted(set(identities)):
+        by_feed.setdefault(feed, []).append(identity)
+    found = Exact(set(), {}, {})
+    parts: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
+        (f"k{feed}", (table.c.feed == feed,), table.c.identity, values) for feed, values in by_feed.items()]
+    window = (table.c.fetched_at >= since, table.c.story_id.is_not(None))
+    parts += [("u", window, table.c.url, sorted(set(urls))), ("h", window, table.c.content_hash, sorted(set(hashes)))]
+    conn = session.connection()
+    for start in range(0, max((len(v) for *_, v in parts), default=0), 500):  # one statement unless a list is long
+        union = [sa_select(sa_literal(tag).label("kind"), column.label("value"), table.c.story_id)
+                 .where(*where, column.in_(values[start : start + 500]))
+                 for tag, where, column, values in parts if values[start : start + 500]]
+        for tag, value, story_id in conn.execute(union_all(*union)).all() if union else ():
+            if tag[0] == "k":
+                found.taken.add((tag[1:], value))
+            else:
+                (found.by_url if tag == "u" else found.by_hash).setdefault(value, story_id)
+    return found
 
 
 def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

@@ -24,6 +24,7 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import (
+    Exact,
     IndexMeta,
     ItemRow,
     ItemSignature,
@@ -31,7 +32,7 @@ from wirewatch.ingest.store import (
     StoryFeature,
     StoryRow,
     as_utc,
-    known_items,
+    exact_matches,
     utcnow,
 )
 from wirewatch.ingest.storyindex import (
@@ -86,12 +87,16 @@ class StoryAssigner(StoryPlanner):
     def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
                  short_text: int, now: datetime | None = None, tail: BandTail | None = None,
                  signatures: Sequence[dedupe.Signature | None] = (),
-                 events: Sequence[EventSignature | None] = (), cross_language: float | None = None) -> None:
+                 events: Sequence[EventSignature | None] = (), cross_language: float | None = None,
+                 exact: Exact | None = None) -> None:
         sigs, evs = prepare(items, signatures, events)
         at = now or utcnow()
         since = at - timedelta(seconds=window)
         keys = [k for _, item_keys in sigs for k in item_keys]
-        super().__init__(load_batch_candidates(session, items, keys, evs, since, tail, cross_language), items,
+        if exact is None:
+            exact = exact_matches(session, (), [i.url for i in items if i.url],
+                                  [i.content_hash for i in items if i.content_hash], since)
+        super().__init__(load_batch_candidates(session, exact, keys, evs, since, tail, cross_language), items,
                          threshold, short_text, sigs, evs, cross_language, recent=at - timedelta(seconds=window / 2))
 
 
@@ -122,14 +127,15 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
                short_text: int, now: datetime, tail: BandTail,
                signatures: Sequence[dedupe.Signature | None], events: Sequence[EventSignature | None],
                cross_language: float | None) -> list[StoryRef | None]:
-    taken: set[tuple[str, str]] = set()
-    for feed in {item.feed for item, _ in batch}:
-        taken |= {(feed, i) for i in known_items(session, feed, [it.identity for it, _ in batch if it.feed == feed])}
-    todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in taken]
+    items = [item for item, _ in batch]  # one statement: stored already, and stories by URL and by text
+    exact = exact_matches(session, [(i.feed, i.identity) for i in items], [i.url for i in items if i.url],
+                          [i.content_hash for i in items if i.content_hash], now - timedelta(seconds=window))
+    todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in exact.taken]
     if not todo:
         return [None] * len(batch)
     assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now, tail,
-                             [signatures[n] for n, _, _ in todo], [events[n] for n, _, _ in todo], cross_language)
+                             [signatures[n] for n, _, _ in todo], [events[n] for n, _, _ in todo], cross_language,
+                             exact)
     placed = place(assigner, todo)
     plan = walk(placed, load_stories(session, [p.story for p in placed if p.story < PENDING]), now)
     ids = _write(session, plan, assigner, tail)
