@@ -9,6 +9,7 @@ tables and the small reads and writes around them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -292,6 +293,58 @@ def exact_matches(session: Session, identities: Iterable[tuple[str, str]], urls:
             else:
                 (found.by_url if tag == "u" else found.by_hash).setdefault(value, story_id)
     return found
+
+
+def reserve_ids(session: Session, stories: int, items: int) -> tuple[list[int], list[int]]:
+    """Draw ids for new stories and items from their sequences in one statement (PostgreSQL, under the story lock).
+
+    Under the lock, so item ids still grow in the order batches commit (the tail reads them so).
+    """
+    if not stories and not items:
+        return [], []
+    drawn: dict[str, list[int]] = {"s": [], "i": []}
+    for kind, value in session.connection().exec_driver_sql(
+            "SELECT 's', nextval(pg_get_serial_sequence('story', 'id')) FROM generate_series(1, %s) UNION ALL "
+            "SELECT 'i', nextval(pg_get_serial_sequence('item', 'id')) FROM generate_series(1, %s)", (stories, items)):
+        drawn[kind].append(value)
+    return sorted(drawn["s"]), sorted(drawn["i"])
+
+
+def write_batch(session: Session, inserts: Sequence[tuple[Any, Sequence[dict[str, Any]]]],
+                story_updates: Sequence[dict[str, Any]] = (), most: int = 30000) -> None:
+    """Insert rows into several tables, and set stories' counters, in one statement (PostgreSQL).
+
+    Each table's rows are one `INSERT` in a `WITH` (a statement takes at most `most` parameters;
+    more make more statements); values go through each column's own conversion, as Core's would.
+    """
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    parts: list[tuple[str, list[Any]]] = []
+    for table, rows in inserts:
+        if not rows:
+            continue
+        names = list(rows[0])
+        procs = [json.dumps if isinstance(table.c[n].type, JSON) else table.c[n].type.bind_processor(conn.dialect)
+                 for n in names]  # (the driver's own JSON adapter does on PostgreSQL what json.dumps does)
+        head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+        for chunk in chunks(rows, max(1, most // len(names))):
+            values = [row[k] if proc is None else proc(row[k]) for row in chunk for k, proc in zip(names, procs, strict=True)]
+            parts.append((head + ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(chunk)), values))
+    if story_updates:
+        for chunk in chunks(story_updates, most // 5):
+            parts.append(("UPDATE story SET items = v.n, updates = v.ups, sources = v.outlets, last_updated = v.at "
+                          "FROM (VALUES " + ", ".join(["(%s::integer, %s::integer, %s::integer, %s::json, "
+                                                       "%s::timestamptz)"] * len(chunk)) +
+                          ") AS v(sid, n, ups, outlets, at) WHERE story.id = v.sid",
+                          [x for u in chunk for x in (u["sid"], u["count"], u["ups"], json.dumps(u["outlets"]), u["at"])]))
+    statement: list[str] = []
+    params: list[Any] = []
+    for n, (sql, values) in enumerate(parts):
+        statement.append(f"w{n} AS ({sql})")
+        params += values
+        if n + 1 == len(parts) or len(params) + len(parts[n + 1][1]) > most:
+            conn.exec_driver_sql("WITH " + ", ".join(statement) + " SELECT 1", tuple(params))
+            statement, params = [], []
 
 
 def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

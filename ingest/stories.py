@@ -33,7 +33,9 @@ from wirewatch.ingest.store import (
     StoryRow,
     as_utc,
     exact_matches,
+    reserve_ids,
     utcnow,
+    write_batch,
 )
 from wirewatch.ingest.storyindex import (
     FEATURE_LIMIT,
@@ -68,6 +70,7 @@ from wirewatch.ingest.storyplan import (
 _STORY = StoryRow.__table__  # type: ignore[attr-defined]
 _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
+_FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
 
 __all__ = [
     "BAND_COPIES", "FEATURE_LIMIT", "MARK", "PENDING", "TAIL_FLUSH", "BandTail", "StoryAssigner", "StoryIndex", "ensure_index_scheme",
@@ -149,25 +152,25 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
 def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) -> dict[int, int]:
     """Apply a plan: new stories, items, story counters and first items, index rows; story key → id.
 
-    Each stored item gets its id and story id (`item.id`, `item.story_id`).
+    Each stored item gets its id and story id (`item.id`, `item.story_id`). On PostgreSQL the ids are
+    drawn from the sequences first and every row goes in one statement (`write_batch`): two round
+    trips under the story lock, whatever the batch holds.
     """
     conn = session.connection()
-    fresh = plan.fresh
+    fresh, pg = plan.fresh, conn.dialect.name == "postgresql"
     ids = {k: k for k in plan.joined}
-    if fresh:
-        made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True),
-                            plan.new_story_rows()).scalars()
-        ids.update(zip(fresh, made, strict=True))
-    item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
-                                 plan.item_rows(ids)).scalars())
+    if pg:
+        story_ids, item_ids = reserve_ids(session, len(fresh), len(plan.placed))
+        ids.update(zip(fresh, story_ids, strict=True))
+    else:
+        if fresh:
+            made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True),
+                                plan.new_story_rows()).scalars()
+            ids.update(zip(fresh, made, strict=True))
+        item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
+                                     plan.item_rows(ids)).scalars())
     by_batch = {p.n: item_id for p, item_id in zip(plan.placed, item_ids, strict=True)}
-    if fresh:
-        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
-                     [{"sid": ids[k], "first": by_batch[plan.stories[k].first_item]} for k in fresh])
-    if plan.joined:
-        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
-            items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
-            last_updated=bindparam("at")), plan.story_updates())
+    firsts = [{"sid": ids[k], "first": by_batch[plan.stories[k].first_item]} for k in fresh]
     rows, features = [], []
     keyed = {PENDING + n: item_id for n, item_id in by_batch.items()}
     for p, item_id in zip(plan.placed, item_ids, strict=True):
@@ -178,7 +181,21 @@ def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) 
         features += feature_rows(item_id, ids[p.story], event, plan.now)
         tail.remember(sig, keys)
         p.item.id, p.item.story_id = item_id, ids[p.story]
-    write_index(session, rows, [], features)  # band rows: later, with the rest of the tail
+    if pg:
+        stories = [{"id": f["sid"], **row, "first_item_id": f["first"]} for f, row in zip(firsts, plan.new_story_rows(),
+                                                                                         strict=True)]
+        items = [{"id": item_id, **row} for item_id, row in zip(item_ids, plan.item_rows(ids), strict=True)]
+        write_batch(session, [(_STORY, stories), (_ITEM, items), (_SIGNATURE, rows), (_FEATURE, features)],
+                    plan.story_updates())
+    else:
+        if fresh:
+            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
+                         firsts)
+        if plan.joined:
+            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
+                items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
+                last_updated=bindparam("at")), plan.story_updates())
+        write_index(session, rows, [], features)  # band rows: later, with the rest of the tail
     tail.flush(session)
     return ids
 
