@@ -32,6 +32,7 @@ from wirewatch.ingest.store import (
     StoryFeature,
     StoryRow,
     as_utc,
+    chunks,
     exact_matches,
     reserve_ids,
     utcnow,
@@ -42,7 +43,6 @@ from wirewatch.ingest.storyindex import (
     MARK,
     TAIL_FLUSH,
     BandTail,
-    StoryIndex,
     _mark,
     feature_rows,
     index_item,
@@ -50,7 +50,6 @@ from wirewatch.ingest.storyindex import (
     load_batch_candidates,
     load_candidates,
     load_event_candidates,
-    load_stories,
     load_story_codes,
     lock_story_assignment,
     set_mark,
@@ -61,6 +60,7 @@ from wirewatch.ingest.storyplan import (
     PENDING,
     Plan,
     StoryPlanner,
+    StoryState,
     joined_reason,
     place,
     prepare,
@@ -101,6 +101,25 @@ class StoryAssigner(StoryPlanner):
                                   [i.content_hash for i in items if i.content_hash], since)
         super().__init__(load_batch_candidates(session, exact, keys, evs, since, tail, cross_language), items,
                          threshold, short_text, sigs, evs, cross_language, recent=at - timedelta(seconds=window / 2))
+
+
+class StoryIndex:
+    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
+
+    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
+        self.session = session
+        self.now = now or utcnow()
+        self.since = self.now - timedelta(seconds=window)
+
+    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
+        """Items in the window that share at least one band with `sig`."""
+        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
+        return list(known.values())
+
+    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+            event: str | None = None, now: datetime | None = None) -> None:
+        """Index one item's signature, bands and event features under its story."""
+        index_item(self.session, item_id, story_id, sig, text_len, now or self.now, EventSignature.from_json(event))
 
 
 def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
@@ -303,3 +322,15 @@ def ensure_index_scheme(engine: Engine) -> bool:
         session.add(event_meta)
         session.commit()
         return True
+
+
+def load_stories(session: Session, ids: Sequence[int]) -> dict[int, StoryState]:
+    """The stored state of these stories (missing ids: pruned)."""
+    found: dict[int, StoryState] = {}
+    for chunk in chunks(sorted(ids)):
+        for sid, title, first_seen, items, updates, sources in session.execute(
+            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
+                      _STORY.c.sources).where(_STORY.c.id.in_(chunk))
+        ).all():
+            found[sid] = StoryState(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
+    return found

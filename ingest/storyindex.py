@@ -27,10 +27,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import BigInteger, cast, func, insert, literal, null, text, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -49,7 +49,7 @@ from wirewatch.ingest.store import (
     chunks,
     utcnow,
 )
-from wirewatch.ingest.storyplan import Candidates, StoryState
+from wirewatch.ingest.storyplan import Candidates
 
 TAIL_FLUSH = 2048
 """Items in the tail (signatures stored, band rows not yet) at which their band rows are written."""
@@ -61,6 +61,7 @@ _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
 _BAND = StoryBand.__table__  # type: ignore[attr-defined]
 _FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
+_META = IndexMeta.__table__  # type: ignore[attr-defined]
 FEATURE_LIMIT = 32
 """Most items read per feature (the newest): a figure many items of the window repeat cannot make the look-up grow."""
 
@@ -245,25 +246,6 @@ def load_story_codes(session: Session, story_ids: Sequence[int]) -> dict[int, se
     return found
 
 
-class StoryIndex:
-    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
-
-    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
-        self.session = session
-        self.now = now or utcnow()
-        self.since = self.now - timedelta(seconds=window)
-
-    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
-        """Items in the window that share at least one band with `sig`."""
-        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
-        return list(known.values())
-
-    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
-            event: str | None = None, now: datetime | None = None) -> None:
-        """Index one item's signature, bands and event features under its story."""
-        index_item(self.session, item_id, story_id, sig, text_len, now or self.now, EventSignature.from_json(event))
-
-
 def _mark(session: Session) -> int:
     """The flush mark; set on first use to the newest indexed item (an index from before the tail existed)."""
     meta = session.get(IndexMeta, MARK)
@@ -308,8 +290,20 @@ class BandTail:
         self.stored[sig.to_bytes()] = keys
 
     def refresh(self, session: Session) -> None:
-        """Catch up with the database (call under `lock_story_assignment`, inside the write transaction)."""
-        mark = _mark(session)
+        """Catch up with the database (call under `lock_story_assignment`, inside the write transaction).
+
+        One statement reads the mark and the signatures stored after it and after those already seen;
+        when the mark is missing or went back (a rebuilt index) they are read again.
+        """
+        stored_mark = sa_select(cast(_META.c.value, BigInteger)).where(_META.c.key == MARK)
+        rows = list(session.execute(union_all(
+            sa_select(*self._columns, literal(0).label("head")).where(
+                _SIGNATURE.c.item_id > self.seen, _SIGNATURE.c.item_id > stored_mark.scalar_subquery()),
+            sa_select(stored_mark.subquery().c[0], *[null()] * (len(self._columns) - 1), literal(1)),
+        ).order_by(text("head"), text("item_id"))).all())
+        read: int | None = rows.pop()[0] if rows and rows[-1][-1] == 1 else None
+        again = read is None or read < self.mark
+        mark = _mark(session) if read is None or again else read
         if mark < self.mark:  # the index was rebuilt: start over
             self.items.clear()
             self.seen = 0
@@ -320,11 +314,17 @@ class BandTail:
                 keys = dedupe.band_keys(dedupe.Signature.from_bytes(raw))
                 dedupe.add_to_buckets(self.bands, stored_keys(keys, mask), item_id)
             self.mark = mark
-        for item_id, story_id, raw, text_len, created, event, mask in session.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                      _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
-            .where(_SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)
-        ).all():
+        if again:
+            rows = list(session.execute(sa_select(*self._columns, literal(0)).where(
+                _SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)).all())
+        self._add(rows)
+
+    _columns = (_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
+                _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
+
+    def _add(self, rows: Sequence[Any]) -> None:
+        """Take signature rows (in id order) into the tail."""
+        for item_id, story_id, raw, text_len, created, event, mask, _ in rows:
             raw = bytes(raw)
             keys = self.stored.pop(raw, []) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
             self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow(), event, mask)
@@ -390,16 +390,4 @@ def load_batch_candidates(session: Session, exact: Exact, keys: Sequence[str], e
     if any(e.code is not None for e in events):  # an item without a code is refused over none (`_other_code`)
         stories = {c.story_id for c in found.known.values()} | {c.story_id for c in found.across.values()}
         found.story_codes = load_story_codes(session, sorted(stories))
-    return found
-
-
-def load_stories(session: Session, ids: Sequence[int]) -> dict[int, StoryState]:
-    """The stored state of these stories (missing ids: pruned)."""
-    found: dict[int, StoryState] = {}
-    for chunk in chunks(sorted(ids)):
-        for sid, title, first_seen, items, updates, sources in session.execute(
-            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
-                      _STORY.c.sources).where(_STORY.c.id.in_(chunk))
-        ).all():
-            found[sid] = StoryState(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
     return found
