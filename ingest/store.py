@@ -273,25 +273,39 @@ class Exact:
 def exact_matches(session: Session, identities: Iterable[tuple[str, str]], urls: Iterable[str],
                   hashes: Iterable[str], since: datetime) -> Exact:
     """Which (feed, identity) pairs are stored, and the stories of window items with these URLs or content hashes."""
-    table = ItemRow.__table__  # type: ignore[attr-defined]
-    by_feed: dict[str, list[str]] = {}
-    for feed, identity in sorted(set(identities)):
-        by_feed.setdefault(feed, []).append(identity)
-    found = Exact(set(), {}, {})
-    parts: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
-        (f"k{feed}", (table.c.feed == feed,), table.c.identity, values) for feed, values in by_feed.items()]
-    window = (table.c.fetched_at >= since, table.c.story_id.is_not(None))
-    parts += [("u", window, table.c.url, sorted(set(urls))), ("h", window, table.c.content_hash, sorted(set(hashes)))]
     conn = session.connection()
-    for start in range(0, max((len(v) for *_, v in parts), default=0), 500):  # one statement unless a list is long
-        union = [sa_select(sa_literal(tag).label("kind"), column.label("value"), table.c.story_id)
-                 .where(*where, column.in_(values[start : start + 500]))
-                 for tag, where, column, values in parts if values[start : start + 500]]
-        for tag, value, story_id in conn.execute(union_all(*union)).all() if union else ():
-            if tag[0] == "k":
-                found.taken.add((tag[1:], value))
-            else:
-                (found.by_url if tag == "u" else found.by_hash).setdefault(value, story_id)
+    rows: list[Any] = []
+    if conn.dialect.name == "postgresql":  # arrays: one statement text whatever the batch, prepared by the driver
+        pairs = sorted(set(identities))
+        to_db = ItemRow.__table__.c.fetched_at.type.bind_processor(conn.dialect)  # type: ignore[attr-defined]
+        after = to_db(since) if to_db is not None else since
+        rows = list(conn.exec_driver_sql(
+            "SELECT 'k', i.feed, i.identity, i.story_id FROM unnest(%s::text[], %s::text[]) AS k(feed, identity) "
+            "JOIN item i ON i.feed = k.feed AND i.identity = k.identity UNION ALL "
+            "SELECT 'u', NULL, url, story_id FROM item WHERE url = ANY(%s::text[]) AND fetched_at >= %s "
+            "AND story_id IS NOT NULL UNION ALL SELECT 'h', NULL, content_hash, story_id FROM item "
+            "WHERE content_hash = ANY(%s::text[]) AND fetched_at >= %s AND story_id IS NOT NULL",
+            ([f for f, _ in pairs], [i for _, i in pairs], sorted(set(urls)), after, sorted(set(hashes)), after)))
+    else:
+        table = ItemRow.__table__  # type: ignore[attr-defined]
+        by_feed: dict[str, list[str]] = {}
+        for feed, identity in sorted(set(identities)):
+            by_feed.setdefault(feed, []).append(identity)
+        parts: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
+            ("k", (table.c.feed == feed,), table.c.identity, values) for feed, values in by_feed.items()]
+        window = (table.c.fetched_at >= since, table.c.story_id.is_not(None))
+        parts += [("u", window, table.c.url, sorted(set(urls))), ("h", window, table.c.content_hash, sorted(set(hashes)))]
+        for start in range(0, max((len(v) for *_, v in parts), default=0), 500):  # one statement unless a list is long
+            union = [sa_select(sa_literal(tag), table.c.feed, column, table.c.story_id)
+                     .where(*where, column.in_(values[start : start + 500]))
+                     for tag, where, column, values in parts if values[start : start + 500]]
+            rows += conn.execute(union_all(*union)).all() if union else []
+    found = Exact(set(), {}, {})
+    for tag, feed, value, story_id in rows:
+        if tag == "k":
+            found.taken.add((feed, value))
+        else:
+            (found.by_url if tag == "u" else found.by_hash).setdefault(value, story_id)
     return found
 
 
@@ -311,40 +325,39 @@ def reserve_ids(session: Session, stories: int, items: int) -> tuple[list[int], 
 
 
 def write_batch(session: Session, inserts: Sequence[tuple[Any, Sequence[dict[str, Any]]]],
-                story_updates: Sequence[dict[str, Any]] = (), most: int = 30000) -> None:
+                story_updates: Sequence[dict[str, Any]] = ()) -> None:
     """Insert rows into several tables, and set stories' counters, in one statement (PostgreSQL).
 
-    Each table's rows are one `INSERT` in a `WITH` (a statement takes at most `most` parameters;
-    more make more statements); values go through each column's own conversion, as Core's would.
+    Each table's rows are one `INSERT … SELECT FROM unnest(…)` in a `WITH`, a column an array: a
+    short statement whatever the batch's size (the driver caches its parsing; a `VALUES` list of
+    hundreds of placeholders it parses anew every time). Values go through each column's own
+    conversion, as Core's would.
     """
     conn = session.connection()
     quote = conn.dialect.identifier_preparer.quote
-    parts: list[tuple[str, list[Any]]] = []
+    parts: list[str] = []
+    params: list[Any] = []
     for table, rows in inserts:
         if not rows:
             continue
         names = list(rows[0])
-        procs = [json.dumps if isinstance(table.c[n].type, JSON) else table.c[n].type.bind_processor(conn.dialect)
-                 for n in names]  # (the driver's own JSON adapter does on PostgreSQL what json.dumps does)
-        head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
-        for chunk in chunks(rows, max(1, most // len(names))):
-            values = [row[k] if proc is None else proc(row[k]) for row in chunk for k, proc in zip(names, procs, strict=True)]
-            parts.append((head + ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(chunk)), values))
+        columns = [table.c[n] for n in names]
+        arrays = ", ".join(f"%s::{c.type.compile(conn.dialect)}[]" for c in columns)
+        parts.append(f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) SELECT * FROM unnest({arrays})")
+        for name, column in zip(names, columns, strict=True):
+            # (on PostgreSQL the driver's own JSON adapter does what json.dumps does)
+            convert = json.dumps if isinstance(column.type, JSON) else column.type.bind_processor(conn.dialect)
+            params.append([row[name] if convert is None else convert(row[name]) for row in rows])
     if story_updates:
-        for chunk in chunks(story_updates, most // 5):
-            parts.append(("UPDATE story SET items = v.n, updates = v.ups, sources = v.outlets, last_updated = v.at "
-                          "FROM (VALUES " + ", ".join(["(%s::integer, %s::integer, %s::integer, %s::json, "
-                                                       "%s::timestamptz)"] * len(chunk)) +
-                          ") AS v(sid, n, ups, outlets, at) WHERE story.id = v.sid",
-                          [x for u in chunk for x in (u["sid"], u["count"], u["ups"], json.dumps(u["outlets"]), u["at"])]))
-    statement: list[str] = []
-    params: list[Any] = []
-    for n, (sql, values) in enumerate(parts):
-        statement.append(f"w{n} AS ({sql})")
-        params += values
-        if n + 1 == len(parts) or len(params) + len(parts[n + 1][1]) > most:
-            conn.exec_driver_sql("WITH " + ", ".join(statement) + " SELECT 1", tuple(params))
-            statement, params = [], []
+        parts.append("UPDATE story SET items = v.n, updates = v.ups, sources = v.outlets, last_updated = v.at FROM "
+                     "unnest(%s::integer[], %s::integer[], %s::integer[], %s::json[], %s::timestamptz[]) "
+                     "AS v(sid, n, ups, outlets, at) WHERE story.id = v.sid")
+        params += [[u["sid"] for u in story_updates], [u["count"] for u in story_updates],
+                   [u["ups"] for u in story_updates], [json.dumps(u["outlets"]) for u in story_updates],
+                   [u["at"] for u in story_updates]]
+    if parts:
+        conn.exec_driver_sql("WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(parts)) + " SELECT 1",
+                             tuple(params))
 
 
 def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

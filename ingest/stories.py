@@ -1,9 +1,13 @@
 """Storing new items in stories: the batch writer (the store half of dedupe), edits, index upkeep.
 
-A feed's batch of new items is stored in a handful of statements: under the story lock the
-window's candidates are loaded (`ingest.storyindex`), the batch is planned in memory
-(`ingest.storyplan`: every item placed in feed order, a copy later in the batch can join a story
-created earlier in it), then stories, items and index rows are written with one executemany each.
+A feed's batch of new items is stored in a handful of statements, whatever its size: under the
+story lock the band tail is brought up to date (one statement), the items already stored and the
+window's items with the same URL or text are read together (one), the band candidates with their
+signatures (one on PostgreSQL), the batch is planned in memory (`ingest.storyplan`: every item
+placed in feed order, a copy later in the batch can join a story created earlier in it), then
+stories, items and index rows are written: on PostgreSQL ids drawn from the sequences and every
+row in one statement (each statement is a round trip while the lock is held), on SQLite one
+executemany a table.
 
 The names other modules import from here (the index, the tail, the lock) are re-exported from
 `ingest.storyindex` and `ingest.storyplan`.

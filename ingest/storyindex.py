@@ -3,7 +3,7 @@
 `ingest.dedupe` decides, purely, whether a text is a copy of a candidate; `ingest.storyplan`
 decides, purely, which story each item of a batch joins. This module holds the SQL between them:
 the rows that index an item under its story, the MinHash band and event-feature look-ups that
-find a batch's candidates, and the story lock.
+find a batch's candidates (each one statement for the whole batch), and the story lock.
 
 On PostgreSQL an advisory lock serialises story assignment across daemons for the transaction;
 under it the batch looks again for items another daemon stored since the poll began, so two
@@ -235,13 +235,15 @@ def load_story_codes(session: Session, story_ids: Sequence[int]) -> dict[int, se
     found: dict[int, set[str]] = {}
     conn = session.connection()
     slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    for chunk in chunks(sorted(set(story_ids))):  # one statement for the batch's stories
-        keys = ", ".join([f"(CAST({slot} AS BIGINT))"] * len(chunk))
+    pg = conn.dialect.name == "postgresql"
+    wanted = sorted(set(story_ids))
+    for chunk in ([wanted] if wanted else []) if pg else chunks(wanted):  # one statement for the batch
+        keys = "SELECT unnest(%s::bigint[])" if pg else "VALUES " + ", ".join([f"(CAST({slot} AS BIGINT))"] * len(chunk))
         for story_id, code, second in conn.exec_driver_sql(
-            f"WITH k(id) AS (VALUES {keys}), f(id, code) AS (SELECT id, (SELECT code FROM item_signature "
+            f"WITH k(id) AS ({keys}), f(id, code) AS (SELECT id, (SELECT code FROM item_signature "
             f"WHERE story_id = k.id AND code IS NOT NULL ORDER BY code LIMIT 1) FROM k) SELECT id, code, (SELECT "
             f"s.code FROM item_signature s WHERE s.story_id = f.id AND s.code > f.code ORDER BY s.code LIMIT 1) "
-            f"FROM f WHERE code IS NOT NULL", tuple(chunk)).fetchall():
+            f"FROM f WHERE code IS NOT NULL", (list(chunk),) if pg else tuple(chunk)).fetchall():
             found[story_id] = {code} if second is None else {code, second}
     return found
 
