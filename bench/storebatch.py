@@ -5,7 +5,8 @@
 Stores `--batches` batches of `--items` new items (the words of `bench/poll.py`'s feeds; with
 `--copies` that share of each batch copies an item stored earlier, so it joins a stored story)
 through `ingest.stories.store_new_items` and a commit, and prints the median and mean time per
-batch from taking the story lock to the commit, and the statements run per batch (counted with a
+batch from taking the story lock to the commit (the longest: a batch that flushed the band tail,
+`--batches` over 103), and the statements run per batch (counted with a
 SQLAlchemy `before_cursor_execute` listener). One thread and no other work: what a batch holds the
 story lock for when nothing competes for the interpreter (signatures, event signatures and search
 tokens are worked out beforehand, as a daemon's parse workers do). The default database is a SQLite file
@@ -88,6 +89,7 @@ def main() -> int:
         engine.dispose()
     print(f"{args.batches} batches of {args.items} ({args.copies:.0%} copies), {url.split(':')[0]}: "
           f"median {statistics.median(took) * 1000:.2f} ms a batch, mean {statistics.mean(took) * 1000:.2f} ms, "
+          f"longest {max(took) * 1000:.0f} ms, "
           f"{statistics.mean(counts):.1f} statements a batch ({statistics.mean(counts) / args.items:.2f} an item)")
     return 0
 

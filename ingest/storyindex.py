@@ -368,7 +368,11 @@ class BandTail:
             rows.extend((key, item_id, story_id, at) for key in keys)
         rows.sort()  # by band key, then item: one pass along the index
         slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        if rows:  # (none when every item of the tail was a copy its story had enough rows for)
+        if rows and conn.dialect.name == "postgresql":  # one statement of four arrays (binary: quicker to read)
+            conn.exec_driver_sql("INSERT INTO story_band (band, item_id, story_id, created_at) SELECT * FROM "
+                                 "unnest(%b::text[], %b::integer[], %b::integer[], %b::timestamptz[])",
+                                 tuple(list(column) for column in zip(*rows, strict=True)))
+        elif rows:  # (none when every item of the tail was a copy its story had enough rows for)
             conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
                                  f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
         set_mark(session, newest)
