@@ -368,10 +368,11 @@ class BandTail:
             rows.extend((key, item_id, story_id, at) for key in keys)
         rows.sort()  # by band key, then item: one pass along the index
         slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        if rows and conn.dialect.name == "postgresql":  # one statement of four arrays (binary: quicker to read)
-            conn.exec_driver_sql("INSERT INTO story_band (band, item_id, story_id, created_at) SELECT * FROM "
-                                 "unnest(%b::text[], %b::integer[], %b::integer[], %b::timestamptz[])",
-                                 tuple(list(column) for column in zip(*rows, strict=True)))
+        if rows and conn.dialect.name == "postgresql":  # a statement of four arrays (binary: quicker to read)
+            for chunk in chunks(rows, 4096):  # a slice at a time: the arrays as sent cost memory
+                conn.exec_driver_sql("INSERT INTO story_band (band, item_id, story_id, created_at) SELECT * FROM "
+                                     "unnest(%b::text[], %b::integer[], %b::integer[], %b::timestamptz[])",
+                                     tuple(list(column) for column in zip(*chunk, strict=True)))
         elif rows:  # (none when every item of the tail was a copy its story had enough rows for)
             conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
                                  f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
