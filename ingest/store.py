@@ -9,6 +9,7 @@ tables and the small reads and writes around them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,9 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    union_all,
 )
+from sqlalchemy import literal as sa_literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
@@ -254,6 +257,107 @@ def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[
         for identity, item_id, raw_hash, story_id in conn.execute(query, {"wanted": wanted[start : start + 500]}):
             out[identity] = Known(item_id, raw_hash, story_id)
     return out
+
+
+@dataclass
+class Exact:
+    """What the store holds for a batch, read in one statement: items already stored, stories by URL and by text."""
+
+    taken: set[tuple[str, str]]
+    """(feed, identity) of the batch's items already stored"""
+    by_url: dict[str, int]
+    """URL → story of an item in the window with that URL (the first found)"""
+    by_hash: dict[str, int]
+
+
+def exact_matches(session: Session, identities: Iterable[tuple[str, str]], urls: Iterable[str],
+                  hashes: Iterable[str], since: datetime) -> Exact:
+    """Which (feed, identity) pairs are stored, and the stories of window items with these URLs or content hashes."""
+    conn = session.connection()
+    rows: list[Any] = []
+    if conn.dialect.name == "postgresql":  # arrays: one statement text whatever the batch, prepared by the driver
+        pairs = sorted(set(identities))
+        to_db = ItemRow.__table__.c.fetched_at.type.bind_processor(conn.dialect)  # type: ignore[attr-defined]
+        after = to_db(since) if to_db is not None else since
+        rows = list(conn.exec_driver_sql(
+            "SELECT 'k', i.feed, i.identity, i.story_id FROM unnest(%s::text[], %s::text[]) AS k(feed, identity) "
+            "JOIN item i ON i.feed = k.feed AND i.identity = k.identity UNION ALL "
+            "SELECT 'u', NULL, url, story_id FROM item WHERE url = ANY(%s::text[]) AND fetched_at >= %s "
+            "AND story_id IS NOT NULL UNION ALL SELECT 'h', NULL, content_hash, story_id FROM item "
+            "WHERE content_hash = ANY(%s::text[]) AND fetched_at >= %s AND story_id IS NOT NULL",
+            ([f for f, _ in pairs], [i for _, i in pairs], sorted(set(urls)), after, sorted(set(hashes)), after)))
+    else:
+        table = ItemRow.__table__  # type: ignore[attr-defined]
+        by_feed: dict[str, list[str]] = {}
+        for feed, identity in sorted(set(identities)):
+            by_feed.setdefault(feed, []).append(identity)
+        parts: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
+            ("k", (table.c.feed == feed,), table.c.identity, values) for feed, values in by_feed.items()]
+        window = (table.c.fetched_at >= since, table.c.story_id.is_not(None))
+        parts += [("u", window, table.c.url, sorted(set(urls))), ("h", window, table.c.content_hash, sorted(set(hashes)))]
+        for start in range(0, max((len(v) for *_, v in parts), default=0), 500):  # one statement unless a list is long
+            union = [sa_select(sa_literal(tag), table.c.feed, column, table.c.story_id)
+                     .where(*where, column.in_(values[start : start + 500]))
+                     for tag, where, column, values in parts if values[start : start + 500]]
+            rows += conn.execute(union_all(*union)).all() if union else []
+    found = Exact(set(), {}, {})
+    for tag, feed, value, story_id in rows:
+        if tag == "k":
+            found.taken.add((feed, value))
+        else:
+            (found.by_url if tag == "u" else found.by_hash).setdefault(value, story_id)
+    return found
+
+
+def reserve_ids(session: Session, stories: int, items: int) -> tuple[list[int], list[int]]:
+    """Draw ids for new stories and items from their sequences in one statement (PostgreSQL, under the story lock).
+
+    Under the lock, so item ids still grow in the order batches commit (the tail reads them so).
+    """
+    if not stories and not items:
+        return [], []
+    drawn: dict[str, list[int]] = {"s": [], "i": []}
+    for kind, value in session.connection().exec_driver_sql(
+            "SELECT 's', nextval(pg_get_serial_sequence('story', 'id')) FROM generate_series(1, %s) UNION ALL "
+            "SELECT 'i', nextval(pg_get_serial_sequence('item', 'id')) FROM generate_series(1, %s)", (stories, items)):
+        drawn[kind].append(value)
+    return sorted(drawn["s"]), sorted(drawn["i"])
+
+
+def write_batch(session: Session, inserts: Sequence[tuple[Any, Sequence[dict[str, Any]]]],
+                story_updates: Sequence[dict[str, Any]] = ()) -> None:
+    """Insert rows into several tables, and set stories' counters, in one statement (PostgreSQL).
+
+    Each table's rows are one `INSERT … SELECT FROM unnest(…)` in a `WITH`, a column an array: a
+    short statement whatever the batch's size (the driver caches its parsing; a `VALUES` list of
+    hundreds of placeholders it parses anew every time). Values go through each column's own
+    conversion, as Core's would.
+    """
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    parts: list[str] = []
+    params: list[Any] = []
+    for table, rows in inserts:
+        if not rows:
+            continue
+        names = list(rows[0])
+        columns = [table.c[n] for n in names]
+        arrays = ", ".join(f"%s::{c.type.compile(conn.dialect)}[]" for c in columns)
+        parts.append(f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) SELECT * FROM unnest({arrays})")
+        for name, column in zip(names, columns, strict=True):
+            # (on PostgreSQL the driver's own JSON adapter does what json.dumps does)
+            convert = json.dumps if isinstance(column.type, JSON) else column.type.bind_processor(conn.dialect)
+            params.append([row[name] if convert is None else convert(row[name]) for row in rows])
+    if story_updates:
+        parts.append("UPDATE story SET items = v.n, updates = v.ups, sources = v.outlets, last_updated = v.at FROM "
+                     "unnest(%s::integer[], %s::integer[], %s::integer[], %s::json[], %s::timestamptz[]) "
+                     "AS v(sid, n, ups, outlets, at) WHERE story.id = v.sid")
+        params += [[u["sid"] for u in story_updates], [u["count"] for u in story_updates],
+                   [u["ups"] for u in story_updates], [json.dumps(u["outlets"]) for u in story_updates],
+                   [u["at"] for u in story_updates]]
+    if parts:
+        conn.exec_driver_sql("WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(parts)) + " SELECT 1",
+                             tuple(params))
 
 
 def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

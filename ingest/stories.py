@@ -1,9 +1,13 @@
 """Storing new items in stories: the batch writer (the store half of dedupe), edits, index upkeep.
 
-A feed's batch of new items is stored in a handful of statements: under the story lock the
-window's candidates are loaded (`ingest.storyindex`), the batch is planned in memory
-(`ingest.storyplan`: every item placed in feed order, a copy later in the batch can join a story
-created earlier in it), then stories, items and index rows are written with one executemany each.
+A feed's batch of new items is stored in a handful of statements, whatever its size: under the
+story lock the band tail is brought up to date (one statement), the items already stored and the
+window's items with the same URL or text are read together (one), the band candidates with their
+signatures (one on PostgreSQL), the batch is planned in memory (`ingest.storyplan`: every item
+placed in feed order, a copy later in the batch can join a story created earlier in it), then
+stories, items and index rows are written: on PostgreSQL ids drawn from the sequences and every
+row in one statement (each statement is a round trip while the lock is held), on SQLite one
+executemany a table.
 
 The names other modules import from here (the index, the tail, the lock) are re-exported from
 `ingest.storyindex` and `ingest.storyplan`.
@@ -24,6 +28,7 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import (
+    Exact,
     IndexMeta,
     ItemRow,
     ItemSignature,
@@ -31,15 +36,17 @@ from wirewatch.ingest.store import (
     StoryFeature,
     StoryRow,
     as_utc,
-    known_items,
+    chunks,
+    exact_matches,
+    reserve_ids,
     utcnow,
+    write_batch,
 )
 from wirewatch.ingest.storyindex import (
     FEATURE_LIMIT,
     MARK,
     TAIL_FLUSH,
     BandTail,
-    StoryIndex,
     _mark,
     feature_rows,
     index_item,
@@ -47,7 +54,6 @@ from wirewatch.ingest.storyindex import (
     load_batch_candidates,
     load_candidates,
     load_event_candidates,
-    load_stories,
     load_story_codes,
     lock_story_assignment,
     set_mark,
@@ -58,6 +64,7 @@ from wirewatch.ingest.storyplan import (
     PENDING,
     Plan,
     StoryPlanner,
+    StoryState,
     joined_reason,
     place,
     prepare,
@@ -67,6 +74,7 @@ from wirewatch.ingest.storyplan import (
 _STORY = StoryRow.__table__  # type: ignore[attr-defined]
 _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
+_FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
 
 __all__ = [
     "BAND_COPIES", "FEATURE_LIMIT", "MARK", "PENDING", "TAIL_FLUSH", "BandTail", "StoryAssigner", "StoryIndex", "ensure_index_scheme",
@@ -86,13 +94,36 @@ class StoryAssigner(StoryPlanner):
     def __init__(self, session: Session, items: Sequence[Item], window: float, threshold: float,
                  short_text: int, now: datetime | None = None, tail: BandTail | None = None,
                  signatures: Sequence[dedupe.Signature | None] = (),
-                 events: Sequence[EventSignature | None] = (), cross_language: float | None = None) -> None:
+                 events: Sequence[EventSignature | None] = (), cross_language: float | None = None,
+                 exact: Exact | None = None) -> None:
         sigs, evs = prepare(items, signatures, events)
         at = now or utcnow()
         since = at - timedelta(seconds=window)
         keys = [k for _, item_keys in sigs for k in item_keys]
-        super().__init__(load_batch_candidates(session, items, keys, evs, since, tail, cross_language), items,
+        if exact is None:
+            exact = exact_matches(session, (), [i.url for i in items if i.url],
+                                  [i.content_hash for i in items if i.content_hash], since)
+        super().__init__(load_batch_candidates(session, exact, keys, evs, since, tail, cross_language), items,
                          threshold, short_text, sigs, evs, cross_language, recent=at - timedelta(seconds=window / 2))
+
+
+class StoryIndex:
+    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
+
+    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
+        self.session = session
+        self.now = now or utcnow()
+        self.since = self.now - timedelta(seconds=window)
+
+    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
+        """Items in the window that share at least one band with `sig`."""
+        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
+        return list(known.values())
+
+    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
+            event: str | None = None, now: datetime | None = None) -> None:
+        """Index one item's signature, bands and event features under its story."""
+        index_item(self.session, item_id, story_id, sig, text_len, now or self.now, EventSignature.from_json(event))
 
 
 def store_new_items(session: Session, batch: Sequence[tuple[Item, str]], window: float, threshold: float,
@@ -122,14 +153,15 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
                short_text: int, now: datetime, tail: BandTail,
                signatures: Sequence[dedupe.Signature | None], events: Sequence[EventSignature | None],
                cross_language: float | None) -> list[StoryRef | None]:
-    taken: set[tuple[str, str]] = set()
-    for feed in {item.feed for item, _ in batch}:
-        taken |= {(feed, i) for i in known_items(session, feed, [it.identity for it, _ in batch if it.feed == feed])}
-    todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in taken]
+    items = [item for item, _ in batch]  # one statement: stored already, and stories by URL and by text
+    exact = exact_matches(session, [(i.feed, i.identity) for i in items], [i.url for i in items if i.url],
+                          [i.content_hash for i in items if i.content_hash], now - timedelta(seconds=window))
+    todo = [(n, item, digest) for n, (item, digest) in enumerate(batch) if (item.feed, item.identity) not in exact.taken]
     if not todo:
         return [None] * len(batch)
     assigner = StoryAssigner(session, [item for _, item, _ in todo], window, threshold, short_text, now, tail,
-                             [signatures[n] for n, _, _ in todo], [events[n] for n, _, _ in todo], cross_language)
+                             [signatures[n] for n, _, _ in todo], [events[n] for n, _, _ in todo], cross_language,
+                             exact)
     placed = place(assigner, todo)
     plan = walk(placed, load_stories(session, [p.story for p in placed if p.story < PENDING]), now)
     ids = _write(session, plan, assigner, tail)
@@ -143,25 +175,25 @@ def _store_new(session: Session, batch: Sequence[tuple[Item, str]], window: floa
 def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) -> dict[int, int]:
     """Apply a plan: new stories, items, story counters and first items, index rows; story key → id.
 
-    Each stored item gets its id and story id (`item.id`, `item.story_id`).
+    Each stored item gets its id and story id (`item.id`, `item.story_id`). On PostgreSQL the ids are
+    drawn from the sequences first and every row goes in one statement (`write_batch`): two round
+    trips under the story lock, whatever the batch holds.
     """
     conn = session.connection()
-    fresh = plan.fresh
+    fresh, pg = plan.fresh, conn.dialect.name == "postgresql"
     ids = {k: k for k in plan.joined}
-    if fresh:
-        made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True),
-                            plan.new_story_rows()).scalars()
-        ids.update(zip(fresh, made, strict=True))
-    item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
-                                 plan.item_rows(ids)).scalars())
+    if pg:
+        story_ids, item_ids = reserve_ids(session, len(fresh), len(plan.placed))
+        ids.update(zip(fresh, story_ids, strict=True))
+    else:
+        if fresh:
+            made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True),
+                                plan.new_story_rows()).scalars()
+            ids.update(zip(fresh, made, strict=True))
+        item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
+                                     plan.item_rows(ids)).scalars())
     by_batch = {p.n: item_id for p, item_id in zip(plan.placed, item_ids, strict=True)}
-    if fresh:
-        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
-                     [{"sid": ids[k], "first": by_batch[plan.stories[k].first_item]} for k in fresh])
-    if plan.joined:
-        conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
-            items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
-            last_updated=bindparam("at")), plan.story_updates())
+    firsts = [{"sid": ids[k], "first": by_batch[plan.stories[k].first_item]} for k in fresh]
     rows, features = [], []
     keyed = {PENDING + n: item_id for n, item_id in by_batch.items()}
     for p, item_id in zip(plan.placed, item_ids, strict=True):
@@ -172,7 +204,21 @@ def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) 
         features += feature_rows(item_id, ids[p.story], event, plan.now)
         tail.remember(sig, keys)
         p.item.id, p.item.story_id = item_id, ids[p.story]
-    write_index(session, rows, [], features)  # band rows: later, with the rest of the tail
+    if pg:
+        stories = [{"id": f["sid"], **row, "first_item_id": f["first"]} for f, row in zip(firsts, plan.new_story_rows(),
+                                                                                         strict=True)]
+        items = [{"id": item_id, **row} for item_id, row in zip(item_ids, plan.item_rows(ids), strict=True)]
+        write_batch(session, [(_STORY, stories), (_ITEM, items), (_SIGNATURE, rows), (_FEATURE, features)],
+                    plan.story_updates())
+    else:
+        if fresh:
+            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
+                         firsts)
+        if plan.joined:
+            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
+                items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
+                last_updated=bindparam("at")), plan.story_updates())
+        write_index(session, rows, [], features)  # band rows: later, with the rest of the tail
     tail.flush(session)
     return ids
 
@@ -280,3 +326,15 @@ def ensure_index_scheme(engine: Engine) -> bool:
         session.add(event_meta)
         session.commit()
         return True
+
+
+def load_stories(session: Session, ids: Sequence[int]) -> dict[int, StoryState]:
+    """The stored state of these stories (missing ids: pruned)."""
+    found: dict[int, StoryState] = {}
+    for chunk in chunks(sorted(ids)):
+        for sid, title, first_seen, items, updates, sources in session.execute(
+            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
+                      _STORY.c.sources).where(_STORY.c.id.in_(chunk))
+        ).all():
+            found[sid] = StoryState(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
+    return found

@@ -3,7 +3,7 @@
 `ingest.dedupe` decides, purely, whether a text is a copy of a candidate; `ingest.storyplan`
 decides, purely, which story each item of a batch joins. This module holds the SQL between them:
 the rows that index an item under its story, the MinHash band and event-feature look-ups that
-find a batch's candidates, and the story lock.
+find a batch's candidates (each one statement for the whole batch), and the story lock.
 
 On PostgreSQL an advisory lock serialises story assignment across daemons for the transaction;
 under it the batch looks again for items another daemon stored since the poll began, so two
@@ -27,18 +27,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import BigInteger, cast, func, insert, literal, null, text, union_all
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EventSignature, index_features
-from wirewatch.ingest.item import Item
 from wirewatch.ingest.store import (
     ALL_BANDS,
+    Exact,
     IndexMeta,
     ItemRow,
     ItemSignature,
@@ -49,7 +49,7 @@ from wirewatch.ingest.store import (
     chunks,
     utcnow,
 )
-from wirewatch.ingest.storyplan import Candidates, StoryState
+from wirewatch.ingest.storyplan import Candidates
 
 TAIL_FLUSH = 2048
 """Items in the tail (signatures stored, band rows not yet) at which their band rows are written."""
@@ -61,6 +61,7 @@ _ITEM = ItemRow.__table__  # type: ignore[attr-defined]
 _SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
 _BAND = StoryBand.__table__  # type: ignore[attr-defined]
 _FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
+_META = IndexMeta.__table__  # type: ignore[attr-defined]
 FEATURE_LIMIT = 32
 """Most items read per feature (the newest): a figure many items of the window repeat cannot make the look-up grow."""
 
@@ -129,31 +130,45 @@ def load_candidates(session: Session, keys: Sequence[str], since: datetime,
     to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)
     after = to_db(since) if to_db is not None else since
     wanted = sorted(set(keys))
-    queries: list[tuple[str, tuple[Any, ...]]]
-    if conn.dialect.name == "postgresql":
-        # one probe of the primary key per band key, whatever the statistics say: while the table
-        # grows faster than autovacuum analyses it, PostgreSQL plans `band IN (...)` as a scan of it
-        queries = [("SELECT k.band, b.item_id FROM unnest(%s::text[]) AS k(band) CROSS JOIN LATERAL (SELECT "
-                    "item_id FROM story_band s WHERE s.band = k.band AND s.created_at >= %s OFFSET 0) AS b",
-                    (wanted, after))] if wanted else []
-    else:
-        queries = [(f"SELECT band, item_id FROM story_band WHERE band IN ({', '.join([slot] * len(chunk))}) "
-                    f"AND created_at >= {slot}", (*chunk, after)) for chunk in chunks(wanted)]
     bands: dict[str, list[int]] = {}
-    for sql, params in queries:
-        for band, item_id in conn.exec_driver_sql(sql, params).fetchall():
-            bands.setdefault(band, []).append(item_id)
     known: dict[int, dedupe.Candidate] = {}
+    if conn.dialect.name == "postgresql":
+        # one statement: a probe of the primary key per band key whatever the statistics say (while the table
+        # grows faster than autovacuum analyses it, PostgreSQL plans `band IN (...)` as a scan of it), then
+        # one probe of item_signature per item found
+        rows = conn.exec_driver_sql(
+            "WITH b AS MATERIALIZED (SELECT k.band, s.item_id FROM unnest(%s::text[]) AS k(band) CROSS JOIN LATERAL "
+            "(SELECT item_id FROM story_band s WHERE s.band = k.band AND s.created_at >= %s OFFSET 0) AS s) "
+            "SELECT band, item_id, NULL::integer, NULL::bytea, NULL::integer, NULL::text, NULL::timestamptz FROM b "
+            "UNION ALL SELECT NULL, g.item_id, g.story_id, g.signature, g.text_len, g.event, g.created_at "
+            "FROM (SELECT DISTINCT item_id FROM b) AS d CROSS JOIN LATERAL (SELECT * FROM item_signature g "
+            "WHERE g.item_id = d.item_id OFFSET 0) AS g", (wanted, after)).fetchall() if wanted else []
+        for band, item_id, story_id, raw, text_len, event, created in rows:
+            if band is not None:
+                bands.setdefault(band, []).append(item_id)
+            else:
+                _add_candidate(known, stored_at, since, item_id, story_id, raw, text_len, event, created)
+        return bands, known
+    for chunk in chunks(wanted):
+        for band, item_id in conn.exec_driver_sql(
+                f"SELECT band, item_id FROM story_band WHERE band IN ({', '.join([slot] * len(chunk))}) "
+                f"AND created_at >= {slot}", (*chunk, after)).fetchall():
+            bands.setdefault(band, []).append(item_id)
     for id_chunk in chunks(sorted({i for ids in bands.values() for i in ids})):
         for item_id, story_id, raw, text_len, event, created in conn.execute(
             sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
                       _SIGNATURE.c.event, _SIGNATURE.c.created_at)
             .where(_SIGNATURE.c.item_id.in_(id_chunk))
         ).all():
-            known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw), text_len, event)
-            if stored_at is not None:
-                stored_at[item_id] = as_utc(created) or since
+            _add_candidate(known, stored_at, since, item_id, story_id, raw, text_len, event, created)
     return bands, known
+
+
+def _add_candidate(known: dict[int, dedupe.Candidate], stored_at: dict[int, datetime] | None, since: datetime,
+                   item_id: int, story_id: int, raw: bytes, text_len: int, event: str | None, created: datetime) -> None:
+    known[item_id] = dedupe.Candidate(story_id, item_id, dedupe.Signature.from_bytes(raw), text_len, event)
+    if stored_at is not None:
+        stored_at[item_id] = as_utc(created) or since
 
 
 def load_event_candidates(session: Session, features: Sequence[str], since: datetime,
@@ -172,12 +187,20 @@ def load_event_candidates(session: Session, features: Sequence[str], since: date
     to_db = _FEATURE.c.created_at.type.bind_processor(conn.dialect)
     after = to_db(since) if to_db is not None else since
     # per feature, the newest FEATURE_LIMIT items, read backwards along the primary key (feature, item_id)
-    rows: list[tuple[str, int, str]]
-    if conn.dialect.name == "postgresql":
-        rows = [(f, i, lang) for f, i, lang in conn.exec_driver_sql(
-            "SELECT k.f, b.item_id, b.lang FROM unnest(%s::text[]) AS k(f) CROSS JOIN LATERAL (SELECT item_id, lang FROM "
-            "story_feature s WHERE s.feature = k.f AND s.created_at >= %s ORDER BY s.item_id DESC LIMIT %s) AS b",
-            (wanted, after, FEATURE_LIMIT)).fetchall()]
+    rows: list[tuple[str, int, str]] = []
+    signatures: list[tuple[int, int, str | None]] = []
+    if conn.dialect.name == "postgresql":  # one statement, the features' items and their event signatures
+        for f, i, lang, story_id, raw in conn.exec_driver_sql(
+            "WITH b AS MATERIALIZED (SELECT k.f, b.item_id, b.lang FROM unnest(%s::text[]) AS k(f) CROSS JOIN LATERAL "
+            "(SELECT item_id, lang FROM story_feature s WHERE s.feature = k.f AND s.created_at >= %s "
+            "ORDER BY s.item_id DESC LIMIT %s) AS b) SELECT f, item_id, lang, NULL::integer, NULL::text FROM b "
+            "UNION ALL SELECT NULL, g.item_id, NULL, g.story_id, g.event FROM (SELECT DISTINCT item_id FROM b) AS d "
+            "CROSS JOIN LATERAL (SELECT item_id, story_id, event FROM item_signature g WHERE g.item_id = d.item_id "
+            "OFFSET 0) AS g", (wanted, after, FEATURE_LIMIT)).fetchall():
+            if f is None:
+                signatures.append((i, story_id, raw))
+            else:
+                rows.append((f, i, lang))
     else:
         sql = (f"SELECT item_id, lang FROM story_feature WHERE feature = {slot} AND created_at >= {slot} "
                f"ORDER BY item_id DESC LIMIT {slot}")
@@ -187,14 +210,18 @@ def load_event_candidates(session: Session, features: Sequence[str], since: date
     for feature, item_id, lang in rows:
         if not batch or batch - {lang}:
             by_feature.setdefault(feature, []).append(item_id)
+    wanted_ids = sorted({i for ids in by_feature.values() for i in ids})
+    if conn.dialect.name != "postgresql":
+        for id_chunk in chunks(wanted_ids):
+            signatures += conn.exec_driver_sql(
+                f"SELECT item_id, story_id, event FROM item_signature WHERE item_id IN ({', '.join([slot] * len(id_chunk))})",
+                tuple(id_chunk)).fetchall()
     events: dict[int, dedupe.EventCandidate] = {}
-    for id_chunk in chunks(sorted({i for ids in by_feature.values() for i in ids})):
-        for item_id, story_id, raw in conn.exec_driver_sql(
-            f"SELECT item_id, story_id, event FROM item_signature WHERE item_id IN ({', '.join([slot] * len(id_chunk))})",
-            tuple(id_chunk)).fetchall():
-            event = EventSignature.from_json(raw)
-            if event is not None:
-                events[item_id] = dedupe.EventCandidate(story_id, item_id, event)
+    chosen = set(wanted_ids)
+    for item_id, story_id, raw in signatures:
+        event = EventSignature.from_json(raw)
+        if event is not None and item_id in chosen:  # (PostgreSQL read every feature item's: those of `langs` too)
+            events[item_id] = dedupe.EventCandidate(story_id, item_id, event)
     return by_feature, events
 
 
@@ -208,38 +235,17 @@ def load_story_codes(session: Session, story_ids: Sequence[int]) -> dict[int, se
     found: dict[int, set[str]] = {}
     conn = session.connection()
     slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    first = (f"SELECT code FROM item_signature WHERE story_id = {slot} AND code IS NOT NULL "
-             f"ORDER BY code LIMIT 1")
-    after = (f"SELECT code FROM item_signature WHERE story_id = {slot} AND code > {slot} "
-             f"ORDER BY code LIMIT 1")
-    for story_id in sorted(set(story_ids)):
-        code = conn.exec_driver_sql(first, (story_id,)).scalar()
-        if code is None:
-            continue
-        codes = found[story_id] = {code}
-        second = conn.exec_driver_sql(after, (story_id, code)).scalar()
-        if second is not None:
-            codes.add(second)
+    pg = conn.dialect.name == "postgresql"
+    wanted = sorted(set(story_ids))
+    for chunk in ([wanted] if wanted else []) if pg else chunks(wanted):  # one statement for the batch
+        keys = "SELECT unnest(%s::bigint[])" if pg else "VALUES " + ", ".join([f"(CAST({slot} AS BIGINT))"] * len(chunk))
+        for story_id, code, second in conn.exec_driver_sql(
+            f"WITH k(id) AS ({keys}), f(id, code) AS (SELECT id, (SELECT code FROM item_signature "
+            f"WHERE story_id = k.id AND code IS NOT NULL ORDER BY code LIMIT 1) FROM k) SELECT id, code, (SELECT "
+            f"s.code FROM item_signature s WHERE s.story_id = f.id AND s.code > f.code ORDER BY s.code LIMIT 1) "
+            f"FROM f WHERE code IS NOT NULL", (list(chunk),) if pg else tuple(chunk)).fetchall():
+            found[story_id] = {code} if second is None else {code, second}
     return found
-
-
-class StoryIndex:
-    """The persisted band index item by item, with dedupe's MemoryIndex methods (for bench/dedupe.py)."""
-
-    def __init__(self, session: Session, window: float, now: datetime | None = None) -> None:
-        self.session = session
-        self.now = now or utcnow()
-        self.since = self.now - timedelta(seconds=window)
-
-    def candidates(self, sig: dedupe.Signature) -> list[dedupe.Candidate]:
-        """Items in the window that share at least one band with `sig`."""
-        _, known = load_candidates(self.session, dedupe.band_keys(sig), self.since)
-        return list(known.values())
-
-    def add(self, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
-            event: str | None = None, now: datetime | None = None) -> None:
-        """Index one item's signature, bands and event features under its story."""
-        index_item(self.session, item_id, story_id, sig, text_len, now or self.now, EventSignature.from_json(event))
 
 
 def _mark(session: Session) -> int:
@@ -286,8 +292,20 @@ class BandTail:
         self.stored[sig.to_bytes()] = keys
 
     def refresh(self, session: Session) -> None:
-        """Catch up with the database (call under `lock_story_assignment`, inside the write transaction)."""
-        mark = _mark(session)
+        """Catch up with the database (call under `lock_story_assignment`, inside the write transaction).
+
+        One statement reads the mark and the signatures stored after it and after those already seen;
+        when the mark is missing or went back (a rebuilt index) they are read again.
+        """
+        stored_mark = sa_select(cast(_META.c.value, BigInteger)).where(_META.c.key == MARK)
+        rows = list(session.execute(union_all(
+            sa_select(*self._columns, literal(0).label("head")).where(
+                _SIGNATURE.c.item_id > self.seen, _SIGNATURE.c.item_id > stored_mark.scalar_subquery()),
+            sa_select(stored_mark.subquery().c[0], *[null()] * (len(self._columns) - 1), literal(1)),
+        ).order_by(text("head"), text("item_id"))).all())
+        read: int | None = rows.pop()[0] if rows and rows[-1][-1] == 1 else None
+        again = read is None or read < self.mark
+        mark = _mark(session) if read is None or again else read
         if mark < self.mark:  # the index was rebuilt: start over
             self.items.clear()
             self.seen = 0
@@ -298,11 +316,17 @@ class BandTail:
                 keys = dedupe.band_keys(dedupe.Signature.from_bytes(raw))
                 dedupe.add_to_buckets(self.bands, stored_keys(keys, mask), item_id)
             self.mark = mark
-        for item_id, story_id, raw, text_len, created, event, mask in session.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                      _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
-            .where(_SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)
-        ).all():
+        if again:
+            rows = list(session.execute(sa_select(*self._columns, literal(0)).where(
+                _SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)).all())
+        self._add(rows)
+
+    _columns = (_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
+                _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
+
+    def _add(self, rows: Sequence[Any]) -> None:
+        """Take signature rows (in id order) into the tail."""
+        for item_id, story_id, raw, text_len, created, event, mask, _ in rows:
             raw = bytes(raw)
             keys = self.stored.pop(raw, []) or dedupe.band_keys(dedupe.Signature.from_bytes(raw))
             self.items[item_id] = (story_id, raw, text_len, as_utc(created) or utcnow(), event, mask)
@@ -344,19 +368,23 @@ class BandTail:
             rows.extend((key, item_id, story_id, at) for key in keys)
         rows.sort()  # by band key, then item: one pass along the index
         slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        if rows:  # (none when every item of the tail was a copy its story had enough rows for)
+        if rows and conn.dialect.name == "postgresql":  # a statement of four arrays (binary: quicker to read)
+            for chunk in chunks(rows, 4096):  # a slice at a time: the arrays as sent cost memory
+                conn.exec_driver_sql("INSERT INTO story_band (band, item_id, story_id, created_at) SELECT * FROM "
+                                     "unnest(%b::text[], %b::integer[], %b::integer[], %b::timestamptz[])",
+                                     tuple(list(column) for column in zip(*chunk, strict=True)))
+        elif rows:  # (none when every item of the tail was a copy its story had enough rows for)
             conn.exec_driver_sql(f"INSERT INTO story_band (band, item_id, story_id, created_at) "
                                  f"VALUES ({slot}, {slot}, {slot}, {slot})", rows)
         set_mark(session, newest)
         return len(rows)
 
 
-def load_batch_candidates(session: Session, items: Sequence[Item], keys: Sequence[str],
-                          events: Sequence[EventSignature], since: datetime, tail: BandTail | None = None,
-                          cross_language: float | None = None) -> Candidates:
+def load_batch_candidates(session: Session, exact: Exact, keys: Sequence[str], events: Sequence[EventSignature],
+                          since: datetime, tail: BandTail | None = None, cross_language: float | None = None) -> Candidates:
     """The window's candidates for a batch: by band `keys` (database and `tail`), by headline figure
-    (when `cross_language` is on), by URL and content hash, and the codes of the stories found."""
-    found = Candidates()
+    (when `cross_language` is on), by URL and content hash (`exact`, read already), and the codes of the stories found."""
+    found = Candidates(by_url=exact.by_url, by_hash=exact.by_hash)
     found.bands, found.known = load_candidates(session, keys, since, found.stored_at)
     if tail is not None:
         tail.candidates(keys, since, found.bands, found.known, found.stored_at)
@@ -369,26 +397,4 @@ def load_batch_candidates(session: Session, items: Sequence[Item], keys: Sequenc
     if any(e.code is not None for e in events):  # an item without a code is refused over none (`_other_code`)
         stories = {c.story_id for c in found.known.values()} | {c.story_id for c in found.across.values()}
         found.story_codes = load_story_codes(session, sorted(stories))
-    urls = sorted({i.url for i in items if i.url})
-    hashes = sorted({i.content_hash for i in items if i.content_hash})
-    for column, values, target in ((ItemRow.url, urls, found.by_url),
-                                   (ItemRow.content_hash, hashes, found.by_hash)):
-        for chunk in chunks(values):
-            for value, story_id in session.execute(
-                select(col(column), col(ItemRow.story_id)).where(
-                    col(column).in_(chunk), col(ItemRow.fetched_at) >= since, col(ItemRow.story_id).is_not(None))
-            ).all():
-                target.setdefault(value, story_id)
-    return found
-
-
-def load_stories(session: Session, ids: Sequence[int]) -> dict[int, StoryState]:
-    """The stored state of these stories (missing ids: pruned)."""
-    found: dict[int, StoryState] = {}
-    for chunk in chunks(sorted(ids)):
-        for sid, title, first_seen, items, updates, sources in session.execute(
-            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
-                      _STORY.c.sources).where(_STORY.c.id.in_(chunk))
-        ).all():
-            found[sid] = StoryState(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
     return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -12,7 +12,16 @@ from sqlmodel import Session, select
 from wirewatch import db
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.item import Item, StoryRef
-from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, StoryBand, StoryRow
+from wirewatch.ingest.store import (
+    IndexMeta,
+    ItemRow,
+    ItemSignature,
+    StoryBand,
+    StoryRow,
+    exact_matches,
+    reserve_ids,
+    write_batch,
+)
 from wirewatch.ingest.stories import MARK, BandTail, ensure_index_scheme, store_new_items, update_item
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -173,3 +182,34 @@ def test_rebuilding_the_index_writes_every_band_row_and_empties_the_tail(engine:
     assert sorted(counts.values()) == [dedupe.BANDS] * 3 and mark(engine) == max(counts)
     (copy,) = store(engine, [item("wire", "c2", texts[2] + " Shares rose.")])
     assert copy is not None and not copy.created
+
+
+def test_one_read_finds_stored_identities_and_window_items_by_url_and_text_past_500_values(engine: Engine) -> None:
+    (a,) = store(engine, [item("home", "a1", EVENT, url="http://x.invalid/a")])
+    assert a is not None
+    identities = [("home", f"n{i}") for i in range(600)] + [("home", "a1"), ("portal", "a1")]
+    urls = [f"http://x.invalid/{i}" for i in range(600)] + ["http://x.invalid/a"]
+    with Session(engine) as session:
+        found = exact_matches(session, identities, urls, [dedupe.text_hash(EVENT), "0" * 64], NOW - timedelta(hours=1))
+        late = exact_matches(session, [], ["http://x.invalid/a"], [], NOW + timedelta(hours=1))  # outside the window
+    assert found.taken == {("home", "a1")}
+    assert found.by_url == {"http://x.invalid/a": a.id} and found.by_hash == {dedupe.text_hash(EVENT): a.id}
+    assert (late.taken, late.by_url) == (set(), {})
+
+
+def test_rows_of_several_tables_and_story_counters_are_written_in_one_statement(pg_url: str) -> None:
+    eng = db.make_engine(pg_url)
+    db.upgrade(eng)
+    with Session(eng) as session:
+        story_ids, item_ids = reserve_ids(session, 5, 0)
+        rows = [{"id": sid, "first_item_id": None, "title": f"s{sid}", "first_seen": NOW, "last_updated": NOW,
+                 "items": 1, "updates": 0, "sources": ["home"]} for sid in story_ids]
+        write_batch(session, [(StoryRow.__table__, rows)])
+        write_batch(session, [], [{"sid": sid, "count": 3, "ups": 1, "outlets": ["home", "wire"], "at": NOW}
+                                  for sid in story_ids[:3]])
+        session.commit()
+        stored = {s.id: (s.title, s.items, s.updates, s.sources) for s in session.exec(select(StoryRow)).all()}
+    eng.dispose()
+    assert item_ids == [] and story_ids == sorted(story_ids) and len(set(story_ids)) == 5
+    assert stored == {sid: (f"s{sid}", 3 if n < 3 else 1, 1 if n < 3 else 0, ["home", "wire"] if n < 3 else ["home"])
+                      for n, sid in enumerate(story_ids)}
