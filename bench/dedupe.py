@@ -20,7 +20,7 @@ given, else with no argument. The peer runs the same items through `datasketch.M
 
 `features` fills the cross-language feature index (`story_feature`, SQLite) with synthetic items of
 three headline figures each, drawn from a skewed vocabulary of money, percentage and count figures,
-(a third each zh, ja, Latin) and times `ingest.stories.load_event_candidates` for one Japanese item's
+(a third each zh, ja, Latin) and times `ingest.storystore.load_event_candidates` for one Japanese item's
 figures at each size.
 
 `quality` runs the shared corpus's gold texts, damaged (re-broken paragraphs, a leftover boilerplate
@@ -193,7 +193,7 @@ class StoreIndex:
         from sqlmodel import Session
 
         from wirewatch.db import make_engine, upgrade
-        from wirewatch.ingest.stories import StoryIndex
+        from wirewatch.ingest.storystore import StoryIndex
 
         self.folder = None if path is not None else tempfile.mkdtemp(prefix="dedupe-bench-")
         engine = make_engine(f"sqlite:///{path or Path(str(self.folder)) / 'bench.db'}")
@@ -413,7 +413,7 @@ def run_features(args: argparse.Namespace) -> None:
     from wirewatch.db import make_engine, upgrade
     from wirewatch.ingest.event import EventSignature
     from wirewatch.ingest.store import ItemSignature, StoryFeature
-    from wirewatch.ingest.stories import load_event_candidates
+    from wirewatch.ingest.storystore import load_event_candidates
 
     rng = random.Random(SEED)
     vocab, cum = _feature_vocabulary(rng)

@@ -31,11 +31,11 @@ def main() -> int:
     args = ap.parse_args()
     from tests import events_corpus
     from tests.test_events import run_corpus
-    from wirewatch.ingest import dedupe, stories
+    from wirewatch.ingest import dedupe, storystore
 
     if args.text_only:
         dedupe.event_refusal = lambda sig: (lambda cand: None)  # type: ignore[assignment]
-        stories.StoryAssigner._other_code = lambda self, story, code: None  # type: ignore[method-assign]
+        storystore.StoryAssigner._other_code = lambda self, story, code: None  # type: ignore[method-assign]
     events = events_corpus.build()
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):  # the console channel
         found, alerts, _ = run_corpus(Path(tmp))

@@ -2,7 +2,7 @@
 
     python bench/lookalike.py [--items 20000] [--copies 1000] [--batch 20] [--db sqlite|URL] [--cases ...]
 
-Stores `--items` new items through `ingest.stories.store_new_items` (the daemon's writer: story
+Stores `--items` new items through `ingest.storystore.store_new_items` (the daemon's writer: story
 lock, band tail, candidates, plan, rows), `--batch` items a call and a commit each, as feed
 batches are, on a fresh database (`sqlite`: a temporary file with the daemon's pragmas; or a
 PostgreSQL URL of a server the bench may create a database on):
@@ -35,7 +35,7 @@ from wirewatch import db
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import event_signature
 from wirewatch.ingest.item import Item
-from wirewatch.ingest.stories import BandTail, ensure_index_scheme, store_new_items
+from wirewatch.ingest.storystore import BandTail, ensure_index_scheme, store_new_items
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 WORDS = [f"{a}{b}{c}" for a in ("br", "cl", "dr", "fl", "gr", "pl", "st", "tr") for b in "aeiou"

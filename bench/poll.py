@@ -116,7 +116,7 @@ def instrument(app: object) -> dict[str, float]:
     """Wrap the pipeline's steps to add up the time each takes (on the database thread)."""
     import wirewatch.ingest.pipeline as pipeline
     import wirewatch.ingest.prepare as prepare
-    import wirewatch.ingest.stories as stories
+    import wirewatch.ingest.storystore as stories
     from wirewatch.alerts.match import Matcher
     from wirewatch.app import AlertSink
 

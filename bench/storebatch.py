@@ -4,7 +4,7 @@
 
 Stores `--batches` batches of `--items` new items (the words of `bench/poll.py`'s feeds; with
 `--copies` that share of each batch copies an item stored earlier, so it joins a stored story)
-through `ingest.stories.store_new_items` and a commit, and prints the median and mean time per
+through `ingest.storystore.store_new_items` and a commit, and prints the median and mean time per
 batch from taking the story lock to the commit (the longest: a batch that flushed the band tail,
 `--batches` over 103), and the statements run per batch (counted with a
 SQLAlchemy `before_cursor_execute` listener). One thread and no other work: what a batch holds the
@@ -48,7 +48,7 @@ def main() -> int:
     from wirewatch.ingest.item import Item
     from wirewatch.ingest.shortwords import stored_tokens
     from wirewatch.ingest.store import utcnow
-    from wirewatch.ingest.stories import BandTail, ensure_index_scheme, store_new_items
+    from wirewatch.ingest.storystore import BandTail, ensure_index_scheme, store_new_items
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{tmp}/bench.db"

@@ -45,7 +45,7 @@ from wirewatch.ingest.store import (
     learned_rules,
     utcnow,
 )
-from wirewatch.ingest.stories import BandTail, store_new_items, update_item
+from wirewatch.ingest.storystore import BandTail, store_new_items, update_item
 from wirewatch.ingest.urls import entry_identity
 
 log = logging.getLogger("wirewatch.ingest")

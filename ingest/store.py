@@ -3,7 +3,7 @@
 The tables here are the ingest side's; `alerts` keeps its own tables and `wirewatch.db`
 creates both through Alembic migrations. Every write that must be atomic happens inside a
 `Session` the caller owns, so the pipeline can store an item, its story and its alerts in
-one transaction. Writing new items into stories is `ingest.stories`; this module holds the
+one transaction. Writing new items into stories is `ingest.storystore`; this module holds the
 tables and the small reads and writes around them.
 """
 
@@ -167,7 +167,7 @@ class ItemSignature(SQLModel, table=True):
     """Why the item joined its story (JSON, for `wirewatch stories --explain`); None for a new story."""
     bands: int = Field(default=ALL_BANDS, sa_column=Column(BigInteger, nullable=False,
                                                            server_default=str(ALL_BANDS)))
-    """Which of the item's band keys have rows in `story_band` (bit i: band i; `ingest.storyindex.BAND_COPIES`)."""
+    """Which of the item's band keys have rows in `story_band` (bit i: band i; `ingest.indexstore.BAND_COPIES`)."""
 
 
 class StoryFeature(SQLModel, table=True):

@@ -1,11 +1,11 @@
 """Which story each item of a batch joins, and which rows that changes: a pure plan for the writer.
 
 Values in, values out: the batch's items with their MinHash and event signatures, the window's
-candidates as `ingest.storyindex` loaded them (`Candidates`), the stored state of the stories
+candidates as `ingest.indexstore` loaded them (`Candidates`), the stored state of the stories
 the items join, and the clock (`now`) are given; `place` decides, item by item in feed order,
 the story each joins (a copy later in the batch can join a story created earlier in it), and
 `walk` turns the placements into a `Plan`: the stories as the batch leaves them, each item's
-snapshot of its story, and the story and item rows to write. `ingest.stories` applies it.
+snapshot of its story, and the story and item rows to write. `ingest.storystore` applies it.
 
 Stories and items not inserted yet are named by batch keys (`PENDING` and up); the writer maps
 them to the ids the database gives.

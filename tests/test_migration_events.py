@@ -12,7 +12,7 @@ from sqlmodel import Session
 from tests.helpers import insert_legacy_items
 from wirewatch import db
 from wirewatch.ingest.event import EventSignature
-from wirewatch.ingest.stories import refresh_event_signatures
+from wirewatch.ingest.storystore import refresh_event_signatures
 
 ITEMS = [
     (1, "贵州茅台（600519.SH）盘中涨停", "贵州茅台（600519.SH）盘中涨停，截至发稿报1812元。"),

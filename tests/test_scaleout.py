@@ -40,7 +40,7 @@ from tests.receivers import Receiver, Reply
 from wirewatch import db
 from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.store import FeedRow, IndexMeta
-from wirewatch.ingest.stories import ensure_index_scheme
+from wirewatch.ingest.storystore import ensure_index_scheme
 
 FEEDS = 200
 DAEMONS = 3
@@ -389,7 +389,7 @@ def test_feed_sync_tolerates_another_daemon_inserting_the_same_feeds(pg_url: str
 @pytest.mark.postgres
 def test_index_scheme_setup_waits_for_another_daemon_doing_it(pg_url: str) -> None:
     from wirewatch.ingest import dedupe
-    from wirewatch.ingest.stories import lock_story_assignment
+    from wirewatch.ingest.storystore import lock_story_assignment
 
     def other(session: Session) -> None:  # another daemon inside `ensure_index_scheme`, not committed yet
         lock_story_assignment(session)

@@ -1,4 +1,4 @@
-"""Storing a feed's batch of new items in one go (`ingest.stories.store_new_items`), on SQLite and PostgreSQL."""
+"""Storing a feed's batch of new items in one go (`ingest.storystore.store_new_items`), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from wirewatch.ingest.store import (
     reserve_ids,
     write_batch,
 )
-from wirewatch.ingest.stories import MARK, BandTail, ensure_index_scheme, store_new_items, update_item
+from wirewatch.ingest.storystore import MARK, BandTail, ensure_index_scheme, store_new_items, update_item
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 EVENT = ("Contemporary Amperex said on Wednesday that the first phase of its battery plant in Debrecen, Hungary, "

@@ -19,7 +19,9 @@ from wirewatch import db
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import ALL_BANDS, ItemRow, ItemSignature, StoryBand
-from wirewatch.ingest.stories import (
+from wirewatch.ingest.storyplan import ALL_BANDS as PLAN_ALL_BANDS
+from wirewatch.ingest.storyplan import Candidates, StoryPlanner, prepare
+from wirewatch.ingest.storystore import (
     BAND_COPIES,
     BandTail,
     ensure_index_scheme,
@@ -27,8 +29,6 @@ from wirewatch.ingest.stories import (
     store_new_items,
     update_item,
 )
-from wirewatch.ingest.storyplan import ALL_BANDS as PLAN_ALL_BANDS
-from wirewatch.ingest.storyplan import Candidates, StoryPlanner, prepare
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 TEXT = ("Contemporary Amperex said on Wednesday that the first phase of its battery plant in Debrecen, Hungary, "

@@ -21,7 +21,7 @@ from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.store import IndexMeta, ItemRow, ItemSignature, PollLogRow, StoryBand, StoryRow
-from wirewatch.ingest.stories import ensure_index_scheme
+from wirewatch.ingest.storystore import ensure_index_scheme
 
 ITEMS = [{"title": f"Alpha news {i}", "link": f"http://example.invalid/{i}", "guid": f"g{i}",
           "body": f"<p>Alpha Corp item {i}: {' '.join(['word' + str(i * 1000 + k * 13) for k in range(40)])}.</p>"}

@@ -250,7 +250,7 @@ def test_short_words_follow_the_writer_edits_and_pruning(db_url: str) -> None:
     from wirewatch.config.models import Config
     from wirewatch.ingest import dedupe
     from wirewatch.ingest.item import Item
-    from wirewatch.ingest.stories import ensure_index_scheme, store_new_items, update_item
+    from wirewatch.ingest.storystore import ensure_index_scheme, store_new_items, update_item
     from wirewatch.upkeep import prune
 
     engine = db.make_engine(db_url)

@@ -36,7 +36,7 @@ from wirewatch.ingest.feedstore import FeedSpec, sync_feeds
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.pipeline import Cleaner, Pipeline, Rematch
 from wirewatch.ingest.prepare import ParsePool, default_workers
-from wirewatch.ingest.stories import ensure_index_scheme
+from wirewatch.ingest.storystore import ensure_index_scheme
 
 log = logging.getLogger("wirewatch")
 

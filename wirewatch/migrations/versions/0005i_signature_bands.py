@@ -1,7 +1,7 @@
 """story index bounded per story: item_signature.bands and an index on (story_id, code) (revision 0005i, after 0005h, 2026-12-07 23:40:00)
 
 `item_signature.bands` is a bit mask of the item's band keys that have rows in `story_band` (bit i:
-band i). An item joining a story that already has `ingest.storyindex.BAND_COPIES` recent items
+band i). An item joining a story that already has `ingest.indexstore.BAND_COPIES` recent items
 under one of its band keys adds no row for that key: the story's candidate lists stop growing with
 its size. Items stored before were indexed under every band: the default, all 32 bits, is theirs.
 `ix_item_signature_story_code` lets the look-up of a story's security codes read a few index

@@ -10,7 +10,7 @@ row in one statement (each statement is a round trip while the lock is held), on
 executemany a table.
 
 The names other modules import from here (the index, the tail, the lock) are re-exported from
-`ingest.storyindex` and `ingest.storyplan`.
+`ingest.indexstore` and `ingest.storyplan`.
 """
 
 from __future__ import annotations
@@ -26,23 +26,7 @@ from sqlmodel import Session, col, delete, select
 
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature
-from wirewatch.ingest.item import Item, StoryRef
-from wirewatch.ingest.store import (
-    Exact,
-    IndexMeta,
-    ItemRow,
-    ItemSignature,
-    StoryBand,
-    StoryFeature,
-    StoryRow,
-    as_utc,
-    chunks,
-    exact_matches,
-    reserve_ids,
-    utcnow,
-    write_batch,
-)
-from wirewatch.ingest.storyindex import (
+from wirewatch.ingest.indexstore import (
     FEATURE_LIMIT,
     MARK,
     TAIL_FLUSH,
@@ -58,6 +42,22 @@ from wirewatch.ingest.storyindex import (
     lock_story_assignment,
     set_mark,
     write_index,
+)
+from wirewatch.ingest.item import Item, StoryRef
+from wirewatch.ingest.store import (
+    Exact,
+    IndexMeta,
+    ItemRow,
+    ItemSignature,
+    StoryBand,
+    StoryFeature,
+    StoryRow,
+    as_utc,
+    chunks,
+    exact_matches,
+    reserve_ids,
+    utcnow,
+    write_batch,
 )
 from wirewatch.ingest.storyplan import (
     BAND_COPIES,
