@@ -335,7 +335,8 @@ def daemon_cycles(port: int, args: argparse.Namespace, root: Path) -> list[Run]:
     import sqlalchemy as sa
 
     from bench.scale import start_daemon, stop_daemon, wait_started, wait_until
-    from wirewatch.ingest.store import FeedRow, utcnow
+    from wirewatch.config.clock import utcnow
+    from wirewatch.ingest.store import FeedRow
 
     work = root / "daemon"
     work.mkdir(parents=True)

@@ -43,11 +43,11 @@ def main() -> int:
     from sqlmodel import Session
 
     from wirewatch import db
+    from wirewatch.config.clock import utcnow
     from wirewatch.ingest import dedupe
     from wirewatch.ingest.event import event_signature
     from wirewatch.ingest.item import Item
     from wirewatch.ingest.shortwords import stored_tokens
-    from wirewatch.ingest.store import utcnow
     from wirewatch.ingest.storystore import BandTail, ensure_index_scheme, store_new_items
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,8 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest.schedule import first_poll, next_poll
-from wirewatch.ingest.store import FeedRow, ItemRow, Known, PollLogRow, as_utc, known_items, utcnow
+from wirewatch.ingest.store import FeedRow, ItemRow, Known, PollLogRow, known_items
 
 POLL_LOG_KEEP = 50
 """Polls kept per feed in `poll_log` (older ones are deleted as new ones are recorded)."""

@@ -34,6 +34,7 @@ from sqlalchemy import BigInteger, cast, func, insert, literal, null, text, unio
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EventSignature, index_features
 from wirewatch.ingest.store import (
@@ -45,9 +46,7 @@ from wirewatch.ingest.store import (
     StoryBand,
     StoryFeature,
     StoryRow,
-    as_utc,
     chunks,
-    utcnow,
 )
 from wirewatch.ingest.storyplan import Candidates
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
+from wirewatch.config.clock import utcnow
 from wirewatch.config.models import CleanRuleConfig, Config, FeedConfig
 from wirewatch.ingest import clean as cleaning
 from wirewatch.ingest import dedupe
@@ -43,7 +44,6 @@ from wirewatch.ingest.store import (
     feed_history,
     known_items,
     learned_rules,
-    utcnow,
 )
 from wirewatch.ingest.storystore import BandTail, store_new_items, update_item
 from wirewatch.ingest.urls import entry_identity

@@ -35,8 +35,7 @@ from sqlalchemy import literal as sa_literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
-from wirewatch.config.clock import as_utc as as_utc  # re-exported: modules being reworked read them from here
-from wirewatch.config.clock import utcnow as utcnow
+from wirewatch.config.clock import utcnow
 from wirewatch.ingest.shortwords import stored_tokens
 
 T = TypeVar("T")

@@ -24,13 +24,12 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EventSignature, event_signature, index_features
 from wirewatch.ingest.item import Item
 from wirewatch.ingest.shortwords import stored_tokens
+from wirewatch.ingest.store import ALL_BANDS  # the band mask of an item with a row under every band key
 
 PENDING = 1 << 62
 """Keys at or above this stand for stories and items of the current batch not yet inserted; being larger
 than any real id, they sort as the newest (dedupe breaks ties towards the older story)."""
 
-ALL_BANDS = (1 << dedupe.BANDS) - 1
-"""The band mask of an item with a row under every band key (`ingest.store.ALL_BANDS`, the column default)."""
 BAND_COPIES = 2
 """Items of one story that get a row under one band key (among those stored in the last half window).
 

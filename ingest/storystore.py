@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EVENT_SCHEME, EventSignature, event_signature
 from wirewatch.ingest.indexstore import (
@@ -52,11 +53,9 @@ from wirewatch.ingest.store import (
     StoryBand,
     StoryFeature,
     StoryRow,
-    as_utc,
     chunks,
     exact_matches,
     reserve_ids,
-    utcnow,
     write_batch,
 )
 from wirewatch.ingest.storyplan import (

@@ -22,8 +22,8 @@ from wirewatch.alerts.errors import DeliveryError
 from wirewatch.alerts.outbox import Outbox, prune_delivered
 from wirewatch.alerts.route import Channel, build_channels, close_channels
 from wirewatch.alerts.tables import ATTEMPTS, DELIVERIES
+from wirewatch.config.clock import utcnow
 from wirewatch.config.models import RetryConfig, WebhookChannel
-from wirewatch.ingest.store import utcnow
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from wirewatch import upkeepstore
 from wirewatch.alerts.chatstore import prune_url_states
 from wirewatch.alerts.outbox import prune_delivered
+from wirewatch.config.clock import utcnow
 from wirewatch.config.models import Config
-from wirewatch.ingest.store import utcnow
 
 log = logging.getLogger("wirewatch.upkeep")
 

@@ -10,9 +10,10 @@ from sqlmodel import Session
 from wirewatch import viewstore
 from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.config.loader import Loaded
 from wirewatch.explain import render, verdicts
-from wirewatch.ingest.store import ItemRow, StoryRow, as_utc, utcnow
+from wirewatch.ingest.store import ItemRow, StoryRow
 from wirewatch.reports import age, clip
 
 MAX_ITEMS = 5

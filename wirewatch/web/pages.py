@@ -22,10 +22,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from wirewatch.alerts.match import Matcher
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.watchlist import compile_watchlists
+from wirewatch.config.clock import utcnow
 from wirewatch.config.errors import ConfigError
 from wirewatch.config.loader import load_watchlist
 from wirewatch.config.types import parse_duration
-from wirewatch.ingest.store import utcnow
 from wirewatch.logs import redact
 from wirewatch.web import searchstore, store, views
 from wirewatch.web.security import CSRF_COOKIE, csrf_ok, new_csrf, origin_ok

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wirewatch.alerts.attempts import attempts_of
 from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.tables import ALERTS, DELIVERIES, DeliveryState
+from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest import feedstore
 from wirewatch.ingest.dedupe import Signature, similarity
 from wirewatch.ingest.store import (
@@ -27,8 +28,6 @@ from wirewatch.ingest.store import (
     LearnedRule,
     PollLogRow,
     StoryRow,
-    as_utc,
-    utcnow,
 )
 
 FEEDS: sa.Table = FeedRow.__table__  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from wirewatch.ingest.store import as_utc, utcnow
+from wirewatch.config.clock import as_utc, utcnow
 
 
 def segments(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[str, bool]]:
