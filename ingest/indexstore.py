@@ -39,13 +39,12 @@ from wirewatch.ingest import dedupe
 from wirewatch.ingest.event import EventSignature, index_features
 from wirewatch.ingest.store import (
     ALL_BANDS,
+    FEATURES,
+    META,
+    SIGNATURES,
+    STORY_BANDS,
     Exact,
     IndexMeta,
-    ItemRow,
-    ItemSignature,
-    StoryBand,
-    StoryFeature,
-    StoryRow,
     chunks,
 )
 from wirewatch.ingest.storyplan import Candidates
@@ -55,12 +54,6 @@ TAIL_FLUSH = 2048
 MARK = "dedupe.flushed"
 """The `index_meta` key of the mark: the highest item id whose band rows are in `story_band`."""
 
-_STORY = StoryRow.__table__  # type: ignore[attr-defined]
-_ITEM = ItemRow.__table__  # type: ignore[attr-defined]
-_SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
-_BAND = StoryBand.__table__  # type: ignore[attr-defined]
-_FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
-_META = IndexMeta.__table__  # type: ignore[attr-defined]
 FEATURE_LIMIT = 32
 """Most items read per feature (the newest): a figure many items of the window repeat cannot make the look-up grow."""
 
@@ -100,11 +93,11 @@ def write_index(session: Session, signatures: Sequence[dict[str, Any]], bands: S
     """Insert signature, band and feature rows (Core executemany: no ORM objects for 30-odd rows an item)."""
     conn = session.connection()
     if signatures:
-        conn.execute(insert(_SIGNATURE), list(signatures))
+        conn.execute(insert(SIGNATURES), list(signatures))
     if bands:
-        conn.execute(insert(_BAND), list(bands))
+        conn.execute(insert(STORY_BANDS), list(bands))
     if features:
-        conn.execute(insert(_FEATURE), list(features))
+        conn.execute(insert(FEATURES), list(features))
 
 
 def index_item(session: Session, item_id: int, story_id: int, sig: dedupe.Signature, text_len: int,
@@ -126,7 +119,7 @@ def load_candidates(session: Session, keys: Sequence[str], since: datetime,
     """
     conn = session.connection()
     slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)
+    to_db = STORY_BANDS.c.created_at.type.bind_processor(conn.dialect)
     after = to_db(since) if to_db is not None else since
     wanted = sorted(set(keys))
     bands: dict[str, list[int]] = {}
@@ -155,9 +148,9 @@ def load_candidates(session: Session, keys: Sequence[str], since: datetime,
             bands.setdefault(band, []).append(item_id)
     for id_chunk in chunks(sorted({i for ids in bands.values() for i in ids})):
         for item_id, story_id, raw, text_len, event, created in conn.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                      _SIGNATURE.c.event, _SIGNATURE.c.created_at)
-            .where(_SIGNATURE.c.item_id.in_(id_chunk))
+            sa_select(SIGNATURES.c.item_id, SIGNATURES.c.story_id, SIGNATURES.c.signature, SIGNATURES.c.text_len,
+                      SIGNATURES.c.event, SIGNATURES.c.created_at)
+            .where(SIGNATURES.c.item_id.in_(id_chunk))
         ).all():
             _add_candidate(known, stored_at, since, item_id, story_id, raw, text_len, event, created)
     return bands, known
@@ -183,7 +176,7 @@ def load_event_candidates(session: Session, features: Sequence[str], since: date
         return by_feature, {}
     conn = session.connection()
     slot = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    to_db = _FEATURE.c.created_at.type.bind_processor(conn.dialect)
+    to_db = FEATURES.c.created_at.type.bind_processor(conn.dialect)
     after = to_db(since) if to_db is not None else since
     # per feature, the newest FEATURE_LIMIT items, read backwards along the primary key (feature, item_id)
     rows: list[tuple[str, int, str]] = []
@@ -252,7 +245,7 @@ def _mark(session: Session) -> int:
     meta = session.get(IndexMeta, MARK)
     if meta is not None:
         return int(meta.value)
-    newest = session.execute(sa_select(func.max(_SIGNATURE.c.item_id))).scalar() or 0
+    newest = session.execute(sa_select(func.max(SIGNATURES.c.item_id))).scalar() or 0
     session.add(IndexMeta(key=MARK, value=str(newest)))
     session.flush()
     return int(newest)
@@ -296,10 +289,10 @@ class BandTail:
         One statement reads the mark and the signatures stored after it and after those already seen;
         when the mark is missing or went back (a rebuilt index) they are read again.
         """
-        stored_mark = sa_select(cast(_META.c.value, BigInteger)).where(_META.c.key == MARK)
+        stored_mark = sa_select(cast(META.c.value, BigInteger)).where(META.c.key == MARK)
         rows = list(session.execute(union_all(
             sa_select(*self._columns, literal(0).label("head")).where(
-                _SIGNATURE.c.item_id > self.seen, _SIGNATURE.c.item_id > stored_mark.scalar_subquery()),
+                SIGNATURES.c.item_id > self.seen, SIGNATURES.c.item_id > stored_mark.scalar_subquery()),
             sa_select(stored_mark.subquery().c[0], *[null()] * (len(self._columns) - 1), literal(1)),
         ).order_by(text("head"), text("item_id"))).all())
         read: int | None = rows.pop()[0] if rows and rows[-1][-1] == 1 else None
@@ -317,11 +310,11 @@ class BandTail:
             self.mark = mark
         if again:
             rows = list(session.execute(sa_select(*self._columns, literal(0)).where(
-                _SIGNATURE.c.item_id > max(self.seen, mark)).order_by(_SIGNATURE.c.item_id)).all())
+                SIGNATURES.c.item_id > max(self.seen, mark)).order_by(SIGNATURES.c.item_id)).all())
         self._add(rows)
 
-    _columns = (_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.text_len,
-                _SIGNATURE.c.created_at, _SIGNATURE.c.event, _SIGNATURE.c.bands)
+    _columns = (SIGNATURES.c.item_id, SIGNATURES.c.story_id, SIGNATURES.c.signature, SIGNATURES.c.text_len,
+                SIGNATURES.c.created_at, SIGNATURES.c.event, SIGNATURES.c.bands)
 
     def _add(self, rows: Sequence[Any]) -> None:
         """Take signature rows (in id order) into the tail."""
@@ -355,12 +348,12 @@ class BandTail:
             return 0
         newest = max(self.items)
         conn = session.connection()
-        to_db = _BAND.c.created_at.type.bind_processor(conn.dialect)  # converted once an item, not once a row
+        to_db = STORY_BANDS.c.created_at.type.bind_processor(conn.dialect)  # converted once an item, not once a row
         rows: list[tuple[str, int, int, Any]] = []
         for item_id, story_id, raw, created, mask in conn.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.signature, _SIGNATURE.c.created_at,
-                      _SIGNATURE.c.bands)
-            .where(_SIGNATURE.c.item_id > self.mark, _SIGNATURE.c.item_id <= newest)
+            sa_select(SIGNATURES.c.item_id, SIGNATURES.c.story_id, SIGNATURES.c.signature, SIGNATURES.c.created_at,
+                      SIGNATURES.c.bands)
+            .where(SIGNATURES.c.item_id > self.mark, SIGNATURES.c.item_id <= newest)
         ).all():
             at = to_db(created) if to_db is not None else created
             keys = stored_keys(dedupe.band_keys(dedupe.Signature.from_bytes(raw)), mask)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     LargeBinary,
+    Table,
     Text,
     UniqueConstraint,
     bindparam,
@@ -235,6 +236,17 @@ class LearnedRule(SQLModel, table=True):
     learned_at: datetime | None = _ts()
 
 
+FEEDS: Table = FeedRow.__table__  # type: ignore[attr-defined]
+ITEMS: Table = ItemRow.__table__  # type: ignore[attr-defined]
+STORIES: Table = StoryRow.__table__  # type: ignore[attr-defined]
+STORY_BANDS: Table = StoryBand.__table__  # type: ignore[attr-defined]
+SIGNATURES: Table = ItemSignature.__table__  # type: ignore[attr-defined]
+FEATURES: Table = StoryFeature.__table__  # type: ignore[attr-defined]
+META: Table = IndexMeta.__table__  # type: ignore[attr-defined]
+RULES: Table = LearnedRule.__table__  # type: ignore[attr-defined]
+"""The Core tables of the models above, for the stores' SQL (SQLModel leaves `__table__` untyped)."""
+
+
 @dataclass(slots=True)
 class Known:
     """What the store already holds for one (feed, identity)."""
@@ -247,7 +259,7 @@ class Known:
 def known_items(session: Session, feed: str, identities: Iterable[str]) -> dict[str, Known]:
     """Stored items of `feed` among `identities`, keyed by identity."""
     wanted = list(set(identities))
-    table = ItemRow.__table__  # type: ignore[attr-defined]
+    table = ITEMS
     query = sa_select(table.c.identity, table.c.id, table.c.raw_hash, table.c.story_id).where(
         table.c.feed == feed, table.c.identity.in_(bindparam("wanted", expanding=True)))
     out: dict[str, Known] = {}
@@ -286,7 +298,7 @@ def exact_matches(session: Session, identities: Iterable[tuple[str, str]], urls:
             "WHERE content_hash = ANY(%s::text[]) AND fetched_at >= %s AND story_id IS NOT NULL",
             ([f for f, _ in pairs], [i for _, i in pairs], sorted(set(urls)), after, sorted(set(hashes)), after)))
     else:
-        table = ItemRow.__table__  # type: ignore[attr-defined]
+        table = ITEMS
         by_feed: dict[str, list[str]] = {}
         for feed, identity in sorted(set(identities)):
             by_feed.setdefault(feed, []).append(identity)

@@ -46,6 +46,10 @@ from wirewatch.ingest.indexstore import (
 )
 from wirewatch.ingest.item import Item, StoryRef
 from wirewatch.ingest.store import (
+    FEATURES,
+    ITEMS,
+    SIGNATURES,
+    STORIES,
     Exact,
     IndexMeta,
     ItemRow,
@@ -69,11 +73,6 @@ from wirewatch.ingest.storyplan import (
     prepare,
     walk,
 )
-
-_STORY = StoryRow.__table__  # type: ignore[attr-defined]
-_ITEM = ItemRow.__table__  # type: ignore[attr-defined]
-_SIGNATURE = ItemSignature.__table__  # type: ignore[attr-defined]
-_FEATURE = StoryFeature.__table__  # type: ignore[attr-defined]
 
 __all__ = [
     "BAND_COPIES", "FEATURE_LIMIT", "MARK", "PENDING", "TAIL_FLUSH", "BandTail", "StoryAssigner", "StoryIndex", "ensure_index_scheme",
@@ -186,10 +185,10 @@ def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) 
         ids.update(zip(fresh, story_ids, strict=True))
     else:
         if fresh:
-            made = conn.execute(insert(_STORY).returning(_STORY.c.id, sort_by_parameter_order=True),
+            made = conn.execute(insert(STORIES).returning(STORIES.c.id, sort_by_parameter_order=True),
                                 plan.new_story_rows()).scalars()
             ids.update(zip(fresh, made, strict=True))
-        item_ids = list(conn.execute(insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True),
+        item_ids = list(conn.execute(insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True),
                                      plan.item_rows(ids)).scalars())
     by_batch = {p.n: item_id for p, item_id in zip(plan.placed, item_ids, strict=True)}
     firsts = [{"sid": ids[k], "first": by_batch[plan.stories[k].first_item]} for k in fresh]
@@ -207,14 +206,14 @@ def _write(session: Session, plan: Plan, planner: StoryPlanner, tail: BandTail) 
         stories = [{"id": f["sid"], **row, "first_item_id": f["first"]} for f, row in zip(firsts, plan.new_story_rows(),
                                                                                          strict=True)]
         items = [{"id": item_id, **row} for item_id, row in zip(item_ids, plan.item_rows(ids), strict=True)]
-        write_batch(session, [(_STORY, stories), (_ITEM, items), (_SIGNATURE, rows), (_FEATURE, features)],
+        write_batch(session, [(STORIES, stories), (ITEMS, items), (SIGNATURES, rows), (FEATURES, features)],
                     plan.story_updates())
     else:
         if fresh:
-            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
+            conn.execute(update(STORIES).where(STORIES.c.id == bindparam("sid")).values(first_item_id=bindparam("first")),
                          firsts)
         if plan.joined:
-            conn.execute(update(_STORY).where(_STORY.c.id == bindparam("sid")).values(
+            conn.execute(update(STORIES).where(STORIES.c.id == bindparam("sid")).values(
                 items=bindparam("count"), updates=bindparam("ups"), sources=bindparam("outlets"),
                 last_updated=bindparam("at")), plan.story_updates())
         write_index(session, rows, [], features)  # band rows: later, with the rest of the tail
@@ -273,9 +272,9 @@ def refresh_event_signatures(session: Session) -> int:
     done, last = 0, -1
     while True:
         rows = conn.execute(
-            sa_select(_SIGNATURE.c.item_id, _SIGNATURE.c.story_id, _SIGNATURE.c.created_at, _ITEM.c.title,
-                      _ITEM.c.text).select_from(_SIGNATURE.join(_ITEM, _ITEM.c.id == _SIGNATURE.c.item_id))
-            .where(_SIGNATURE.c.item_id > last).order_by(_SIGNATURE.c.item_id).limit(500)).all()
+            sa_select(SIGNATURES.c.item_id, SIGNATURES.c.story_id, SIGNATURES.c.created_at, ITEMS.c.title,
+                      ITEMS.c.text).select_from(SIGNATURES.join(ITEMS, ITEMS.c.id == SIGNATURES.c.item_id))
+            .where(SIGNATURES.c.item_id > last).order_by(SIGNATURES.c.item_id).limit(500)).all()
         if not rows:
             break
         updates, features = [], []
@@ -283,7 +282,7 @@ def refresh_event_signatures(session: Session) -> int:
             event = event_signature(title, body)
             updates.append({"key": item_id, "event": event.to_json(), "code": event.code})
             features += feature_rows(item_id, story_id, event, created_at)
-        conn.execute(update(_SIGNATURE).where(_SIGNATURE.c.item_id == bindparam("key"))
+        conn.execute(update(SIGNATURES).where(SIGNATURES.c.item_id == bindparam("key"))
                      .values(event=bindparam("event"), code=bindparam("code")), updates)
         write_index(session, [], [], features)
         done, last = done + len(rows), rows[-1][0]
@@ -332,8 +331,8 @@ def load_stories(session: Session, ids: Sequence[int]) -> dict[int, StoryState]:
     found: dict[int, StoryState] = {}
     for chunk in chunks(sorted(ids)):
         for sid, title, first_seen, items, updates, sources in session.execute(
-            sa_select(_STORY.c.id, _STORY.c.title, _STORY.c.first_seen, _STORY.c["items"], _STORY.c.updates,
-                      _STORY.c.sources).where(_STORY.c.id.in_(chunk))
+            sa_select(STORIES.c.id, STORIES.c.title, STORIES.c.first_seen, STORIES.c["items"], STORIES.c.updates,
+                      STORIES.c.sources).where(STORIES.c.id.in_(chunk))
         ).all():
             found[sid] = StoryState(title, as_utc(first_seen) or utcnow(), list(sources), items, updates)
     return found

@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
 from wirewatch.ingest import shortwords
-from wirewatch.web.store import ITEM_COLUMNS, ITEMS, MATCHES
+from wirewatch.ingest.store import ITEMS
+from wirewatch.web.store import ITEM_COLUMNS, MATCHES
 
 
 def _fts_available(conn: Connection, table: str = "item_fts") -> bool:

@@ -22,19 +22,14 @@ from wirewatch.config.clock import as_utc, utcnow
 from wirewatch.ingest import feedstore
 from wirewatch.ingest.dedupe import Signature, similarity
 from wirewatch.ingest.store import (
+    ITEMS,
+    RULES,
+    SIGNATURES,
+    STORIES,
     FeedRow,
-    ItemRow,
-    ItemSignature,
-    LearnedRule,
     PollLogRow,
-    StoryRow,
 )
 
-FEEDS: sa.Table = FeedRow.__table__  # type: ignore[attr-defined]
-ITEMS: sa.Table = ItemRow.__table__  # type: ignore[attr-defined]
-STORIES: sa.Table = StoryRow.__table__  # type: ignore[attr-defined]
-SIGNATURES: sa.Table = ItemSignature.__table__  # type: ignore[attr-defined]
-RULES: sa.Table = LearnedRule.__table__  # type: ignore[attr-defined]
 MATCHES: sa.Table = ItemMatch.__table__  # type: ignore[attr-defined]
 RULE_STATES = ("learned", "pinned", "disabled")  # what `wirewatch boilerplate` lists and the cleaner obeys
 
