@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from wirewatch.config.clock import as_utc, utcnow
+from wirewatch.ingest.item import PollReport
 from wirewatch.ingest.schedule import first_poll, next_poll
 from wirewatch.ingest.store import FeedRow, ItemRow, Known, PollLogRow, known_items
 
@@ -36,22 +37,6 @@ class FeedSpec:
     interval: float
     """Seconds between polls (the feed's own `interval`, else the config's default)."""
     enabled: bool = True
-
-
-@dataclass(slots=True)
-class PollOutcome:
-    """The result of one poll, as recorded on the feed row."""
-
-    status: str  # "ok", "not-modified" or "error"
-    http_status: int | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    new_items: int = 0
-    updated: int = 0
-    duplicate: int = 0
-    duration: float = 0.0
 
 
 def sync_feeds(engine: Engine, specs: Sequence[FeedSpec], now: datetime | None = None) -> None:
@@ -133,7 +118,7 @@ class PollRecord:
     """One poll to record: the feed, what happened, its interval, and whether it goes into `poll_log`."""
 
     name: str
-    outcome: PollOutcome
+    outcome: PollReport
     interval: float
     history: bool = True
     """False for a poll our own database could not take: an outage of ours, not a page of the feed's history
@@ -173,7 +158,7 @@ def _log_polls(session: Session, polls: Sequence[PollRecord], now: datetime) -> 
         return
     session.execute(sa.insert(POLL_LOG), [
         {"feed": p.name, "at": now, "status": p.outcome.status, "http_status": p.outcome.http_status,
-         "new": p.outcome.new_items, "updated": p.outcome.updated, "duplicate": p.outcome.duplicate,
+         "new": p.outcome.new, "updated": p.outcome.updated, "duplicate": p.outcome.duplicate,
          "duration": p.outcome.duration, "error": p.outcome.error[:2000] if p.outcome.error else None}
         for p in polls])
     c = POLL_LOG.c
@@ -212,7 +197,7 @@ def failing_since(engine: Engine, feeds: Sequence[str]) -> dict[str, datetime]:
     return {feed: at for feed, at in since.items() if at is not None}
 
 
-def _apply(row: FeedRow, worker: str, outcome: PollOutcome, interval: float, now: datetime, jitter: float,
+def _apply(row: FeedRow, worker: str, outcome: PollReport, interval: float, now: datetime, jitter: float,
            max_backoff: float, rng: random.Random | None) -> None:
     row.last_polled_at = now
     row.polled_by = worker
@@ -228,12 +213,12 @@ def _apply(row: FeedRow, worker: str, outcome: PollOutcome, interval: float, now
             row.etag = outcome.etag
         if outcome.last_modified is not None or outcome.status == "ok":
             row.last_modified = outcome.last_modified
-    if outcome.new_items:
+    if outcome.new:
         previous = as_utc(row.last_new_item_at)
         if previous is not None:
             gap = (now - previous).total_seconds()
             row.new_item_gap = gap if row.new_item_gap is None else 0.8 * row.new_item_gap + 0.2 * gap
-        row.items_total += outcome.new_items
+        row.items_total += outcome.new
         row.last_new_item_at = now
     row.next_poll_at = next_poll(now, interval, jitter=jitter, consecutive_errors=row.consecutive_errors,
                                  retry_after=outcome.retry_after, max_backoff=max_backoff, rng=rng)

@@ -100,3 +100,26 @@ class StoryRef:
     updated: bool = False
     new_item: bool = False
     """The item was first stored by this call, so nothing stored about it (matches) needs replacing."""
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What one poll did: outcome, counts and timing, for logs, metrics and the feed row."""
+
+    feed: str
+    status: str
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    stories_created: int = 0
+    removed_lines: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    retry_after: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    warning: str | None = None
+    skipped: int = 0
+    """Items of a JSON or HTML source left out for a missing required field."""

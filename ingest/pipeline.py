@@ -34,7 +34,7 @@ from wirewatch.ingest.errors import FetchError, HTTPStatusError, IngestError, Pa
 from wirewatch.ingest.event import AliasTable, EventSignature, event_signature
 from wirewatch.ingest.feedstore import known_entries, stored_items
 from wirewatch.ingest.fetch import Fetcher, FetchResult
-from wirewatch.ingest.item import Cleaned, Item, StoryRef
+from wirewatch.ingest.item import Cleaned, Item, PollReport, StoryRef
 from wirewatch.ingest.prepare import ParsePool, Prepared, PreparedDocument, prepare_document
 from wirewatch.ingest.sources import parse_document
 from wirewatch.ingest.store import (
@@ -88,29 +88,6 @@ class DatabaseRunner(Protocol):
 
 Rematch = Callable[[Session, Item, StoryRef], None]
 """Called by `reprocess` for each stored item it cleaned again, in its transaction (match again; alert if asked)."""
-
-
-@dataclass(slots=True)
-class PollReport:
-    """What one poll did: outcome, counts and timing, for logs, metrics and the feed row."""
-
-    feed: str
-    status: str
-    http_status: int | None = None
-    new: int = 0
-    updated: int = 0
-    duplicate: int = 0
-    stories_created: int = 0
-    removed_lines: int = 0
-    bytes: int = 0
-    duration: float = 0.0
-    error: str | None = None
-    retry_after: float | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    warning: str | None = None
-    skipped: int = 0
-    """Items of a JSON or HTML source left out for a missing required field."""
 
 
 @dataclass

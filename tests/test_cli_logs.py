@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from wirewatch import daemon
-from wirewatch.ingest.pipeline import PollReport
+from wirewatch.ingest.item import PollReport
 from wirewatch.logs import JsonFormatter, TextFormatter, fields
 
 

@@ -27,7 +27,7 @@ from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.render import MAX_ENTITIES, MAX_MENTIONS, MAX_TEXT, SLACK_MAX
 from wirewatch.app import App
 from wirewatch.daemon import poll_once
-from wirewatch.ingest.pipeline import PollReport
+from wirewatch.ingest.item import PollReport
 from wirewatch.ingest.store import ItemRow
 
 KB = 1024

@@ -12,17 +12,17 @@ from wirewatch.ingest.feedstore import (
     POLL_LOG,
     POLL_LOG_KEEP,
     FeedSpec,
-    PollOutcome,
     PollRecord,
     failing_since,
     recent_polls,
     record_polls,
     sync_feeds,
 )
+from wirewatch.ingest.item import PollReport
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-OK = PollOutcome("ok", 200, None, None, None, None, 2, updated=1, duplicate=3, duration=0.25)
-FAIL = PollOutcome("error", 500, None, None, "HTTP 500 upstream exploded", None, 0, duration=0.5)
+OK = PollReport("", "ok", http_status=200, new=2, updated=1, duplicate=3, duration=0.25)
+FAIL = PollReport("", "error", http_status=500, error="HTTP 500 upstream exploded", duration=0.5)
 
 
 def test_polls_are_kept_newest_first_with_their_counts_and_capped_per_feed(db_url: str) -> None:
@@ -75,7 +75,7 @@ def test_a_poll_our_database_could_not_take_updates_the_feed_but_not_its_history
     try:
         db.upgrade(engine)
         sync_feeds(engine, [FeedSpec("a", "http://127.0.0.1:1/a", 60)])
-        outage = PollOutcome("error", 200, None, None, "database unavailable: database or disk is full", None, 0)
+        outage = PollReport("", "error", http_status=200, error="database unavailable: database or disk is full")
         [row] = record_polls(engine, "me", [PollRecord("a", outage, 60.0, history=False)], now=T0)
         polls = recent_polls(engine, "a")
     finally:

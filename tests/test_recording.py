@@ -13,7 +13,8 @@ from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch.app import App
 from wirewatch.daemon import Recorder, poll_once
-from wirewatch.ingest.feedstore import PollOutcome, PollRecord, record_polls
+from wirewatch.ingest.feedstore import PollRecord, record_polls
+from wirewatch.ingest.item import PollReport
 from wirewatch.ingest.store import FeedRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -30,10 +31,10 @@ def test_one_transaction_records_every_feed_of_a_batch(tmp_path: Path) -> None:
                     session.add(row)
                 session.commit()
             rows = record_polls(app.engine, "me", [
-                PollRecord("f0", PollOutcome("not-modified", 304, '"e0"', None, None, None, 0), 60.0),
-                PollRecord("gone", PollOutcome("ok", 200, None, None, None, None, 0), 60.0),
-                PollRecord("f1", PollOutcome("error", 500, None, None, "HTTP 500", None, 0), 60.0),
-                PollRecord("f2", PollOutcome("ok", 200, '"e2"', None, None, None, 3), 60.0),
+                PollRecord("f0", PollReport("f0", "not-modified", http_status=304, etag='"e0"'), 60.0),
+                PollRecord("gone", PollReport("gone", "ok", http_status=200), 60.0),
+                PollRecord("f1", PollReport("f1", "error", http_status=500, error="HTTP 500"), 60.0),
+                PollRecord("f2", PollReport("f2", "ok", http_status=200, etag='"e2"', new=3), 60.0),
             ], now=NOW)
             assert [r.name if r else None for r in rows] == ["f0", None, "f1", "f2"]
             with Session(app.engine) as session:
@@ -56,7 +57,7 @@ def test_outcomes_that_finish_together_share_one_commit(tmp_path: Path) -> None:
 
             async def finish_together() -> None:
                 await asyncio.gather(*(recorder.record(PollRecord(
-                    f"f{i}", PollOutcome("not-modified", 304, f'"{i}"', None, None, None, 0), 60.0))
+                    f"f{i}", PollReport(f"f{i}", "not-modified", http_status=304, etag=f'"{i}"'), 60.0))
                     for i in range(10)))
 
             asyncio.run(finish_together())
@@ -80,7 +81,7 @@ def test_a_failed_batch_is_reported_to_every_poll_in_it(tmp_path: Path) -> None:
 
             async def both() -> list[BaseException | None]:
                 return await asyncio.gather(*(recorder.record(PollRecord(
-                    name, PollOutcome("ok", 200, None, None, None, None, 0), 60.0)) for name in ("a", "b")),
+                    name, PollReport(name, "ok", http_status=200), 60.0)) for name in ("a", "b")),
                     return_exceptions=True)
 
             failures = asyncio.run(both())

@@ -19,7 +19,8 @@ from tests.test_sources import DISCLOSURES, NEWS, html_fixture
 from wirewatch.app import App
 from wirewatch.config.errors import ConfigError
 from wirewatch.daemon import poll_once
-from wirewatch.ingest.pipeline import PollReport, reprocess
+from wirewatch.ingest.item import PollReport
+from wirewatch.ingest.pipeline import reprocess
 from wirewatch.ingest.store import ItemRow
 from wirewatch.reports import status_rows
 

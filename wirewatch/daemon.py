@@ -34,7 +34,8 @@ from wirewatch.ingest.feedstore import (
     renew_leases,
 )
 from wirewatch.ingest.fetch import Fetcher
-from wirewatch.ingest.pipeline import PollReport, describe_error
+from wirewatch.ingest.item import PollReport
+from wirewatch.ingest.pipeline import describe_error
 from wirewatch.logs import redact
 from wirewatch.polling import Recorder, observe, poll_once, poll_rows
 

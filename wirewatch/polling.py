@@ -20,9 +20,10 @@ from wirewatch import USER_AGENT, delivery, metrics
 from wirewatch.app import App
 from wirewatch.dbwatch import DatabaseWatch, is_database_error, one_line
 from wirewatch.feedwatch import health_check
-from wirewatch.ingest.feedstore import PollOutcome, PollRecord, claim_due, record_polls
+from wirewatch.ingest.feedstore import PollRecord, claim_due, record_polls
 from wirewatch.ingest.fetch import Fetcher
-from wirewatch.ingest.pipeline import DATABASE_UNAVAILABLE, PollReport, describe_error
+from wirewatch.ingest.item import PollReport
+from wirewatch.ingest.pipeline import DATABASE_UNAVAILABLE, describe_error
 from wirewatch.ingest.store import FeedRow
 from wirewatch.logs import fields, redact
 
@@ -117,12 +118,9 @@ async def poll_rows(app: App, fetcher: Fetcher, rows: Iterable[FeedRow],
         report = await app.pipeline.poll(fetcher, feed, row.etag, row.last_modified)
         if report.error:  # the feed URL may carry credentials; the row, `status` and `poll` show this text
             report.error = redact(report.error)
-        outcome = PollOutcome(report.status, report.http_status, report.etag, report.last_modified,
-                              report.error, report.retry_after, report.new, updated=report.updated,
-                              duplicate=report.duplicate, duration=report.duration)
         try:
             ours = (report.error or "").startswith(DATABASE_UNAVAILABLE)  # not the feed's doing: no history row
-            await recorder.record(PollRecord(row.name, outcome, cfg.feed_interval(feed), history=not ours))
+            await recorder.record(PollRecord(row.name, report, cfg.feed_interval(feed), history=not ours))
         except Exception as exc:  # database gone: the feed stays leased to us, due, and is polled again
             if watch is not None and is_database_error(exc):
                 watch.failed(exc, f"recording the poll of {row.name}")
