@@ -9,7 +9,9 @@ them near-copies of an earlier item), growing it through each size, and at each 
 per-item flow for `--queries` new items (30% near-copies of stored items): `signature` +
 `event_signature` + `index.candidates` + `decide` with event conflicts checked (`--no-events`: the
 flow before event signatures, without the extraction and the checks; `--event-in-prepare`: the
-extraction is done before timing, as the pipeline does it in the prepare step). Queries are not added, so every size sees the same queries. After each fill the index is moved
+extraction is done before timing, as the pipeline does it in the prepare step; `--interleave-before`:
+then each query once more through this flow and once through the flow before #20 — the original
+tokenising, no events — in turn, on the same index, and both medians and their ratio are printed). Queries are not added, so every size sees the same queries. After each fill the index is moved
 out of the garbage collector's generations (`gc.freeze`), so its scans do not land on queries.
 `--index store` runs the same flow on `ingest.store.StoryIndex` over an SQLite file migrated to head
 (`--index-arg PATH`, default a temporary file; `--sqlite-cache-mb` sets its page cache);
@@ -41,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from multiprocessing import Pool
@@ -260,6 +263,29 @@ def _time_queries(run_one: Callable[[str], dedupe.Decision], queries: Sequence[t
     }
 
 
+def _signature_before(text: str) -> Signature:
+    """The MinHash signature made as before #20: `unicodedata.normalize` and one `_TOKEN` match per CJK
+    character (the same values as `dedupe.signature`: `tests/test_dedupe_reference.py`)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if not unicodedata.is_normalized("NFKC", folded):
+        folded = unicodedata.normalize("NFKC", folded)
+    return dedupe._signature_of(dedupe._ngrams(dedupe._TOKEN.findall(folded), dedupe.SHINGLE_N))
+
+
+def _time_pairs(run_one: Callable[[str], dedupe.Decision], before: Callable[[str], dedupe.Decision],
+                queries: Sequence[tuple[str, int | None]]) -> dict[str, float]:
+    """Each query through `before` and `run_one` in turn (which goes first alternates): both medians, their ratio."""
+    ours, theirs = [], []
+    for q, (text, _) in enumerate(queries):
+        for flow in ((before, run_one) if q % 2 else (run_one, before)):
+            start = time.perf_counter_ns()
+            flow(text)
+            (theirs if flow is before else ours).append(time.perf_counter_ns() - start)
+    median, median_before = statistics.median(ours) / 1000, statistics.median(theirs) / 1000
+    return {"paired_median_us": median, "before_median_us": median_before, "ratio": median / median_before,
+            "mean_ratio": sum(ours) / sum(theirs)}
+
+
 def _fill(pool: Any, worker: Callable[[range], list[Any]], add: Callable[..., None], start: int, stop: int) -> float:
     began = time.perf_counter()
     for batch in pool.imap(worker, _chunks(start, stop)):
@@ -276,8 +302,9 @@ def _grow(
     worker: Callable[[range], list[Any]],
     add: Callable[..., None],
     run_one: Callable[[str], dedupe.Decision],
+    before: Callable[[str], dedupe.Decision] | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Fill one index through `sizes`, timing the queries at each size."""
+    """Fill one index through `sizes`, timing the queries at each size (and `before` beside them, if given)."""
     results, filled = {}, 0
     for size in sizes:
         fill_s = _fill(pool, worker, add, filled, size)
@@ -285,6 +312,8 @@ def _grow(
         gc.collect()
         gc.freeze()  # the filled index is long-lived: keep it out of the collector's scans, as a daemon would
         results[size] = {**_time_queries(run_one, queries), "fill_s": fill_s}
+        if before is not None:
+            results[size].update(_time_pairs(run_one, before, queries))
         print(f"{label:10} {size:>9,}: {results[size]}", flush=True)
     return results
 
@@ -304,7 +333,12 @@ def _speed_ours(pool: Any, args: argparse.Namespace, sizes: list[int], queries: 
         event = prepared.get(text) or event_signature("", text)
         return dedupe.decide(text, sig, index.candidates(sig), refuse=dedupe.event_refusal(event))
 
-    results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one)
+    def run_before(text: str) -> dedupe.Decision:
+        sig = _signature_before(text)
+        return dedupe.decide(text, sig, index.candidates(sig))
+
+    results = _grow(pool, args.index, sizes, queries, _sign_ours, add, run_one,
+                    run_before if args.interleave_before else None)
     close = getattr(index, "close", None)
     if callable(close):
         close()
@@ -341,6 +375,11 @@ def _report(results: dict[str, dict[int, dict[str, float]]]) -> None:
         for size, r in by_size.items():
             print(f"| {name} | {size:,} | {r['median_us']:.0f} | {r['p90_us']:.0f} | {r['items_per_s']:,.0f} | "
                   f"{r['copies_joined']:.3f} | {r['false_joins']:.3f} | {r['fill_s']:.0f} |")
+    for name, by_size in results.items():
+        for size, r in by_size.items():
+            if "ratio" in r:
+                print(f"{name} {size:,}, each query in turn: median {r['paired_median_us']:.0f} µs, before #20 "
+                      f"{r['before_median_us']:.0f} µs, ratio {r['ratio']:.2f} (of the means {r['mean_ratio']:.2f})")
     for name, by_size in results.items():
         if len(by_size) > 1:
             sizes = sorted(by_size)
@@ -473,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="the flow before event signatures (no event extraction, no conflict checks)")
     speed.add_argument("--event-in-prepare", action="store_true",
                        help="extract the queries' event signatures before timing (the pipeline does it in prepare)")
+    speed.add_argument("--interleave-before", action="store_true",
+                       help="also time each query through the flow before #20 (old tokenising, no events), in turn")
     features = sub.add_parser("features", help="the cross-language feature look-up on SQLite as it grows")
     features.add_argument("--sizes", default="10000,100000")
     features.add_argument("--queries", type=int, default=2000)

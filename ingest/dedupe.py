@@ -28,10 +28,8 @@ candidates for every look-up. Figures: `bench/RESULTS.md`, "Stories (dedupe)".
 
 Signatures: rensa `RMinHash`, `NUM_PERM` = 128 values (32-bit), seed `SEED`; the standard error of
 the estimated Jaccard is ≤ 0.045. Hashing is a small part of the cost (tokenising and joining the
-shingles dominate); the whole look-up is ≈ 4x faster than the same flow on datasketch. `_tokens` finds
-the tokens of `_TOKEN` by runs (a run of CJK word characters split into its characters; ASCII text by
-`translate` + `split`) instead of one regex match per CJK character, and `_fold` takes NFKC through
-`event.nfkc`: signatures are bit-identical to the original pattern's (`tests/test_dedupe_reference.py`). Banding uses the first
+shingles dominate); the whole look-up is ≈ 4x faster than the same flow on datasketch. `_tokens` gives
+`_TOKEN`'s tokens by runs, not a match per CJK character (`tests/test_dedupe_reference.py` holds them equal). Banding uses the first
 `BANDS` × `ROWS` = 32 × 3 values: a pair at Jaccard 0.6 becomes a candidate with probability
 0.9995, at 0.5 with 0.986, at 0.4 with 0.88, at 0.1 with 0.03 and at 0.01 with 3e-5, so copies
 (≥ 0.62 above) are found and unrelated items rarely cost a verification. Fewer rows (64 × 2) would
@@ -115,8 +113,7 @@ _CJK = (
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 )
 _WORD = re.compile(r"[^\W_]+")
-_TOKEN = re.compile(rf"(?=[{_CJK}])\w|[^\W_{_CJK}]+")
-"""The tokens: each CJK word character alone, each run of other word characters (`_tokens` gives the same, faster)."""
+_TOKEN = re.compile(rf"(?=[{_CJK}])\w|[^\W_{_CJK}]+")  # each CJK word character, each run of other ones
 _ASCII_SEPARATORS = {c: " " for c in range(128) if not chr(c).isalnum()}
 _SIG_BYTES = NUM_PERM * 4
 _EMPTY = 0xFFFFFFFF
@@ -177,27 +174,21 @@ class Decision:
 
 @lru_cache(maxsize=16)
 def _fold(text: str) -> str:
-    # Cached: the pipeline asks for the hash and the signature of the same text in a row.
-    folded = nfkc(text).casefold()  # nfkc: unicodedata's NFKC, faster for most news
+    folded = nfkc(text).casefold()  # cached: the pipeline asks for the hash and the signature in a row
     return folded if unicodedata.is_normalized("NFKC", folded) else unicodedata.normalize("NFKC", folded)
 
 
 @cache
 def _cjk_runs() -> re.Pattern[str]:
-    """Runs of CJK word characters (each char is a token) or of other word characters (one token).
-
-    The CJK word characters are written out as ranges (`\\w` within `_CJK`, for this Unicode version):
-    a plain class scans a run in one step where `_TOKEN` makes a match per character. Astral ranges get
-    their own class so that the common one stays a bitmap.
-    """
+    """Runs of CJK word characters (`\\w` in `_CJK`, as ranges; astral ones apart, so the BMP class stays a
+    bitmap) or of other word characters: a plain class scans a run where `_TOKEN` matches per character."""
     ranges: list[tuple[int, int]] = []
     for low, high in re.findall(r"(.)(?:-(.))?", _CJK):
         block = "".join(map(chr, range(ord(low), ord(high or low) + 1)))
         ranges += [(ord(m.group()[0]), ord(m.group()[-1])) for m in re.finditer(r"\w+", block)]
     def cls(rs: list[tuple[int, int]]) -> str:
         return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in rs)
-    bmp = cls([r for r in ranges if r[1] < 0x10000])
-    astral = cls([r for r in ranges if r[0] >= 0x10000])
+    bmp, astral = (cls([r for r in ranges if (r[0] >= 0x10000) is big]) for big in (False, True))
     return re.compile(rf"([{bmp}]+|[{astral}]+)|([^\W_{_CJK}]+)")
 
 
