@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
-from wirewatch.alerts.chatstore import url_hash
+from wirewatch.alerts.apprisestore import url_hash
 
 __all__ = ["AppriseTarget", "ChatLimits", "apprise_target", "chat_limits", "load_plugins"]
 

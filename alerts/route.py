@@ -83,7 +83,7 @@ class Channel(Protocol):
 
 
 def _apprise(name: str, config: AppriseChannel, db: Database | None) -> Channel:
-    from wirewatch.alerts.chat import AppriseSender
+    from wirewatch.alerts.apprise_channel import AppriseSender
 
     channel: Channel = AppriseSender(name, config, db)
     return channel
@@ -154,8 +154,8 @@ def _template_problem(at: Loc, compile_template: Callable[[], object]) -> list[t
 def _apprise_problems(name: str, config: AppriseChannel, at: Loc) -> list[tuple[Loc, str]]:
     from apprise import AppriseAsset
 
+    from wirewatch.alerts.apprise_render import ChatTemplate
     from wirewatch.alerts.apprise_targets import apprise_target, load_plugins
-    from wirewatch.alerts.chat_render import ChatTemplate
 
     load_plugins()
     asset = AppriseAsset(storage_mode="memory", secure_logging=True)

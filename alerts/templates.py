@@ -1,7 +1,7 @@
 """User templates (Jinja2, sandboxed): compiled once at config time, rendered per message.
 
 `SandboxedTemplate` is the one wrapper around Jinja2 the channels share (`alerts.render.JsonTemplate`
-for webhook bodies, `alerts.chat_render.ChatTemplate` for chat bodies): undefined names fail, the
+for webhook bodies, `alerts.apprise_render.ChatTemplate` for chat bodies): undefined names fail, the
 sandbox refuses unsafe attribute access, and every Jinja2 error becomes a `TemplateError` naming the
 channel. Feed values are passed in as data, never parsed as template text. Jinja2 is imported inside
 the methods, so importing `alerts` does not load it.

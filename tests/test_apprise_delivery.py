@@ -19,9 +19,9 @@ import wirewatch.alerts.matchstore  # noqa: F401 - every table in the metadata
 import wirewatch.ingest.store  # noqa: F401
 from tests.receivers import Receiver, Reply
 from tests.test_outbox_helpers import gateway, make_item, make_match, make_story
-from wirewatch.alerts.chat import AppriseSender
-from wirewatch.alerts.chat_render import ELLIPSIS
-from wirewatch.alerts.chatstore import URL_STATES, prune_url_states, url_hash
+from wirewatch.alerts.apprise_channel import AppriseSender
+from wirewatch.alerts.apprise_render import ELLIPSIS
+from wirewatch.alerts.apprisestore import URL_STATES, prune_url_states, url_hash
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.errors import DeliveryError

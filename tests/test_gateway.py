@@ -17,7 +17,7 @@ from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from tests.receivers import Receiver
 from tests.test_outbox_helpers import gateway, make_item, make_match, make_story
-from wirewatch.alerts.chat import AppriseSender
+from wirewatch.alerts.apprise_channel import AppriseSender
 from wirewatch.alerts.create import create_alerts
 from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.outbox import Outbox

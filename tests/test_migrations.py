@@ -5,11 +5,19 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from wirewatch import db
 from wirewatch.schema import include_name, load_tables
+
+
+def schema_diff(engine: Engine) -> list[object]:
+    """What Alembic's autogenerate finds between the migrated database and the models (nothing, when they agree)."""
+    load_tables()
+    with engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
+                                     SQLModel.metadata))
 
 
 def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None:
@@ -19,11 +27,7 @@ def test_fresh_database_migrates_to_head_and_matches_models(db_url: str) -> None
         db.upgrade(engine)
         assert db.is_current(engine)
         db.upgrade(engine)  # idempotent at start-up
-        load_tables()
-        with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
-                                    SQLModel.metadata)
-        assert diff == [], f"models and migrations disagree; add a migration: {diff}"
+        assert schema_diff(engine) == [], "models and migrations disagree; add a migration"
     finally:
         engine.dispose()
 
@@ -38,11 +42,7 @@ def test_every_migration_goes_down_to_an_empty_database_and_up_again(db_url: str
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}, "a downgrade left tables behind"
         command.upgrade(cfg, "head")
         assert db.is_current(engine)
-        load_tables()
-        with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
-                                    SQLModel.metadata)
-        assert diff == [], f"after a round trip, models and migrations disagree: {diff}"
+        assert schema_diff(engine) == [], "after a round trip, models and migrations disagree"
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from wirewatch.alerts.chatstore import URL_STATES
+from wirewatch.alerts.apprisestore import URL_STATES
 from wirewatch.alerts.deliver import deliver_due
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.route import Channel

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_config
 from wirewatch import upkeep
-from wirewatch.alerts.chatstore import AppriseUrlState, url_hash
+from wirewatch.alerts.apprisestore import AppriseUrlState, url_hash
 from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.tables import Alert, Delivery, DeliveryAttempt
 from wirewatch.app import App

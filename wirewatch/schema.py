@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("wirewatch.ingest.store", "wirewatch.alerts.matchstore", "wirewatch.alerts.tables", "wirewatch.alerts.chatstore")
+TABLE_MODULES = ("wirewatch.ingest.store", "wirewatch.alerts.matchstore", "wirewatch.alerts.tables", "wirewatch.alerts.apprisestore")
 
 
 def load_tables() -> None:

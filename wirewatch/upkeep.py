@@ -1,7 +1,7 @@
 """Retention: prune old items and their index rows, stories left without items, old polls, delivered alerts,
 Apprise per-URL states of finished deliveries, and vacuum SQLite when worthwhile.
 
-The deletes are `upkeepstore`'s (and `alerts.outboxstore.prune_delivered`, `alerts.chatstore.prune_url_states`);
+The deletes are `upkeepstore`'s (and `alerts.outboxstore.prune_delivered`, `alerts.apprisestore.prune_url_states`);
 this module works out the cutoffs.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from wirewatch import upkeepstore
-from wirewatch.alerts.chatstore import prune_url_states
+from wirewatch.alerts.apprisestore import prune_url_states
 from wirewatch.alerts.outbox import prune_delivered
 from wirewatch.config.clock import utcnow
 from wirewatch.config.models import Config

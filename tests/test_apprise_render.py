@@ -8,9 +8,9 @@ import pytest
 from apprise import Apprise, NotifyFormat
 from apprise.conversion import convert_between as _convert_between
 
+from wirewatch.alerts.apprise_channel import AppriseSender
+from wirewatch.alerts.apprise_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest
 from wirewatch.alerts.apprise_targets import ChatLimits, chat_limits
-from wirewatch.alerts.chat import AppriseSender
-from wirewatch.alerts.chat_render import ELLIPSIS, ChatTemplate, render_chat, render_chat_digest
 from wirewatch.alerts.errors import TemplateError
 from wirewatch.alerts.render import sample_payload
 from wirewatch.config.models import AppriseChannel

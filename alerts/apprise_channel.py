@@ -1,9 +1,9 @@
 """The chat channel: alerts and digests sent through Apprise, one outbox delivery fanned out to every URL.
 
     AppriseSender     the channel (`send`, `send_digest`, `aclose`); each URL's success is recorded under
-                      the delivery id (`alerts.chatstore`), so a retry skips the URLs already done
+                      the delivery id (`alerts.apprisestore`), so a retry skips the URLs already done
 
-Rendering is `alerts.chat_render`, the URLs as targets with their limits `alerts.apprise_targets`.
+Rendering is `alerts.apprise_render`, the URLs as targets with their limits `alerts.apprise_targets`.
 URLs carry tokens: errors name a URL by Apprise's privacy form, with anything secret redacted.
 Apprise is imported inside the methods, so importing `alerts` does not load it.
 """
@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from wirewatch.alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
-from wirewatch.alerts.chat_render import (
+from wirewatch.alerts.apprise_render import (
     ELLIPSIS,
     ChatTemplate,
     excerpt_lines,
@@ -24,7 +23,8 @@ from wirewatch.alerts.chat_render import (
     render_chat_digest,
     title_line,
 )
-from wirewatch.alerts.chatstore import delivered_urls, record_urls
+from wirewatch.alerts.apprise_targets import AppriseTarget, ChatLimits, apprise_target, load_plugins
+from wirewatch.alerts.apprisestore import delivered_urls, record_urls
 from wirewatch.alerts.errors import DeliveryError, TemplateError
 from wirewatch.alerts.route import Database
 from wirewatch.config.models import AppriseChannel
