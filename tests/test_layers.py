@@ -11,6 +11,7 @@ Both spellings count: `ingest.x` today and `wirewatch.ingest.x` once the package
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -138,14 +139,19 @@ def thread_uses(source: str) -> list[tuple[int, str]]:
     return found
 
 
-def test_database_work_from_async_code_goes_through_the_gateway() -> None:
-    out = []
+def _checked(allowed: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """Every source module of ours (relative path, path) but those `allowed` names; links to packages once."""
     for package in OURS:
         for path in _modules(package):
             rel = path.relative_to(ROOT).as_posix()
-            if rel.split("/")[1:2] in (["config"], ["ingest"], ["alerts"]) or rel in THREADS_ALLOWED:
+            if rel.split("/")[1:2] in (["config"], ["ingest"], ["alerts"]) or rel in allowed:
                 continue  # `wirewatch/ingest` and the like are links to the packages, read as themselves
-            out += [f"{rel}:{line} uses {name}" for line, name in thread_uses(path.read_text(encoding="utf-8"))]
+            yield rel, path
+
+
+def test_database_work_from_async_code_goes_through_the_gateway() -> None:
+    out = [f"{rel}:{line} uses {name}" for rel, path in _checked(THREADS_ALLOWED)
+           for line, name in thread_uses(path.read_text(encoding="utf-8"))]
     assert out == []
     assert all((ROOT / rel).exists() for rel in THREADS_ALLOWED), "a module named in THREADS_ALLOWED is gone"
 
@@ -186,15 +192,8 @@ def sql_uses(source: str) -> list[tuple[int, str]]:
 
 
 def test_sql_lives_in_store_modules() -> None:
-    out = []
-    for package in OURS:
-        for path in _modules(package):
-            rel = path.relative_to(ROOT).as_posix()
-            if rel.split("/")[1:2] in (["config"], ["ingest"], ["alerts"]) or rel in SQL_ALLOWED:
-                continue  # `wirewatch/ingest` and the like are links to the packages, read as themselves
-            if path.stem.endswith("store"):
-                continue
-            out += [f"{rel}:{line} {name}" for line, name in sql_uses(path.read_text(encoding="utf-8"))]
+    out = [f"{rel}:{line} {name}" for rel, path in _checked(SQL_ALLOWED) if not path.stem.endswith("store")
+           for line, name in sql_uses(path.read_text(encoding="utf-8"))]
     assert out == []
     assert all((ROOT / rel).exists() for rel in SQL_ALLOWED), "a module named in SQL_ALLOWED is gone"
 
