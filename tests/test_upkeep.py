@@ -17,6 +17,7 @@ from wirewatch.alerts.apprisestore import AppriseUrlState, url_hash
 from wirewatch.alerts.matchstore import ItemMatch
 from wirewatch.alerts.tables import Alert, Delivery, DeliveryAttempt
 from wirewatch.app import App
+from wirewatch.cli import main
 from wirewatch.config.clock import utcnow
 from wirewatch.daemon import poll_once
 from wirewatch.ingest import dedupe
@@ -122,5 +123,30 @@ def test_the_newest_story_row_outlives_its_items_so_a_new_story_never_reuses_an_
                 alerts = session.exec(select(Alert)).all()
                 assert len(alerts) == 4  # the two new stories alerted: no id taken from a pruned story
                 assert len({a.story_id for a in alerts} - old_stories) == 2
+        finally:
+            app.close()
+
+
+def test_db_prune_runs_retention_once_for_installs_that_only_poll(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with FeedServer() as server:
+        server.add("/f.xml", rss(ITEMS))
+        config = alpha_config(tmp_path, server)
+        assert main(["--config", str(config), "poll"]) == 0
+        app = App.open(config)
+        try:
+            with Session(app.engine) as session:
+                session.execute(update(ItemRow).where(ItemRow.guid.in_(["g0", "g1", "g2"]))  # type: ignore[union-attr]
+                                .values(fetched_at=utcnow() - timedelta(days=31)))
+                session.commit()
+        finally:
+            app.close()
+        capsys.readouterr()
+        assert main(["--config", str(config), "db", "prune"]) == 0
+        assert "pruned: 3 items" in capsys.readouterr().out
+        app = App.open(config)
+        try:
+            with Session(app.engine) as session:
+                assert [r.guid for r in session.exec(select(ItemRow)).all()] == ["g3"]
         finally:
             app.close()

@@ -134,7 +134,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """`db upgrade`: apply migrations."""
+    """`db upgrade`: apply migrations; `db prune`: run the daemon's retention job once (for `poll` from cron)."""
     from wirewatch import db
 
     loaded = load_config(args.config)
@@ -142,7 +142,13 @@ def cmd_db(args: argparse.Namespace) -> int:
                                    sqlite_cache=loaded.config.sqlite_cache)
     try:
         db.upgrade(engine)
-        print(f"database at revision {db.current_revision(engine)}")
+        if args.action == "prune":
+            from wirewatch import upkeep
+
+            counts = upkeep.prune(engine, loaded.config)
+            print("pruned: " + ", ".join(f"{count} {what}" for what, count in counts.items()))
+        else:
+            print(f"database at revision {db.current_revision(engine)}")
     finally:
         engine.dispose()
     return 0
@@ -284,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--alert", action="store_true",
                     help="also create the alerts new matches imply, once per story and watchlist")
     sp = add("db", cmd_db, "database maintenance")
-    sp.add_argument("action", choices=["upgrade"])
+    sp.add_argument("action", choices=["upgrade", "prune"],
+                    help="upgrade: apply migrations; prune: delete what retention allows now, as the daemon does daily")
     sp.add_argument("--retries", type=int, default=1)
     sp = add("demo", cmd_demo, "run on bundled sample feeds, no network needed")
     sp.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
