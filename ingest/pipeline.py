@@ -4,7 +4,7 @@ fetch (event loop) → prepare: parse, first clean, content hash, MinHash and ev
 worker process when `parse_workers` > 0, pure) → on the database thread: skip entries stored
 unchanged → finish cleaning with the feed's learned boilerplate → signatures of text cleaned again
 → match (the sink's pure half, before the story lock) → store the items in their stories
-(`stories.store_new_items`, which takes the story lock) → record matches and alerts (the sink's
+(`storystore.store_new_items`, which takes the story lock) → record matches and alerts (the sink's
 other half) → one commit → the report. The composition root plugs matching and alerts in as the
 `sink` (`wirewatch.app.AlertSink`); ingest never imports alerts.
 """
